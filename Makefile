@@ -1,0 +1,56 @@
+# flair_qgis: every task a developer or CI runs. `make test` and `make demo` set everything up
+# themselves (system QGIS, a virtual environment that sees it, all Python dependencies).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PY := .venv/bin/python
+# Headless Qt for every QGIS the tests start.
+export QT_QPA_PLATFORM := offscreen
+export PYTHONDONTWRITEBYTECODE := 1
+# The checkout's own packages first, whichever checkout built the shared environment.
+export PYTHONPATH := $(CURDIR):$(CURDIR)/training
+
+.PHONY: help env lint format test test-fast package demo bench screenshots clean
+
+help:
+	@echo "make test         set up (QGIS, virtual environment) then lint and run every test"
+	@echo "make demo         set up, then run the main job end to end on a synthetic scene"
+	@echo "make package      build dist/flair_qgis-<version>.zip for QGIS's plugin manager"
+	@echo "make bench        run the benchmarks and write bench/RESULTS.md"
+	@echo "make screenshots  capture the dialog and a styled result in a real QGIS window"
+	@echo "make format       format the code with ruff"
+
+# Builds or reuses the environment (scripts/setup-env.sh) and points .venv at it.
+env:
+	@venv="$$(scripts/setup-env.sh)"; ln -sfn "$$venv" .venv
+
+lint: env
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: env
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+test: lint
+	$(PY) -m pytest
+
+# The tests without the slow ones (training runs, large areas), for quick iterations.
+test-fast: env
+	$(PY) -m pytest -m "not slow"
+
+package: env
+	$(PY) scripts/package.py zip
+
+demo: env
+	$(PY) scripts/demo.py
+
+bench: env
+	$(PY) -m bench.run
+
+screenshots: env
+	$(PY) scripts/screenshots.py
+
+clean:
+	rm -rf dist build .pytest_cache .ruff_cache demo_output
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,32 @@
+"""The `flair` Processing provider: the plugin's algorithms in the toolbox, batch mode, models and
+`qgis_process`."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from ..paths import resource
+
+
+class FlairProvider(QgsProcessingProvider):
+    def id(self) -> str:
+        return "flair"
+
+    def name(self) -> str:
+        return "FLAIR land cover"
+
+    def longName(self) -> str:  # noqa: N802 - QGIS API name
+        return "FLAIR land cover (aerial imagery and Sentinel-2)"
+
+    def icon(self) -> QIcon:
+        return QIcon(str(resource("icon.svg")))
+
+    def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API name
+        for algorithm in _algorithms():
+            self.addAlgorithm(algorithm)
+
+
+def _algorithms() -> list:
+    """The provider's algorithms; each module under processing/ contributes its own."""
+    return []
