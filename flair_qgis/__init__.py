@@ -1,7 +1,7 @@
 """flair_qgis: FLAIR #2 land-cover maps from aerial imagery and Sentinel-2 time series, in QGIS."""
 
 
-def classFactory(iface):  # noqa: N802 - the name QGIS looks for
+def classFactory(iface):
     """Entry point QGIS calls when it loads the plugin."""
     from .plugin import FlairPlugin
 

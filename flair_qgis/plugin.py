@@ -20,13 +20,13 @@ class FlairPlugin:
         self.provider = None
         self.dialog = None
 
-    def initProcessing(self) -> None:  # noqa: N802 - QGIS API name
+    def initProcessing(self) -> None:
         from .processing.provider import FlairProvider
 
         self.provider = FlairProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 
-    def initGui(self) -> None:  # noqa: N802 - QGIS API name
+    def initGui(self) -> None:
         self.initProcessing()
         self.action = QAction(QIcon(str(resource("icon.svg"))), "FLAIR land cover…", self.iface.mainWindow())
         self.action.setObjectName("flair_qgis_run")

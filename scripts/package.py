@@ -64,7 +64,9 @@ def install(plugins_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     zip_parser = commands.add_parser("zip", help="build dist/flair_qgis-<version>.zip")
     zip_parser.add_argument("--dist", type=Path, default=REPO / "dist")

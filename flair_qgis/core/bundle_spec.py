@@ -268,7 +268,7 @@ class _Fields:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
             raise BundleError(f"Expected {names}, got {value!r}", self._name(key))
         return value
@@ -323,7 +323,9 @@ def _aerial(f: _Fields) -> AerialInput:
     bands = f.strings("bands")
     unknown = [b for b in bands if b not in AERIAL_BANDS]
     if unknown:
-        raise BundleError(f"Unknown aerial bands {unknown}, expected names from {list(AERIAL_BANDS)}", f._name("bands"))
+        raise BundleError(
+            f"Unknown aerial bands {unknown}, expected names from {list(AERIAL_BANDS)}", f._name("bands")
+        )
     low, high = f.floats("value_range", 2)
     if not high > low:
         raise BundleError(f"The range must increase, got [{low}, {high}]", f._name("value_range"))
@@ -341,7 +343,10 @@ def _sentinel2(f: _Fields) -> Sentinel2Input:
     bands = f.strings("bands")
     unknown = [b for b in bands if b not in SENTINEL2_BANDS]
     if unknown:
-        raise BundleError(f"Unknown Sentinel-2 bands {unknown}, expected names from {list(SENTINEL2_BANDS)}", f._name("bands"))
+        raise BundleError(
+            f"Unknown Sentinel-2 bands {unknown}, expected names from {list(SENTINEL2_BANDS)}",
+            f._name("bands"),
+        )
     reference = f.get("reference_date", str)
     match = _MONTH_DAY.match(reference)
     if not match or not (1 <= int(match.group(1)) <= 12 and 1 <= int(match.group(2)) <= 31):
@@ -381,7 +386,9 @@ def _nomenclature(f: _Fields) -> Nomenclature:
         if not _COLOUR.match(colour):
             raise BundleError(f"Expected a colour '#rrggbb', got '{colour}'", c._name("colour"))
         name = c.get("name", str)
-        classes.append(LandCoverClass(code, name, c.get("name_fr", str) if c.has("name_fr") else name, colour))
+        classes.append(
+            LandCoverClass(code, name, c.get("name_fr", str) if c.has("name_fr") else name, colour)
+        )
     if not classes:
         raise BundleError("The nomenclature has no class", f._name("classes"))
     codes = [c.code for c in classes]

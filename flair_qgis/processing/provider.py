@@ -16,13 +16,13 @@ class FlairProvider(QgsProcessingProvider):
     def name(self) -> str:
         return "FLAIR land cover"
 
-    def longName(self) -> str:  # noqa: N802 - QGIS API name
+    def longName(self) -> str:
         return "FLAIR land cover (aerial imagery and Sentinel-2)"
 
     def icon(self) -> QIcon:
         return QIcon(str(resource("icon.svg")))
 
-    def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API name
+    def loadAlgorithms(self) -> None:
         for algorithm in _algorithms():
             self.addAlgorithm(algorithm)
 
