@@ -273,8 +273,13 @@ def test_end_to_end_window_filtered_and_averaged(tmp_path):
     calls = []
     series = load_series(tmp_path, L93, AREA, SPEC, progress=lambda f, m: calls.append((f, m)))
     assert calls[-1][0] == 1.0 and any("2021-12-20" in m for _, m in calls)
-    data, masks = series.window(560500.0, 6281100.0, 40)
+    data, masks = series.window(560500.0, 6281100.0)
     assert data.shape == (4, 10, 40, 40) and not np.isnan(data).any()
+    # The window starts 200 m west and north of its centre: column (560300 - 560150) / 10.
+    np.testing.assert_array_equal(data, series.data[:, :, 15:55, 15:55])
+    edge, _ = series.window(560150.0, 6281450.0, 4)  # centred on the grid's corner: half off the grid
+    assert np.isnan(edge[:, :, :2]).all() and np.isnan(edge[:, :, :, :2]).all()
+    np.testing.assert_array_equal(edge[:, :, 2:, 2:], series.data[:, :, :2, :2])
     out = prepare_window(data, masks, series.dates, SPEC)
     assert out.kept_dates == [date(2021, 12, 5), date(2022, 1, 10), date(2022, 1, 28)]
     assert out.dates == [date(2021, 12, 15), date(2022, 1, 15)]
