@@ -367,3 +367,91 @@ def test_pad_series_pads_dates_and_frames() -> None:
     np.testing.assert_array_equal(positions, [[10, 5, 0], [1, 2, 3]])
     empty, days = pad_series([np.zeros((0, 3, 4, 4), np.float32)], [np.zeros(0, np.float32)], pad_value=0)
     assert empty.shape == (1, 1, 3, 4, 4) and days.tolist() == [[0.0]]
+
+
+def write_sentinel2_folder(folder: Path) -> None:
+    """Per-date GeoTIFFs at 10 m around the scene: B2 = (x of the pixel centre - 649000), the other
+    bands 500, no cloud; plus a fully cloudy date whose B2 is 5000 higher (the filter must drop it)."""
+    from tests.data.sentinel2.generate import write_geotiff_date
+
+    folder.mkdir()
+    bounds = (649800.0, 6859800.0, 650200.0, 6860200.0)
+    cols = np.arange(40)
+    b2 = np.broadcast_to(bounds[0] + 10 * cols + 5 - 649000, (40, 40)).astype(np.float32)
+    for day, cloud, extra in (
+        ("2021-03-10", 0, 0),
+        ("2021-05-20", 0, 0),
+        ("2021-07-05", 0, 0),
+        ("2021-09-10", 100, 5000),
+    ):
+        data = np.full((10, 40, 40), 500, np.float32)
+        data[0] = b2 + extra
+        masks = np.zeros((2, 40, 40), np.uint8)
+        masks[1] = cloud
+        write_geotiff_date(folder / f"S2_{day}.tif", "EPSG:2154", bounds, data, masks)
+
+
+def test_utt_bundle_gets_each_tiles_sentinel2_window_and_dates(tmp_path: Path) -> None:
+    """A U-T&T-shaped bundle adds 0.01 x (max B2 of the tile's 8 x 8 window) to class 13 and
+    dw x (max position) / 365 to class 12. B2 grows with x, so the bias differs from tile to tile
+    column; the positions are the monthly means' days before 05-15: March 61, May 0, July -61."""
+    from tests.bundles import make_utt_bundle
+
+    data = np.random.default_rng(9).integers(0, 256, (5, 96, 128), dtype=np.uint8)
+    path = write_raster(tmp_path / "ortho.tif", data)
+    write_sentinel2_folder(tmp_path / "s2")
+    s2_weights = np.zeros(13, np.float32)
+    s2_weights[12] = 0.01
+    dates_weights = np.zeros(13, np.float32)
+    dates_weights[11] = 62.71  # class 12 logit -10 + 62.71 * 61 / 365 = 0.48: between class 13 logits
+    make_utt_bundle(
+        tmp_path / "utt.onnx", tile_size=32, sentinel2_window=8, sentinel2_weights=s2_weights,
+        dates_weights=dates_weights,
+    )  # fmt: skip
+    result, steps = run(
+        tmp_path, path, tmp_path / "utt.onnx", sentinel2=tmp_path / "s2", overlap=0, batch_size=3
+    )
+    assert result.tiles == 12
+    assert any("Sentinel-2" in message for _, message in steps)
+    weights, bias = default_weights(13, 5)
+    expected = np.zeros((96, 128), np.uint8)
+    xmin = 649960.0  # the series grid: the scene's bounds less 4 px of margin, on multiples of 10 m
+    for i in range(4):
+        x_centre = ORIGIN[0] + 6.4 * i + 3.2
+        col0 = round((x_centre - xmin) / 10 - 4)
+        window_max = xmin + 10 * (col0 + 7) + 5 - 649000
+        series_bias = s2_weights * window_max + dates_weights * 61 / 365
+        part = data[:, :, 32 * i : 32 * (i + 1)]
+        logits = aerial_logits(part / 255.0, weights, bias + series_bias)
+        expected[:, 32 * i : 32 * (i + 1)] = np.array(FLAIR_13.codes, np.uint8)[np.argmax(logits, axis=0)]
+    with rasterio.open(result.class_raster) as src:
+        classes = src.read(1)
+    np.testing.assert_array_equal(classes, expected)
+    assert {12, 13} <= set(np.unique(classes).tolist())  # both series terms change the map
+    assert not any("cloudy" in w for w in result.warnings)
+
+
+def test_all_cloudy_tiles_are_reported_and_unused_sentinel2_is_said(
+    tmp_path: Path, scene, bundle: Path
+) -> None:
+    from tests.bundles import make_utt_bundle
+    from tests.data.sentinel2.generate import write_geotiff_date
+
+    path, _ = scene
+    folder = tmp_path / "cloudy"
+    folder.mkdir()
+    for day in ("2021-04-02", "2021-06-12"):
+        masks = np.zeros((2, 40, 40), np.uint8)
+        masks[1] = 90
+        data = np.full((10, 40, 40), 700, np.float32)
+        write_geotiff_date(
+            folder / f"S2_{day}.tif", "EPSG:2154", (649800.0, 6859800.0, 650200.0, 6860200.0), data, masks
+        )
+    make_utt_bundle(tmp_path / "utt.onnx", tile_size=32)
+    result, _ = run(tmp_path, path, tmp_path / "utt.onnx", sentinel2=folder, output=tmp_path / "utt.tif")
+    assert any(
+        f"{result.tiles} of {result.tiles} tiles had only cloudy Sentinel-2 dates" in w
+        for w in result.warnings
+    )
+    aerial_only, _ = run(tmp_path, path, bundle, sentinel2=folder, output=tmp_path / "unet.tif")
+    assert any("aerial-only" in w for w in aerial_only.warnings)
