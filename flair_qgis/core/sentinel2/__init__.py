@@ -1,0 +1,19 @@
+"""Sentinel-2 time series for the U-T&T model: discovery of products, reading onto the aerial grid,
+and the per-window preprocessing (cloud filter, monthly means, positions) shared with training."""
+
+from .dates import parse_date, parse_tile
+from .flair_npy import FlairSuperArea, patch_window, read_centroids, read_products, super_area_for_patch
+from .timeseries import PreparedWindow, prepare_window, reference_date
+
+__all__ = [
+    "FlairSuperArea",
+    "PreparedWindow",
+    "parse_date",
+    "parse_tile",
+    "patch_window",
+    "prepare_window",
+    "read_centroids",
+    "read_products",
+    "reference_date",
+    "super_area_for_patch",
+]
