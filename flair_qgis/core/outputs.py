@@ -93,6 +93,9 @@ class OutputOptions:
     language: str = "en"
     block_size: int = 512  # a multiple of 16
     compress: str = "DEFLATE"
+    #: GDAL's block cache is capped at this many MB while the writer is open (reads included: the cache is
+    #: shared by the process). GDAL's default, 5 % of RAM, lets memory grow with the map's area.
+    gdal_cache_mb: int = 128
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,9 @@ class OutputWriter:
     """Writes one map window by window under temporary names; `commit()` makes it appear.
 
     Use as a context manager: leaving the block by an exception, or without `commit()`, removes every
-    temporary file. Each pixel must be written once (the statistics count what is written).
+    temporary file. Each pixel must be written once (the statistics count what is written). Create,
+    write and commit on one thread (other threads may read rasters meanwhile). While it is open,
+    GDAL's block cache is capped (OutputOptions.gdal_cache_mb) so that memory does not grow with area.
     """
 
     def __init__(
@@ -193,7 +198,9 @@ class OutputWriter:
         self._counts = np.zeros(256, np.int64)
         self._temps: dict[str, Path] = {}
         self._datasets: dict[str, Any] = {}
+        self._gdal_env = contextlib.ExitStack()
         check_outputs(paths, self.options.overwrite)
+        self._gdal_env.enter_context(rasterio.Env(GDAL_CACHEMAX=self.options.gdal_cache_mb * 2**20))
         with self._guard(paths.classes):
             self._open_rasters()
 
@@ -244,6 +251,7 @@ class OutputWriter:
             self._write_side_cars()
         written = self._rename_all()
         self.committed = True
+        self._gdal_env.close()
         return written
 
     def abort(self) -> None:
@@ -255,6 +263,7 @@ class OutputWriter:
         for temp in self._temps.values():
             _remove_with_side_files(temp)
         self._temps.clear()
+        self._gdal_env.close()
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -428,14 +437,23 @@ def _write_text(path: Path, text: str) -> None:
 
 def _confidence_codes(confidence: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """uint8 percent of `confidence` (0..1), CONFIDENCE_NODATA where outside or NaN."""
-    percent = np.rint(np.clip(np.nan_to_num(confidence, nan=0.0), 0.0, 1.0) * 100).astype(np.uint8)
+    percent = _scaled_codes(confidence, 100)
     percent[outside | np.isnan(confidence)] = CONFIDENCE_NODATA
     return percent
 
 
 def _probability_codes(probabilities: np.ndarray) -> np.ndarray:
     """uint8 round(p x 255) of C x h x w probabilities (NaN -> 0; the mask says where the map is)."""
-    return np.rint(np.clip(np.nan_to_num(probabilities, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    return _scaled_codes(probabilities, 255)
+
+
+def _scaled_codes(values: np.ndarray, top: int) -> np.ndarray:
+    """uint8 round(clip(values, 0, 1) x top), NaN -> 0, with a single float temporary."""
+    scaled = np.nan_to_num(values.astype(np.float32), nan=0.0, copy=False)
+    np.clip(scaled, 0.0, 1.0, out=scaled)
+    scaled *= top
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def statistics_csv_text(rows: list[ClassStatistics]) -> str:
