@@ -170,14 +170,18 @@ def prune_shadowed(target: Path, modules: Sequence[str] = PINNED_MODULES) -> lis
 
 
 def activate(target: Path) -> bool:
-    """Put the plugin's dependency folder on `sys.path` (after QGIS's own packages, so that QGIS's numpy
-    and GDAL always win); True when it was added now."""
+    """Put the plugin's dependency folder first on `sys.path`; True when it was added now.
+
+    First, because pip resolved the folder's packages as a set of their own (`--target` ignores what is
+    installed): e.g. rasterio's affine 3 needs a newer attrs than Debian's, and finds it there. numpy,
+    pinned to QGIS's version, was pruned from the folder, so QGIS's numpy is the one imported.
+    """
     if not target.is_dir():
         return False
     entry = str(target)
     if entry in sys.path:
         return False
-    sys.path.append(entry)
+    sys.path.insert(0, entry)
     importlib.invalidate_caches()
     return True
 

@@ -57,11 +57,11 @@ def test_manual_steps_name_the_interpreter_the_folder_and_the_numpy_pin(tmp_path
     assert "GDAL" in text
 
 
-def test_activate_appends_the_folder_once_after_existing_entries(tmp_path, monkeypatch):
+def test_activate_puts_the_folder_first_once(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert deps.activate(tmp_path / "absent") is False
     assert deps.activate(tmp_path) is True
-    assert sys.path[-1] == str(tmp_path)
+    assert sys.path[0] == str(tmp_path)
     assert deps.activate(tmp_path) is False
     assert sys.path.count(str(tmp_path)) == 1
 
@@ -89,7 +89,7 @@ def test_real_pip_install_resolves_dependencies_keeps_numpy_pinned_and_prunes_it
     pruned = {path.name for path in result.pruned}
     assert pruned == {"numpy", f"numpy-{numpy.__version__}.dist-info"}
     assert not list(target.glob("numpy*"))
-    assert sys.path[-1] == str(target)
+    assert sys.path[0] == str(target)
     import flairdep_probe
 
     assert flairdep_probe.VERSION == "1.0"
