@@ -51,6 +51,11 @@ def layer_file(layer: QgsRasterLayer) -> str | None:
     return path if Path(path).is_file() else None
 
 
+def aerial_source(layer: QgsRasterLayer, resolution: float | None = None) -> str | LayerSource:
+    """What the engine gets for `layer`: its file's path, else a LayerSource (call in the main thread)."""
+    return layer_file(layer) or LayerSource(layer, resolution)
+
+
 class LayerSource:
     """The engine's RasterSource protocol over a QGIS raster layer's data provider.
 
