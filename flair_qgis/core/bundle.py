@@ -1,0 +1,210 @@
+"""Opening a model bundle: read its self-description from the ONNX file and check that the graph agrees.
+
+Only onnxruntime is used (no `onnx` package in the plugin): the metadata comes from the session's
+model metadata and the graph's inputs and outputs from the session's NodeArgs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from .bundle_spec import METADATA_KEY, BundleSpec
+from .errors import BundleError
+
+#: ONNX Runtime's element type of every input and output of a bundle.
+FLOAT = "tensor(float)"
+
+
+@dataclass(frozen=True)
+class GraphTensor:
+    """One input or output of the ONNX graph: its name, shape (int or None for a dynamic dimension)
+    and element type."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    type: str
+
+    def describe(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name} [{dims}] {self.type}"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An opened and validated model bundle."""
+
+    path: Path
+    spec: BundleSpec
+    inputs: tuple[GraphTensor, ...]
+    outputs: tuple[GraphTensor, ...]
+    producer: str
+
+    def describe(self) -> str:
+        """A human-readable summary of the bundle (what `python -m flair_qgis info` prints)."""
+        spec = self.spec
+        lines = [
+            f"Bundle     {self.path}",
+            f"Model      {spec.model_name} version {spec.model_version} ({spec.architecture})",
+        ]
+        if spec.description:
+            lines.append(f"           {spec.description}")
+        a = spec.aerial
+        lines += [
+            f"Aerial     input '{a.name}': bands {', '.join(a.bands)}; {a.gsd} m/px; "
+            f"tiles {a.tile_size} x {a.tile_size} px; raw values {a.value_range[0]:g}..{a.value_range[1]:g}",
+            f"           scale {_floats(a.scaling.scale)} mean {_floats(a.scaling.mean)} "
+            f"std {_floats(a.scaling.std)}",
+        ]
+        s2 = spec.sentinel2
+        if s2 is None:
+            lines.append("Sentinel-2 not used (aerial-only model)")
+        else:
+            cloud = s2.cloud_filter
+            lines += [
+                f"Sentinel-2 input '{s2.name}' + dates '{s2.dates_name}': bands {', '.join(s2.bands)}; "
+                f"{s2.gsd} m/px; windows {s2.window_size} x {s2.window_size} px",
+                f"           reference date {s2.reference_date} ({s2.date_encoding}); padding {s2.pad_value:g};"
+                f" monthly average {'yes' if s2.monthly_average else 'no'}; max dates {s2.max_dates or 'any'}",
+                f"           cloud filter: probability >= {cloud.probability_threshold:g} on >= "
+                f"{cloud.max_cloudy_fraction:g} of the window drops a date",
+            ]
+        if spec.aerial_metadata is not None:
+            lines.append(
+                f"Metadata   input '{spec.aerial_metadata.name}': {spec.aerial_metadata.size} values"
+            )
+        lines.append(f"Output     '{spec.output.name}': {spec.output.kind}")
+        lines.append(f"Classes    {spec.nomenclature.name} ({len(spec.nomenclature.classes)} classes)")
+        for cls in spec.nomenclature.classes:
+            lines.append(f"           {cls.code:>3}  {cls.colour}  {cls.name} / {cls.name_fr}")
+        if spec.provenance:
+            lines.append("Provenance " + "; ".join(f"{k}: {v}" for k, v in spec.provenance.items()))
+        lines.append("Graph      " + "; ".join(t.describe() for t in self.inputs + self.outputs))
+        if self.producer:
+            lines.append(f"Producer   {self.producer}")
+        return "\n".join(lines)
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Open the bundle at `path`, validate its metadata and check the graph against it.
+
+    Raises BundleError (naming the field where one is at fault) for a missing, unreadable or non-ONNX
+    file, absent or invalid metadata, and any contradiction between the metadata and the graph.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BundleError(f"The model bundle {path} does not exist", hint="Check the model file's path.")
+    if not path.is_file():
+        raise BundleError(f"The model bundle {path} is not a file", hint="Choose a .onnx file.")
+    session = _open_session(path)
+    metadata = session.get_modelmeta()
+    text = metadata.custom_metadata_map.get(METADATA_KEY)
+    if not text:
+        raise BundleError(
+            f"The ONNX model {path.name} carries no flair bundle description",
+            METADATA_KEY,
+            "Export the model with the training package (flair-train export), which writes the "
+            "metadata, or add it as described in docs/bundle.md.",
+        )
+    spec = BundleSpec.from_json(text)
+    inputs = tuple(_tensor(arg) for arg in session.get_inputs())
+    outputs = tuple(_tensor(arg) for arg in session.get_outputs())
+    check_graph(spec, inputs, outputs)
+    return Bundle(path, spec, inputs, outputs, metadata.producer_name or "")
+
+
+def check_graph(spec: BundleSpec, inputs: tuple[GraphTensor, ...], outputs: tuple[GraphTensor, ...]) -> None:
+    """Raise BundleError at the first contradiction between the spec and the graph's inputs/outputs."""
+    by_name = {t.name: t for t in inputs}
+    a = spec.aerial
+    tile = "inputs.aerial.tile_size"
+    # (field of the input, its name, then per dimension: expected size or None, field that fixes it)
+    expected: list[tuple[str, str, list[tuple[int | None, str]]]] = [
+        (
+            "inputs.aerial",
+            a.name,
+            [
+                (None, "batch"),
+                (len(a.bands), "inputs.aerial.bands"),
+                (a.tile_size, tile),
+                (a.tile_size, tile),
+            ],
+        )
+    ]
+    if spec.sentinel2 is not None:
+        s2 = spec.sentinel2
+        w, window = s2.window_size, "inputs.sentinel2.window_size"
+        bands = (len(s2.bands), "inputs.sentinel2.bands")
+        expected.append(
+            ("inputs.sentinel2", s2.name, [(None, "batch"), (None, "dates"), bands, (w, window), (w, window)])
+        )
+        expected.append(("inputs.sentinel2.dates_name", s2.dates_name, [(None, "batch"), (None, "dates")]))
+    if spec.aerial_metadata is not None:
+        meta = spec.aerial_metadata
+        expected.append(
+            (
+                "inputs.aerial_metadata",
+                meta.name,
+                [(None, "batch"), (meta.size, "inputs.aerial_metadata.size")],
+            )
+        )
+    for field, name, dims in expected:
+        tensor = by_name.get(name)
+        if tensor is None:
+            raise BundleError(f"The graph has no input named '{name}' (its inputs: {sorted(by_name)})", field)
+        _check_tensor(tensor, dims, field)
+    described = {name for _, name, _ in expected}
+    extra = [t.name for t in inputs if t.name not in described]
+    if extra:
+        raise BundleError(f"The graph has inputs the metadata does not describe: {extra}", "inputs")
+    out = {t.name: t for t in outputs}.get(spec.output.name)
+    if out is None:
+        raise BundleError(
+            f"The graph has no output named '{spec.output.name}' (its outputs: {[t.name for t in outputs]})",
+            "output.name",
+        )
+    classes = (len(spec.nomenclature.classes), "nomenclature.classes")
+    _check_tensor(out, [(None, "batch"), classes, (a.tile_size, tile), (a.tile_size, tile)], "output")
+
+
+def _check_tensor(tensor: GraphTensor, dims: list[tuple[int | None, str]], field: str) -> None:
+    if tensor.type != FLOAT:
+        raise BundleError(f"'{tensor.name}' must be float32, the graph has {tensor.type}", field)
+    if len(tensor.shape) != len(dims):
+        raise BundleError(
+            f"'{tensor.name}' must have {len(dims)} dimensions, the graph has {len(tensor.shape)} "
+            f"({tensor.describe()})",
+            field,
+        )
+    for (want, dim_field), have in zip(dims, tensor.shape, strict=True):
+        if want is not None and have is not None and want != have:
+            raise BundleError(
+                f"The metadata gives {want} for a dimension of '{tensor.name}' that the graph fixes at {have} "
+                f"({tensor.describe()})",
+                dim_field,
+            )
+
+
+def _open_session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own pybind exception types
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(
+            f"{path.name} is not a readable ONNX model: {detail}",
+            hint="The file may be truncated or corrupt, or not an .onnx model: export or copy it again.",
+        ) from exc
+
+
+def _tensor(arg: ort.NodeArg) -> GraphTensor:
+    shape = tuple(d if isinstance(d, int) else None for d in (arg.shape or []))
+    return GraphTensor(arg.name, shape, arg.type)
+
+
+def _floats(values: tuple[float, ...]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"

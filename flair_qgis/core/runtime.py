@@ -1,0 +1,174 @@
+"""ONNX Runtime sessions on the device the user asks for, or the best one available, with batched runs
+that survive a GPU running out of memory by splitting the batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .errors import FlairError
+
+CPU = "CPUExecutionProvider"
+#: Providers in the order "auto" prefers them (the first available one that starts wins).
+PREFERRED = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "DmlExecutionProvider",
+    "CoreMLExecutionProvider",
+    CPU,
+)
+GPU_PROVIDERS = PREFERRED[:-1]
+#: Short names accepted for `device`, besides "auto", "gpu", "cpu" and full provider names.
+ALIASES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+}
+#: Fragments of ONNX Runtime's error messages when an allocation on the device fails.
+OUT_OF_MEMORY = ("out of memory", "failed to allocate", "outofmemory", "cudaerrormemoryallocation")
+
+
+def available_devices() -> list[str]:
+    """The ONNX Runtime providers this installation offers, in "auto"'s order of preference."""
+    available = ort.get_available_providers()
+    ordered = [p for p in PREFERRED if p in available]
+    return ordered + [p for p in available if p not in ordered]
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """The providers to try, in order, and why the requested one will not be used (None when it will)."""
+
+    requested: str
+    providers: tuple[str, ...]
+    reason: str | None
+
+
+def choose_providers(device: str = "auto", available: list[str] | None = None) -> ProviderChoice:
+    """Translate `device` ("auto", "gpu", "cpu", a short name like "cuda", or a provider name) into the
+    providers to hand ONNX Runtime, falling back to the CPU with a reason when the device is missing."""
+    available = available_devices() if available is None else available
+    key = device.strip()
+    lowered = key.lower()
+    if lowered == "auto":
+        return ProviderChoice(device, tuple(p for p in PREFERRED if p in available), None)
+    if lowered == "cpu":
+        return ProviderChoice(device, (CPU,), None)
+    if lowered == "gpu":
+        gpus = [p for p in GPU_PROVIDERS if p in available]
+        if gpus:
+            return ProviderChoice(device, (gpus[0], CPU), None)
+        return ProviderChoice(
+            device,
+            (CPU,),
+            "no GPU provider is available in this ONNX Runtime "
+            f"(available: {', '.join(available)}); install onnxruntime-gpu for CUDA",
+        )
+    provider = ALIASES.get(lowered, key)
+    known = {p.lower(): p for p in [*PREFERRED, *available]}
+    provider = known.get(provider.lower(), provider)
+    if provider not in [*PREFERRED, *available]:
+        raise FlairError(
+            f"Unknown device '{device}'",
+            "Use auto, gpu, cpu, cuda, tensorrt, directml, coreml or an ONNX Runtime provider name.",
+        )
+    if provider in available:
+        return ProviderChoice(device, (provider,) if provider == CPU else (provider, CPU), None)
+    return ProviderChoice(
+        device,
+        (CPU,),
+        f"{provider} is not available in this ONNX Runtime (available: {', '.join(available)})",
+    )
+
+
+class Runner:
+    """A session on a chosen provider that runs batches, splitting a batch when the device runs out of
+    memory. `provider` is the provider that actually runs; `fallback_reason` why it is not the one asked."""
+
+    def __init__(self, session: ort.InferenceSession, choice: ProviderChoice) -> None:
+        self.session = session
+        self.provider = session.get_providers()[0]
+        self.fallback_reason = choice.reason
+        wanted = choice.providers[0] if choice.providers else CPU
+        if self.fallback_reason is None and self.provider != wanted:
+            self.fallback_reason = (
+                f"ONNX Runtime could not start {wanted} (missing or mismatched GPU libraries?) and "
+                f"runs on {self.provider}"
+            )
+        self.splits = 0  # how many times a batch was split after running out of memory
+
+    def run(self, output: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Run one batch (every feed has the batch on axis 0) and return `output`, B x ..."""
+        return run_split(lambda part: self.session.run([output], dict(part))[0], feeds, self._count_split)
+
+    def _count_split(self) -> None:
+        self.splits += 1
+
+
+def run_split(
+    run: Callable[[Mapping[str, np.ndarray]], np.ndarray],
+    feeds: Mapping[str, np.ndarray],
+    on_split: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Call `run(feeds)`; when it fails for lack of device memory, run the two halves of the batch
+    (recursively, down to one item) and concatenate. One item that still does not fit raises FlairError."""
+    try:
+        return run(feeds)
+    except FlairError:
+        raise
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        size = len(next(iter(feeds.values())))
+        if size <= 1:
+            raise FlairError(
+                "The device ran out of memory even for a batch of one tile",
+                "Free the GPU's memory (close other programs) or run on the CPU (device cpu).",
+            ) from exc
+        if on_split is not None:
+            on_split()
+        half = size // 2
+        first = run_split(run, {k: v[:half] for k, v in feeds.items()}, on_split)
+        second = run_split(run, {k: v[half:] for k, v in feeds.items()}, on_split)
+        return np.concatenate([first, second])
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an ONNX Runtime error says that an allocation failed."""
+    text = str(exc).lower()
+    return any(fragment in text for fragment in OUT_OF_MEMORY)
+
+
+def create_runner(path: str | Path, device: str = "auto", threads: int | None = None) -> Runner:
+    """An ONNX Runtime session for the model at `path` on `device` (see choose_providers), with
+    `threads` CPU threads for the operators (None or 0: ONNX Runtime's default, one per core)."""
+    choice = choose_providers(device)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if threads:
+        if threads < 0:
+            raise FlairError(f"The number of threads must be positive, got {threads}")
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), options, providers=list(choice.providers))
+    except Exception as exc:
+        if choice.providers == (CPU,):
+            raise FlairError(f"ONNX Runtime could not load {Path(path).name}: {exc}") from exc
+        session = ort.InferenceSession(str(path), options, providers=[CPU])
+        choice = ProviderChoice(
+            choice.requested, (CPU,), f"{choice.providers[0]} failed to start ({_first_line(exc)})"
+        )
+    return Runner(session, choice)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,107 @@
+"""Provider choice and batched runs on the real ONNX Runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flair_qgis.core.errors import FlairError
+from flair_qgis.core.runtime import (
+    CPU,
+    available_devices,
+    choose_providers,
+    create_runner,
+    is_out_of_memory,
+    run_split,
+)
+from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
+
+
+def test_available_devices_lists_the_cpu_in_preference_order() -> None:
+    devices = available_devices()
+    assert CPU in devices
+    gpus = [d for d in devices if d in ("TensorrtExecutionProvider", "CUDAExecutionProvider")]
+    assert devices.index(CPU) > max((devices.index(g) for g in gpus), default=-1)
+
+
+def test_auto_prefers_tensorrt_then_cuda_then_cpu() -> None:
+    available = [CPU, "CUDAExecutionProvider", "TensorrtExecutionProvider"]
+    choice = choose_providers("auto", available)
+    assert choice.providers == ("TensorrtExecutionProvider", "CUDAExecutionProvider", CPU)
+    assert choice.reason is None
+    assert choose_providers("auto", [CPU, "DmlExecutionProvider"]).providers == ("DmlExecutionProvider", CPU)
+
+
+def test_gpu_falls_back_to_cpu_with_a_reason() -> None:
+    choice = choose_providers("gpu", [CPU])
+    assert choice.providers == (CPU,)
+    assert "no GPU provider" in choice.reason
+    assert choose_providers("gpu", [CPU, "CUDAExecutionProvider"]).providers == ("CUDAExecutionProvider", CPU)
+
+
+def test_named_provider_and_aliases() -> None:
+    assert choose_providers("cuda", [CPU, "CUDAExecutionProvider"]).providers == (
+        "CUDAExecutionProvider",
+        CPU,
+    )
+    choice = choose_providers("CoreMLExecutionProvider", [CPU])
+    assert choice.providers == (CPU,)
+    assert "CoreMLExecutionProvider is not available" in choice.reason
+    assert choose_providers("cpu", [CPU, "CUDAExecutionProvider"]).providers == (CPU,)
+    with pytest.raises(FlairError, match="Unknown device 'quantum'"):
+        choose_providers("quantum", [CPU])
+
+
+def test_runner_reports_the_provider_that_ran_and_computes_the_model(tmp_path: Path) -> None:
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=16)
+    runner = create_runner(tmp_path / "m.onnx", device="gpu", threads=1)
+    if "CUDAExecutionProvider" not in available_devices():
+        assert runner.provider == CPU
+        assert "no GPU provider" in runner.fallback_reason
+    batch = np.random.default_rng(0).normal(size=(3, 5, 16, 16)).astype(np.float32)
+    logits = runner.run("logits", {"aerial": batch})
+    weights, bias = default_weights(13, 5)
+    for i in range(3):
+        np.testing.assert_allclose(logits[i], aerial_logits(batch[i], weights, bias), atol=1e-5)
+
+
+def test_out_of_memory_splits_the_batch_in_halves(tmp_path: Path) -> None:
+    """A run that fails like a GPU out of memory for batches above 2 is retried in halves, and the
+    concatenated answer equals the full batch's (the real session computes every piece)."""
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    runner = create_runner(tmp_path / "m.onnx", device="cpu")
+    batch = np.random.default_rng(1).normal(size=(7, 5, 8, 8)).astype(np.float32)
+    sizes: list[int] = []
+
+    def run(feeds):
+        sizes.append(len(feeds["aerial"]))
+        if len(feeds["aerial"]) > 2:
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : CUDA failure 2: out of memory")
+        return runner.session.run(["logits"], dict(feeds))[0]
+
+    splits = []
+    result = run_split(run, {"aerial": batch}, lambda: splits.append(1))
+    np.testing.assert_allclose(result, runner.run("logits", {"aerial": batch}), atol=1e-6)
+    assert sizes == [7, 3, 1, 2, 4, 2, 2]
+    assert len(splits) == 3  # 7 -> 3 + 4, 3 -> 1 + 2, 4 -> 2 + 2
+
+
+def test_out_of_memory_on_one_tile_fails_clearly() -> None:
+    def run(feeds):
+        raise RuntimeError("Failed to allocate memory for requested buffer of size 123")
+
+    with pytest.raises(FlairError, match="ran out of memory even for a batch of one tile") as info:
+        run_split(run, {"x": np.zeros((4, 2), np.float32)})
+    assert "device cpu" in info.value.hint
+
+
+def test_other_errors_are_not_taken_for_memory() -> None:
+    assert not is_out_of_memory(RuntimeError("Invalid rank for input: aerial"))
+
+    def run(feeds):
+        raise RuntimeError("Invalid rank for input: aerial")
+
+    with pytest.raises(RuntimeError, match="Invalid rank"):
+        run_split(run, {"x": np.zeros((4, 2), np.float32)})
