@@ -1,0 +1,379 @@
+"""One prediction from end to end: check every input first, then run the bundle tile by tile on a
+reader thread's prefetched batches, blend, and hand finished windows to the output writer."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rasterio.windows import Window
+
+from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
+from .bundle import Bundle, load_bundle
+from .bundle_spec import BundleSpec
+from .errors import Cancelled, FlairError, InputError, OutputError
+from .outputs import ClassStatistics, OutputOptions, OutputPaths, OutputWriter, check_outputs
+from .runtime import CPU, Runner, create_runner
+from .tiling import Stitcher, Tile, TileGrid
+
+Progress = Callable[[float, str], None]
+IsCancelled = Callable[[], bool]
+
+#: Share of the progress bar given to loading the Sentinel-2 series (when the bundle needs it).
+SENTINEL2_SHARE = 0.1
+
+
+@dataclass
+class PredictionRequest:
+    """Everything one run needs; the dialog, the Processing algorithm and the CLI fill it.
+
+    aerial: one raster (path or RasterSource) whose bands are in the bundle's order, or one
+    (path | RasterSource, 1-based band) or BandSource per bundle band. area: None for the whole aerial
+    extent. overlap: px between neighbouring tiles, None for a tile size / 8. batch_size: tiles per
+    inference, None for 1 on the CPU (no faster in larger batches there) and 4 on a GPU. threads: CPU
+    threads for ONNX Runtime, None for its default."""
+
+    aerial: AerialArgument
+    bundle: str | Path
+    output: str | Path
+    sentinel2: str | Path | None = None
+    area: AreaOfInterest | None = None
+    device: str = "auto"
+    overlap: int | None = None
+    batch_size: int | None = None
+    threads: int | None = None
+    confidence: bool = False
+    probabilities: bool = False
+    cog: bool = False
+    overwrite: bool = False
+    language: str = "en"
+
+
+@dataclass
+class PredictionResult:
+    """What a run wrote and how it went."""
+
+    class_raster: Path
+    qml: Path | None
+    confidence: Path | None
+    probabilities: Path | None
+    statistics_json: Path | None
+    statistics_csv: Path | None
+    statistics: list[ClassStatistics]
+    provider: str
+    tiles: int
+    seconds: float
+    grid: OutputGrid
+    warnings: list[str] = field(default_factory=list)
+
+
+def predict(
+    request: PredictionRequest, progress: Progress | None = None, is_cancelled: IsCancelled | None = None
+) -> PredictionResult:
+    """Run `request`; see PredictionRequest. Raises FlairError subclasses (InputError, BundleError,
+    OutputError, Cancelled) with nothing left at the output paths."""
+    started = time.monotonic()
+    report = progress or (lambda fraction, message: None)
+    cancelled = is_cancelled or (lambda: False)
+    bundle = load_bundle(request.bundle)
+    spec = bundle.spec
+    check_output(request)
+    check_options(request, spec)
+    warnings: list[str] = []
+    with open_aerial(spec.aerial, request.aerial) as aerial:
+        grid = aerial.grid_for(request.area)
+        warnings += aerial.warnings
+        sentinel2 = _sentinel2_series(request, spec, grid, warnings, report, cancelled)
+        if spec.aerial_metadata is not None:
+            warnings.append(
+                f"The model takes an aerial metadata vector ('{spec.aerial_metadata.name}'), which arbitrary "
+                "imagery does not have: it is fed zeros."
+            )
+        report(SENTINEL2_SHARE if sentinel2 is not None else 0.0, "Starting ONNX Runtime")
+        runner = create_runner(bundle.path, request.device, request.threads)
+        if runner.fallback_reason:
+            warnings.append(f"Running on {runner.provider}: {runner.fallback_reason}")
+        run = _Run(request, bundle, aerial, grid, sentinel2, runner, report, cancelled)
+        statistics, paths = run.execute()
+        warnings += run.warnings
+    return PredictionResult(
+        class_raster=paths["classes"],
+        qml=paths.get("qml"),
+        confidence=paths.get("confidence"),
+        probabilities=paths.get("probabilities"),
+        statistics_json=paths.get("statistics_json"),
+        statistics_csv=paths.get("statistics_csv"),
+        statistics=statistics,
+        provider=runner.provider,
+        tiles=run.tiles_done,
+        seconds=time.monotonic() - started,
+        grid=grid,
+        warnings=warnings,
+    )
+
+
+def check_output(request: PredictionRequest) -> None:
+    """OutputError unless every output of `request` can be written (see outputs.check_outputs)."""
+    path = Path(request.output)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise OutputError(f"The output {path} must be a GeoTIFF (.tif)", "Name the output map *.tif.")
+    check_outputs(_output_paths(request), request.overwrite)
+
+
+def _output_paths(request: PredictionRequest) -> OutputPaths:
+    return OutputPaths.for_classes(
+        Path(request.output), confidence=request.confidence, probabilities=request.probabilities
+    )
+
+
+def check_options(request: PredictionRequest, spec: BundleSpec) -> None:
+    """InputError for run options that cannot work with this bundle."""
+    size = spec.aerial.tile_size
+    if request.overlap is not None and not 0 <= request.overlap < size:
+        raise InputError(
+            f"The overlap must lie between 0 and {size - 1} px for {size} px tiles, got {request.overlap}"
+        )
+    if request.batch_size is not None and request.batch_size < 1:
+        raise InputError(f"The batch size must be at least 1, got {request.batch_size}")
+    if request.threads is not None and request.threads < 0:
+        raise InputError(f"The number of threads must be positive, got {request.threads}")
+    if spec.needs_sentinel2 and request.sentinel2 is None:
+        raise InputError(
+            f"The model {spec.model_name} needs a Sentinel-2 folder",
+            "Give the folder of Sentinel-2 acquisitions covering the area (one year around the image).",
+        )
+    if request.sentinel2 is not None and spec.needs_sentinel2 and not Path(request.sentinel2).is_dir():
+        raise InputError(f"The Sentinel-2 folder {request.sentinel2} does not exist or is not a folder")
+
+
+def _sentinel2_series(
+    request: PredictionRequest,
+    spec: BundleSpec,
+    grid: OutputGrid,
+    warnings: list[str],
+    report: Progress,
+    cancelled: IsCancelled,
+) -> Any:
+    if spec.sentinel2 is None:
+        if request.sentinel2 is not None:
+            warnings.append("The model is aerial-only: the Sentinel-2 folder is not used.")
+        return None
+    try:
+        from .sentinel2 import discover, load_series
+    except ImportError as exc:  # pragma: no cover - the Sentinel-2 package ships with the plugin
+        raise FlairError("This installation cannot read Sentinel-2 data", str(exc)) from exc
+    catalog = discover(request.sentinel2)
+    report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
+
+    def series_progress(fraction: float, message: str) -> None:
+        report(SENTINEL2_SHARE * fraction, message)
+
+    series = load_series(
+        catalog, grid.crs, grid.bounds, spec.sentinel2, progress=series_progress, is_cancelled=cancelled
+    )
+    if cancelled():
+        raise Cancelled()
+    return series
+
+
+@dataclass
+class _Batch:
+    """Model inputs for a few tiles, prepared by the reader thread."""
+
+    tiles: list[Tile]
+    feeds: dict[str, np.ndarray]
+    valid: list[np.ndarray]
+    cloudy: int
+
+
+class _Run:
+    """The tile loop of one prediction: a reader thread fills a bounded queue with batches while the
+    calling thread runs them and stitches the results into the writer."""
+
+    def __init__(
+        self,
+        request: PredictionRequest,
+        bundle: Bundle,
+        aerial: AerialComposition,
+        grid: OutputGrid,
+        sentinel2: Any,
+        runner: Runner,
+        report: Progress,
+        cancelled: IsCancelled,
+    ) -> None:
+        self.request, self.spec, self.aerial, self.grid = request, bundle.spec, aerial, grid
+        self.sentinel2, self.runner, self.report, self.cancelled = sentinel2, runner, report, cancelled
+        size = self.spec.aerial.tile_size
+        overlap = size // 8 if request.overlap is None else request.overlap
+        self.tiling = TileGrid(grid.width, grid.height, size, overlap)
+        self.batch_size = request.batch_size or (1 if runner.provider == CPU else 4)
+        self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
+        self.tiles_done = 0
+        self.cloudy_tiles = 0
+        self.warnings: list[str] = []
+
+    def execute(self) -> tuple[list[ClassStatistics], dict[str, Path]]:
+        paths = _output_paths(self.request)
+        options = OutputOptions(
+            cog=self.request.cog, overwrite=self.request.overwrite, language=self.request.language
+        )
+        with OutputWriter(paths, self.grid, self.spec.nomenclature, options) as writer:
+            self.writer = writer
+            stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
+            self._loop(stitcher)
+            stitcher.finish()
+            written = writer.commit()
+        if self.cloudy_tiles:
+            self.warnings.append(
+                f"{self.cloudy_tiles} of {len(self.tiling)} tiles had only cloudy Sentinel-2 dates; their "
+                "least cloudy dates were used."
+            )
+        return writer.statistics, written
+
+    def _loop(self, stitcher: Stitcher) -> None:
+        batches: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+        reader = threading.Thread(
+            target=self._read_batches, args=(batches, stop), name="flair-reader", daemon=True
+        )
+        reader.start()
+        total = len(self.tiling)
+        start = SENTINEL2_SHARE if self.sentinel2 is not None else 0.0
+        try:
+            while True:
+                if self.cancelled():
+                    raise Cancelled()
+                item = batches.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                probabilities = self._infer(item)
+                for tile, tile_probabilities, valid in zip(
+                    item.tiles, probabilities, item.valid, strict=True
+                ):
+                    stitcher.add(tile, tile_probabilities, valid)
+                self.tiles_done += len(item.tiles)
+                self.cloudy_tiles += item.cloudy
+                self.report(
+                    start + (1 - start) * self.tiles_done / total,
+                    f"Tile {self.tiles_done} of {total} on {self.runner.provider}",
+                )
+        finally:
+            stop.set()
+            while reader.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    batches.get(timeout=0.05)
+            reader.join()
+
+    def _infer(self, batch: _Batch) -> np.ndarray:
+        output = self.runner.run(self.spec.output.name, batch.feeds)
+        if self.spec.output.kind == "logits":
+            output = softmax(output, axis=1)
+        return output
+
+    def _read_batches(self, batches: queue.Queue, stop: threading.Event) -> None:
+        try:
+            for tiles in _chunks(iter(self.tiling), self.batch_size):
+                if stop.is_set():
+                    return
+                batches.put(self._read_batch(tiles))
+            batches.put(None)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            batches.put(exc)
+
+    def _read_batch(self, tiles: list[Tile]) -> _Batch:
+        size = self.spec.aerial.tile_size
+        aerial = np.empty((len(tiles), len(self.spec.aerial.bands), size, size), np.float32)
+        valid = []
+        for i, tile in enumerate(tiles):
+            raw, mask = self.aerial.read(self.grid, Window(tile.x, tile.y, size, size))
+            aerial[i] = self.aerial.normalise(raw)
+            valid.append(mask)
+        feeds = {self.spec.aerial.name: aerial}
+        cloudy = 0
+        if self.sentinel2 is not None:
+            cloudy = self._sentinel2_feeds(tiles, feeds)
+        if self.spec.aerial_metadata is not None:
+            feeds[self.spec.aerial_metadata.name] = np.zeros(
+                (len(tiles), self.spec.aerial_metadata.size), np.float32
+            )
+        return _Batch(tiles, feeds, valid, cloudy)
+
+    def _sentinel2_feeds(self, tiles: list[Tile], feeds: dict[str, np.ndarray]) -> int:
+        """Add the Sentinel-2 windows centred on each tile, T padded to the batch's longest series."""
+        from .sentinel2 import prepare_window
+
+        spec = self.spec.sentinel2
+        assert spec is not None
+        half = self.spec.aerial.tile_size / 2
+        prepared = []
+        for tile in tiles:
+            x, y = self.grid.transform * (tile.x + half, tile.y + half)
+            data, masks = self.sentinel2.window(x, y)
+            prepared.append(prepare_window(data, masks, self.sentinel2.dates, spec))
+        values, positions = pad_series(
+            [p.values for p in prepared], [p.positions for p in prepared], spec.pad_value
+        )
+        feeds[spec.name] = values
+        feeds[spec.dates_name] = positions
+        return sum(1 for p in prepared if p.cloudy_fallback)
+
+    def _emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
+        """Write one finished window: class codes (0 = nodata outside the area or the image),
+        confidence and probabilities."""
+        inside = valid
+        if self.request.area is not None:
+            inside = inside & self.request.area.mask(self.grid, window)
+        classes = self.codes[np.argmax(probabilities, axis=0)]
+        classes[~inside] = 0
+        confidence = None
+        if self.request.confidence:
+            confidence = probabilities.max(axis=0)
+            confidence[~inside] = np.nan
+        kept = None
+        if self.request.probabilities:
+            kept = probabilities.copy()
+            kept[:, ~inside] = np.nan
+        self.writer.write(window, classes, confidence, kept)
+
+
+def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Probabilities from logits along `axis` (numerically stable, float32)."""
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=axis, keepdims=True)
+    return shifted
+
+
+def pad_series(
+    values: Sequence[np.ndarray], positions: Sequence[np.ndarray], pad_value: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-tile series (T_i x bands x W x W, T_i positions) into B x T x bands x W x W and B x T,
+    T = the longest series (at least 1), padding frames with `pad_value` and positions with 0."""
+    length = max([1, *(len(v) for v in values)])
+    shape = values[0].shape[1:]
+    stacked = np.full((len(values), length, *shape), pad_value, np.float32)
+    dates = np.zeros((len(values), length), np.float32)
+    for i, (series, days) in enumerate(zip(values, positions, strict=True)):
+        stacked[i, : len(series)] = series
+        dates[i, : len(days)] = days
+    return stacked, dates
+
+
+def _chunks(tiles: Iterator[Tile], size: int) -> Iterator[list[Tile]]:
+    batch: list[Tile] = []
+    for tile in tiles:
+        batch.append(tile)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
