@@ -53,6 +53,8 @@ class PredictionTask(QgsTask):
         self.message = ""
         self.layers: list[QgsRasterLayer] = []
         self.group: QgsLayerTreeGroup | None = None
+        #: True once finished() has run (the task manager deletes the C++ task soon after).
+        self.done = False
 
     def run(self) -> bool:
         """Worker thread: the whole prediction. Every exception is caught and kept (one escaping `run`
@@ -83,6 +85,7 @@ class PredictionTask(QgsTask):
             else:
                 self._report_failure()
         finally:
+            self.done = True
             if self.on_done is not None:
                 self.on_done(self)
 

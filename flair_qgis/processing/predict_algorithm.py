@@ -94,7 +94,8 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             (self.GREEN_BAND, "Green band", 2),
             (self.BLUE_BAND, "Blue band", 3),
         ):
-            self.addParameter(QgsProcessingParameterBand(key, label, default, self.AERIAL))
+            # Optional so that callers (qgis_process, models) may leave out the usual 1, 2, 3.
+            self.addParameter(QgsProcessingParameterBand(key, label, default, self.AERIAL, optional=True))
         self.addParameter(
             QgsProcessingParameterRasterLayer(
                 self.NIR_LAYER, "Near-infrared layer (default: band 4 of the aerial image)", optional=True
