@@ -34,7 +34,8 @@ import json
 from pathlib import Path
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
-from qgis.PyQt.QtGui import QGuiApplication, QImage
+from qgis.PyQt.QtGui import QImage
+from qgis.PyQt.QtWidgets import QDockWidget
 from qgis.utils import iface, plugins
 
 CONFIG = json.loads(Path(__CONFIG__).read_text())
@@ -61,7 +62,8 @@ def start():
         dialog.bundle_widget.setFilePath(CONFIG["bundle"])
         dialog.output_widget.setFilePath(CONFIG["output"])
         dialog.confidence_check.setChecked(True)
-        dialog.move(20, 20)
+        dialog.resize(660, 880)
+        dialog.move(20, 10)
         state["dialog"] = dialog
         problems = dialog.check()
         if problems:
@@ -87,6 +89,18 @@ def grab_dialog():
     dialog = state["dialog"]
     save(dialog.grab().toImage(), str(Path(CONFIG["out"], "dialog.png")))
     dialog.hide()
+    window = iface.mainWindow()
+    window.setGeometry(0, 0, 1400, 900)  # no window manager under Xvfb: size it by hand
+    for dock in window.findChildren(QDockWidget):
+        if dock.objectName() == "Browser":
+            dock.hide()
+    root = QgsProject.instance().layerTreeRoot()
+    for node in root.children():
+        node.setExpanded(False)
+    group = dialog.last_task.group
+    group.setExpanded(True)
+    for node in group.children():
+        node.setExpanded(node.layer() is dialog.last_task.layers[0])
     layer = dialog.last_task.layers[0]
     canvas = iface.mapCanvas()
     canvas.setExtent(layer.extent().buffered(layer.extent().width() * 0.05))
@@ -189,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (for debugging)")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="flair_screenshots_"))
+    if args.keep is not None:
+        shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     try:
         raw = work / "images"

@@ -108,6 +108,8 @@ class FlairDialog(QDialog):
         self.statistics_table.setHorizontalHeaderLabels(["Code", "Class", "Hectares", "%"])
         self.statistics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
         self.statistics_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.statistics_table.verticalHeader().setVisible(False)
+        self.statistics_table.setMaximumHeight(240)
         self.statistics_table.setVisible(False)
         self.copy_button = QPushButton("Copy statistics")
         self.copy_button.setVisible(False)
