@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 
 CRS = "EPSG:2154"
 ORIGIN = (651000.0, 6862000.0)  # a point in Lambert-93 (Paris area): x west edge, y north edge
@@ -25,7 +25,7 @@ def write_geotiff(
         "count": bands,
         "dtype": data.dtype.name,
         "crs": CRS,
-        "transform": from_origin(origin[0], origin[1], gsd, gsd),
+        "transform": Affine(gsd, 0.0, origin[0], 0.0, -gsd, origin[1]),
     }
     if nodata is not None:
         profile["nodata"] = nodata

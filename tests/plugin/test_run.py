@@ -168,3 +168,22 @@ def test_processing_outputs_are_styled_when_loaded(scene, flair_provider):
     confidence = layers[result["CONFIDENCE"]]
     assert isinstance(confidence.renderer(), QgsSingleBandPseudoColorRenderer)
     assert (confidence.renderer().classificationMin(), confidence.renderer().classificationMax()) == (0, 100)
+
+
+def test_engine_reads_layers_through_cloned_providers(scene):
+    """Layers that are not plain files reach the engine as LayerSource (here forced on GeoTIFF layers so
+    that the answer is known): the map must be the same as from the files."""
+    from flair_qgis.core.predict import PredictionRequest, predict
+    from flair_qgis.sources import LayerSource
+
+    rgb, irc, elevation = LayerSource(scene.rgb), LayerSource(scene.irc), LayerSource(scene.elevation)
+    output = scene.folder / "from_layers.tif"
+    request = PredictionRequest(
+        aerial=[(rgb, 1), (rgb, 2), (rgb, 3), (irc, 1), (elevation, 1)],
+        bundle=scene.bundle,
+        output=output,
+        device="cpu",
+    )
+    predict(request)
+    with rasterio.open(output) as written:
+        np.testing.assert_array_equal(written.read(1), expected_classes())

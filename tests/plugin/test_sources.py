@@ -29,7 +29,8 @@ def test_layer_source_reads_the_file_pixels_on_the_same_grid(tmp_path):
     path = write_geotiff(tmp_path / "ortho.tif", data, nodata=0)
     source = LayerSource(QgsRasterLayer(str(path), "ortho"))
     assert (source.count, source.width, source.height, source.dtypes) == (3, 20, 20, ("uint8",) * 3)
-    assert tuple(source.transform)[:6] == pytest.approx((GSD, 0.0, ORIGIN[0], 0.0, -GSD, ORIGIN[1]))
+    t = source.transform
+    assert (t.a, t.b, t.c, t.d, t.e, t.f) == pytest.approx((GSD, 0.0, ORIGIN[0], 0.0, -GSD, ORIGIN[1]))
     assert source.nodata == (0.0, 0.0, 0.0)
 
     # Rows 5..15 and columns 2..12 of bands 3 and 1, on the file's own grid.
