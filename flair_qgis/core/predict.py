@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from affine import Affine
 from rasterio.windows import Window
 
 from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
@@ -180,6 +181,7 @@ def _sentinel2_series(
     )
     if cancelled():
         raise Cancelled()
+    warnings += series.warnings
     return series
 
 
@@ -316,8 +318,8 @@ class _Run:
         half = self.spec.aerial.tile_size / 2
         prepared = []
         for tile in tiles:
-            x, y = self.grid.transform * (tile.x + half, tile.y + half)
-            data, masks = self.sentinel2.window(x, y)
+            x, y = _map_point(self.grid.transform, tile.x + half, tile.y + half)
+            data, masks = self.sentinel2.window(x, y, spec.window_size)
             prepared.append(prepare_window(data, masks, self.sentinel2.dates, spec))
         values, positions = pad_series(
             [p.values for p in prepared], [p.positions for p in prepared], spec.pad_value
@@ -366,6 +368,12 @@ def pad_series(
         stacked[i, : len(series)] = series
         dates[i, : len(days)] = days
     return stacked, dates
+
+
+def _map_point(transform: Affine, col: float, row: float) -> tuple[float, float]:
+    """Map coordinates of the pixel position (col, row) on a grid with `transform`."""
+    t = transform
+    return t.c + t.a * col + t.b * row, t.f + t.d * col + t.e * row
 
 
 def _chunks(tiles: Iterator[Tile], size: int) -> Iterator[list[Tile]]:

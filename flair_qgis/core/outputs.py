@@ -1,0 +1,524 @@
+"""The map's files, written so that a failure or a cancel leaves nothing behind: the class raster with
+its palette, names and QGIS style, optional confidence and probabilities, and per-class statistics.
+
+Every file is first written under a hidden temporary name in its target folder
+(`.map.tif.partial-<random>`) and renamed to its real name only by `OutputWriter.commit()`; an
+exception, a cancel or a full disk removes the temporary files and leaves the output paths untouched.
+
+Files beside `map.tif`:
+  map.tif                  uint8 class codes of the nomenclature, 0 = nodata (outside the area or no
+                           image), colour table and per-class metadata embedded; tiled, DEFLATE
+  map.tif.aux.xml          category names and a raster attribute table (code, name, colour), where
+                           GDAL keeps them for GeoTIFFs, so that GDAL, QGIS and ArcGIS show class names
+  map.qml                  QGIS style: paletted renderer with the official colours and names
+  map.stats.json / .csv    per-class pixels, hectares and percent of the classified area
+  map.confidence.tif       (optional) uint8 percent 0..100: the winning class's probability; 255 = nodata
+  map.probabilities.tif    (optional) uint8 0..255 = probability x 255, one band per class named after it;
+                           pixels outside the map are masked (an internal per-dataset mask)
+With `cog`, the rasters are converted to Cloud-Optimised GeoTIFFs (with overviews) before the rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import json
+import os
+import secrets
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.errors
+import rasterio.shutil
+from rasterio._err import CPLE_BaseError
+from rasterio.windows import Window
+
+from .aerial import OutputGrid
+from .errors import OutputError
+from .nomenclature import Nomenclature
+
+#: Nodata of the class raster (no class has code 0) and of the confidence raster (above 100 %).
+CLASS_NODATA = 0
+CONFIDENCE_NODATA = 255
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where each output of one map goes; `confidence` and `probabilities` are None when not asked."""
+
+    classes: Path
+    qml: Path
+    aux: Path
+    statistics_json: Path
+    statistics_csv: Path
+    confidence: Path | None = None
+    probabilities: Path | None = None
+
+    @classmethod
+    def for_classes(
+        cls, classes: str | Path, *, confidence: bool = False, probabilities: bool = False
+    ) -> OutputPaths:
+        """The paths of every output beside the class raster `classes` (e.g. map.tif)."""
+        classes = Path(classes)
+        stem = classes.with_suffix("")
+        return cls(
+            classes=classes,
+            qml=classes.with_suffix(".qml"),
+            aux=classes.with_name(classes.name + ".aux.xml"),
+            statistics_json=stem.with_name(stem.name + ".stats.json"),
+            statistics_csv=stem.with_name(stem.name + ".stats.csv"),
+            confidence=stem.with_name(stem.name + ".confidence.tif") if confidence else None,
+            probabilities=stem.with_name(stem.name + ".probabilities.tif") if probabilities else None,
+        )
+
+    def items(self) -> dict[str, Path]:
+        """Every output to write, by kind ("classes", "qml", "aux", "statistics_json", ...)."""
+        kinds = ("classes", "qml", "aux", "statistics_json", "statistics_csv", "confidence", "probabilities")
+        return {kind: getattr(self, kind) for kind in kinds if getattr(self, kind) is not None}
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How the outputs are written. `language` ("en"/"fr") names the classes in the style and statistics."""
+
+    cog: bool = False
+    overwrite: bool = False
+    language: str = "en"
+    block_size: int = 512  # a multiple of 16
+    compress: str = "DEFLATE"
+
+
+@dataclass(frozen=True)
+class ClassStatistics:
+    """Area of one class in the map; `percent` is of the classified (non-nodata) area."""
+
+    code: int
+    name: str
+    pixels: int
+    hectares: float
+    percent: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "class": self.name,
+            "pixels": self.pixels,
+            "hectares": self.hectares,
+            "percent": self.percent,
+        }
+
+
+def check_outputs(paths: OutputPaths, overwrite: bool) -> None:
+    """OutputError unless every output can be written: the folder exists and takes a new file (tried
+    for real), no output path is a folder, and no output exists unless `overwrite`."""
+    folders = {p.parent for p in paths.items().values()}
+    for folder in folders:
+        _check_folder(folder)
+    for path in paths.items().values():
+        if path.is_dir():
+            raise OutputError(f"The output {path} is a folder.", "Choose a file name for the map.")
+        if path.exists() and not overwrite:
+            raise OutputError(
+                f"The output {path} already exists.",
+                "Pass overwrite (--overwrite) to replace it, or choose another name.",
+            )
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise OutputError(
+            f"The output folder {folder} does not exist.", "Create it or choose another folder."
+        )
+    if not folder.is_dir():
+        raise OutputError(f"{folder} is not a folder.", "Choose an existing folder for the outputs.")
+    probe = folder / f".flair-write-test-{secrets.token_hex(4)}"
+    try:
+        probe.open("xb").close()
+    except OSError as exc:
+        raise OutputError(
+            f"The output folder {folder} is not writable: {exc.strerror or exc}.",
+            "Choose a folder you can write to.",
+        ) from exc
+    probe.unlink()
+
+
+def compute_statistics(
+    counts: np.ndarray, nomenclature: Nomenclature, pixel_area_m2: float, language: str = "en"
+) -> list[ClassStatistics]:
+    """One row per class of `nomenclature` (in its order) from `counts[code]` = pixels of that code."""
+    codes = nomenclature.codes
+    classified = int(sum(int(counts[code]) for code in codes))
+    rows = []
+    for cls in nomenclature.classes:
+        pixels = int(counts[cls.code])
+        rows.append(
+            ClassStatistics(
+                code=cls.code,
+                name=cls.label(language),
+                pixels=pixels,
+                hectares=pixels * pixel_area_m2 / 10_000,
+                percent=100.0 * pixels / classified if classified else 0.0,
+            )
+        )
+    return rows
+
+
+class OutputWriter:
+    """Writes one map window by window under temporary names; `commit()` makes it appear.
+
+    Use as a context manager: leaving the block by an exception, or without `commit()`, removes every
+    temporary file. Each pixel must be written once (the statistics count what is written).
+    """
+
+    def __init__(
+        self,
+        paths: OutputPaths,
+        grid: OutputGrid,
+        nomenclature: Nomenclature,
+        options: OutputOptions | None = None,
+    ) -> None:
+        self.paths = paths
+        self.grid = grid
+        self.nomenclature = nomenclature
+        self.options = options or OutputOptions()
+        self.committed = False
+        self.statistics: list[ClassStatistics] = []
+        self._counts = np.zeros(256, np.int64)
+        self._temps: dict[str, Path] = {}
+        self._datasets: dict[str, Any] = {}
+        check_outputs(paths, self.options.overwrite)
+        with self._guard(paths.classes):
+            self._open_rasters()
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.committed:
+            self.abort()
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def write(
+        self,
+        window: Window,
+        classes: np.ndarray,
+        confidence: np.ndarray | None = None,
+        probabilities: np.ndarray | None = None,
+    ) -> None:
+        """Write `window` of the grid: classes uint8 h x w (CLASS_NODATA outside the map), confidence
+        float32 h x w in 0..1 and probabilities float32 C x h x w in 0..1 (NaN or class 0 = nodata)."""
+        shape = (int(window.height), int(window.width))
+        if classes.shape != shape:
+            raise ValueError(f"classes are {classes.shape}, the window is {shape}")
+        outside = classes == CLASS_NODATA
+        with self._guard(self.paths.classes):
+            self._datasets["classes"].write(classes.astype(np.uint8, copy=False), 1, window=window)
+            self._counts += np.bincount(classes.ravel(), minlength=256)[:256]
+            if confidence is not None and "confidence" in self._datasets:
+                self._datasets["confidence"].write(_confidence_codes(confidence, outside), 1, window=window)
+            if probabilities is not None and "probabilities" in self._datasets:
+                dataset = self._datasets["probabilities"]
+                dataset.write(_probability_codes(probabilities), window=window)
+                dataset.write_mask(np.where(outside, 0, 255).astype(np.uint8), window=window)
+
+    def commit(self) -> dict[str, Path]:
+        """Finish every file and rename them to their real names; returns them by kind (see
+        OutputPaths.items). Raises OutputError (with nothing left behind) when that fails."""
+        if self.committed:
+            raise RuntimeError("outputs already committed")
+        with self._guard(self.paths.classes):
+            self._close_rasters()
+            if self.options.cog:
+                self._convert_to_cog()
+            self.statistics = compute_statistics(
+                self._counts, self.nomenclature, self.grid.pixel_area_m2, self.options.language
+            )
+            self._write_side_cars()
+        written = self._rename_all()
+        self.committed = True
+        return written
+
+    def abort(self) -> None:
+        """Close and remove every temporary file; the output paths are left as they were."""
+        for dataset in self._datasets.values():
+            with contextlib.suppress(Exception):
+                dataset.close()
+        self._datasets.clear()
+        for temp in self._temps.values():
+            _remove_with_side_files(temp)
+        self._temps.clear()
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _temp(self, kind: str, final: Path) -> Path:
+        temp = final.with_name(f".{final.name}.partial-{secrets.token_hex(4)}")
+        self._temps[kind] = temp
+        return temp
+
+    def _raster(self, kind: str, final: Path, count: int, **profile: Any) -> Any:
+        size = self.options.block_size
+        options: dict[str, Any] = {
+            "driver": "GTiff",
+            "width": self.grid.width,
+            "height": self.grid.height,
+            "count": count,
+            "dtype": "uint8",
+            "crs": self.grid.crs,
+            "transform": self.grid.transform,
+            "tiled": True,
+            "blockxsize": size,
+            "blockysize": size,
+            "compress": self.options.compress,
+            "predictor": 2,
+            "bigtiff": "IF_SAFER",
+        }
+        options.update(profile)
+        dataset = rasterio.open(self._temp(kind, final), "w", **options)
+        self._datasets[kind] = dataset
+        return dataset
+
+    def _open_rasters(self) -> None:
+        language = self.options.language
+        classes = self._raster("classes", self.paths.classes, 1, nodata=CLASS_NODATA)
+        colours = {CLASS_NODATA: (0, 0, 0, 0)}
+        colours.update({c.code: (*c.rgb, 255) for c in self.nomenclature.classes})
+        classes.write_colormap(1, colours)
+        classes.set_band_description(1, f"land cover ({self.nomenclature.name})")
+        classes.update_tags(NOMENCLATURE=self.nomenclature.name)
+        classes.update_tags(1, **{f"CLASS_{c.code}": c.label(language) for c in self.nomenclature.classes})
+        if self.paths.confidence is not None:
+            confidence = self._raster("confidence", self.paths.confidence, 1, nodata=CONFIDENCE_NODATA)
+            confidence.set_band_description(1, "confidence (%)")
+            confidence.update_tags(1, UNITS="percent", MEANING="probability of the mapped class x 100")
+        if self.paths.probabilities is not None:
+            count = len(self.nomenclature.classes)
+            probabilities = self._raster("probabilities", self.paths.probabilities, count)
+            for band, cls in enumerate(self.nomenclature.classes, start=1):
+                probabilities.set_band_description(band, cls.label(language))
+                probabilities.update_tags(band, CODE=str(cls.code), SCALE="probability x 255")
+
+    def _close_rasters(self) -> None:
+        while self._datasets:
+            _, dataset = self._datasets.popitem()
+            dataset.close()
+
+    def _convert_to_cog(self) -> None:
+        for kind in ("classes", "confidence", "probabilities"):
+            if kind not in self._temps:
+                continue
+            source = self._temps[kind]
+            final = getattr(self.paths, kind)
+            target = self._temp(kind + "_cog", final)
+            rasterio.shutil.copy(
+                source,
+                target,
+                driver="COG",
+                compress=self.options.compress,
+                predictor="YES",
+                blocksize=self.options.block_size,
+                overviews="AUTO",
+                resampling="NEAREST" if kind == "classes" else "AVERAGE",
+                bigtiff="IF_SAFER",
+            )
+            _remove_with_side_files(source)
+            self._temps[kind] = self._temps.pop(kind + "_cog")
+
+    def _write_side_cars(self) -> None:
+        language = self.options.language
+        _write_text(self._temp("qml", self.paths.qml), qml_text(self.nomenclature, language))
+        _write_text(self._temp("aux", self.paths.aux), aux_xml_text(self.nomenclature, language))
+        _write_text(self._temp("statistics_json", self.paths.statistics_json), self._statistics_json())
+        _write_text(
+            self._temp("statistics_csv", self.paths.statistics_csv), statistics_csv_text(self.statistics)
+        )
+
+    def _statistics_json(self) -> str:
+        classified = sum(row.pixels for row in self.statistics)
+        document = {
+            "map": self.paths.classes.name,
+            "nomenclature": self.nomenclature.name,
+            "pixel_area_m2": self.grid.pixel_area_m2,
+            "classified_pixels": classified,
+            "classified_hectares": classified * self.grid.pixel_area_m2 / 10_000,
+            "nodata_pixels": int(self._counts[CLASS_NODATA]),
+            "classes": [row.to_dict() for row in self.statistics],
+        }
+        return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+    def _rename_all(self) -> dict[str, Path]:
+        """Rename every temporary file to its final path; on failure undo the renames done so far."""
+        finals = self.paths.items()
+        done: list[Path] = []
+        try:
+            for kind, final in finals.items():
+                os.replace(self._temps[kind], final)
+                done.append(final)
+        except OSError as exc:
+            for path in done:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            self.abort()
+            raise _output_error(exc, final) from exc
+        self._temps.clear()
+        return finals
+
+    @contextlib.contextmanager
+    def _guard(self, path: Path):
+        """Turn I/O failures into OutputError, removing every temporary file first."""
+        try:
+            yield
+        except (OSError, rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+            self.abort()
+            raise _output_error(exc, path) from exc
+        except BaseException:
+            self.abort()
+            raise
+
+
+def _output_error(exc: BaseException, path: Path) -> OutputError:
+    if _disk_full(exc) or _free_bytes(path.parent) < _LOW_SPACE:
+        return OutputError(
+            f"The disk is full: {path.name} could not be written in {path.parent}. Nothing was kept.",
+            "Free some space or choose another folder.",
+        )
+    return OutputError(f"Writing {path} failed: {exc}", "Check the folder and the free space.")
+
+
+#: Free space under which a failed write is put down to a full disk (GDAL does not always say ENOSPC).
+_LOW_SPACE = 16 * 2**20
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return _LOW_SPACE
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from, says the disk is full."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _remove_with_side_files(path: Path) -> None:
+    """Remove a temporary file and whatever GDAL may have put beside it."""
+    for candidate in (path, path.with_name(path.name + ".aux.xml"), path.with_name(path.name + ".msk")):
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+
+
+def _write_text(path: Path, text: str) -> None:
+    with path.open("x", encoding="utf-8", newline="") as stream:
+        stream.write(text)
+
+
+def _confidence_codes(confidence: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """uint8 percent of `confidence` (0..1), CONFIDENCE_NODATA where outside or NaN."""
+    percent = np.rint(np.clip(np.nan_to_num(confidence, nan=0.0), 0.0, 1.0) * 100).astype(np.uint8)
+    percent[outside | np.isnan(confidence)] = CONFIDENCE_NODATA
+    return percent
+
+
+def _probability_codes(probabilities: np.ndarray) -> np.ndarray:
+    """uint8 round(p x 255) of C x h x w probabilities (NaN -> 0; the mask says where the map is)."""
+    return np.rint(np.clip(np.nan_to_num(probabilities, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def statistics_csv_text(rows: list[ClassStatistics]) -> str:
+    """CSV with columns code, class, hectares (4 decimals), percent (2 decimals)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["code", "class", "hectares", "percent"])
+    for row in rows:
+        writer.writerow([row.code, row.name, f"{row.hectares:.4f}", f"{row.percent:.2f}"])
+    return buffer.getvalue()
+
+
+def write_qml(path: str | Path, nomenclature: Nomenclature, language: str = "en") -> Path:
+    """Write the QGIS style of a class raster of `nomenclature` to `path` (e.g. map.qml)."""
+    path = Path(path)
+    path.write_text(qml_text(nomenclature, language), encoding="utf-8")
+    return path
+
+
+def qml_text(nomenclature: Nomenclature, language: str = "en") -> str:
+    """A QGIS layer style: paletted renderer on band 1, one entry per class (code, colour, name)."""
+    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories"})
+    properties = ET.SubElement(ET.SubElement(root, "customproperties"), "Option", {"type": "Map"})
+    ET.SubElement(properties, "Option", {"type": "QString", "name": "identify/format", "value": "Value"})
+    pipe = ET.SubElement(root, "pipe")
+    provider = ET.SubElement(pipe, "provider")
+    ET.SubElement(
+        provider,
+        "resampling",
+        {
+            "enabled": "false",
+            "zoomedInResamplingMethod": "nearestNeighbour",
+            "zoomedOutResamplingMethod": "nearestNeighbour",
+            "maxOversampling": "2",
+        },
+    )
+    renderer = ET.SubElement(
+        pipe,
+        "rasterrenderer",
+        {"type": "paletted", "band": "1", "opacity": "1", "alphaBand": "-1", "nodataColor": ""},
+    )
+    ET.SubElement(renderer, "rasterTransparency")
+    palette = ET.SubElement(renderer, "colorPalette")
+    for cls in nomenclature.classes:
+        ET.SubElement(
+            palette,
+            "paletteEntry",
+            {
+                "value": str(cls.code),
+                "color": cls.colour.lower(),
+                "label": cls.label(language),
+                "alpha": "255",
+            },
+        )
+    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
+    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
+    ET.SubElement(pipe, "resamplingStage").text = "resamplingFilter"
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
+
+
+def aux_xml_text(nomenclature: Nomenclature, language: str = "en") -> str:
+    """GDAL's PAM side-car for band 1: category names (index = code) and a thematic raster attribute
+    table (Value, Class, Red, Green, Blue)."""
+    root = ET.Element("PAMDataset")
+    band = ET.SubElement(root, "PAMRasterBand", {"band": "1"})
+    categories = ET.SubElement(band, "CategoryNames")
+    names = {c.code: c.label(language) for c in nomenclature.classes}
+    for code in range(max(names) + 1):
+        ET.SubElement(categories, "Category").text = names.get(code, "")
+    table = ET.SubElement(band, "GDALRasterAttributeTable", {"tableType": "thematic"})
+    # GDAL field types: 0 integer, 2 string; usages: 5 min-max (value), 2 name, 6..8 red, green, blue.
+    columns = [("Value", 0, 5), ("Class", 2, 2), ("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8)]
+    for index, (name, kind, usage) in enumerate(columns):
+        field = ET.SubElement(table, "FieldDefn", {"index": str(index)})
+        ET.SubElement(field, "Name").text = name
+        ET.SubElement(field, "Type").text = str(kind)
+        ET.SubElement(field, "Usage").text = str(usage)
+    for index, cls in enumerate(nomenclature.classes):
+        row = ET.SubElement(table, "Row", {"index": str(index)})
+        for value in (cls.code, cls.label(language), *cls.rgb):
+            ET.SubElement(row, "F").text = str(value)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="unicode") + "\n"

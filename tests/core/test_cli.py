@@ -1,0 +1,183 @@
+"""The command line, run for real (`python -m flair_qgis` in a child process) and in-process."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from flair_qgis.cli import main, parse_aerial, parse_area
+from flair_qgis.core.errors import InputError
+from tests.bundles import make_aerial_bundle
+from tests.core.test_predict import expected_classes
+from tests.rasters import ORIGIN, write_raster
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def python_m(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run(
+        [sys.executable, "-m", "flair_qgis", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def call(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> tuple[Path, np.ndarray, Path]:
+    data = np.random.default_rng(2).integers(0, 256, (5, 70, 90), dtype=np.uint8)
+    make_aerial_bundle(tmp_path / "unet.onnx", tile_size=32)
+    return write_raster(tmp_path / "ortho.tif", data), data, tmp_path / "unet.onnx"
+
+
+def test_predict_end_to_end_in_a_child_process(tmp_path: Path, scene) -> None:
+    path, data, bundle = scene
+    done = python_m(
+        "predict", "--aerial", str(path), "--model", str(bundle), "--out", "map.tif", "--confidence",
+        "--overlap", "8", "--threads", "1", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with rasterio.open(tmp_path / "map.tif") as src:
+        np.testing.assert_array_equal(src.read(1), expected_classes(data))
+    assert "map.confidence.tif" in done.stdout and "map.stats.csv" in done.stdout
+    assert "building" in done.stdout and "hectares" in done.stdout
+    assert "100.0%" in done.stderr  # the progress bar reached its end
+
+
+def test_failure_exits_1_with_message_and_hint_without_traceback(tmp_path: Path, scene) -> None:
+    path, _, bundle = scene
+    (tmp_path / "map.tif").write_bytes(b"keep me")
+    done = python_m(
+        "predict", "--aerial", str(path), "--model", str(bundle), "--out", "map.tif", cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert "Error: The output" in done.stderr and "already exists" in done.stderr
+    assert "Hint:" in done.stderr and "--overwrite" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "map.tif").read_bytes() == b"keep me"
+
+
+def test_band_composition_and_area_options(tmp_path: Path, scene) -> None:
+    _, data, bundle = scene
+    rgb = write_raster(tmp_path / "rgb.tif", data[:3])
+    nir = write_raster(tmp_path / "nir.tif", data[3])
+    dem = write_raster(tmp_path / "dem.tif", data[4])
+    x0, y0 = ORIGIN
+    code, out, err = call(
+        "predict", "--aerial", f"{rgb}:1,2,3", "--aerial", f"{nir}:1", "--aerial", f"{dem}:1",
+        "--model", str(bundle), "--out", str(tmp_path / "part.tif"), "--quiet", "--lang", "fr",
+        "--area", f"{x0 + 2},{y0 - 6},{x0 + 10},{y0 - 2}@EPSG:2154",
+    )  # fmt: skip
+    assert code == 0, err
+    with rasterio.open(tmp_path / "part.tif") as src:
+        assert (src.width, src.height) == (40, 20)
+        np.testing.assert_array_equal(src.read(1), expected_classes(data[:, 10:30, 10:50]))
+    assert "bâtiment" in out
+    assert err == ""
+
+
+def test_area_file(tmp_path: Path, scene) -> None:
+    path, _, bundle = scene
+    x0, y0 = ORIGIN
+    ring = [[x0 + 1, y0 - 1], [x0 + 9, y0 - 1], [x0 + 9, y0 - 9], [x0 + 1, y0 - 9], [x0 + 1, y0 - 1]]
+    (tmp_path / "area.geojson").write_text(
+        '{"type": "Feature", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},'
+        f' "geometry": {{"type": "Polygon", "coordinates": [{ring}]}}}}'
+    )
+    code, _, err = call(
+        "predict", "--aerial", str(path), "--model", str(bundle), "--out", str(tmp_path / "a.tif"), "--quiet",
+        "--area-file", str(tmp_path / "area.geojson"),
+    )  # fmt: skip
+    assert code == 0, err
+    with rasterio.open(tmp_path / "a.tif") as src:
+        assert (src.width, src.height) == (40, 40)
+
+
+def test_bad_input_messages(tmp_path: Path, scene) -> None:
+    path, _, bundle = scene
+    code, _, err = call(
+        "predict", "--aerial", f"{path}:1,2,3", "--model", str(bundle), "--out", str(tmp_path / "x.tif")
+    )
+    assert code == 1 and "3 aerial bands were given; the model needs 5" in err
+    out = str(tmp_path / "x.tif")
+    code, _, err = call("predict", "--aerial", str(path), "--model", str(tmp_path / "no.onnx"), "--out", out)
+    assert code == 1 and "does not exist" in err
+    code, _, err = call(
+        "predict", "--aerial", str(path), "--model", str(bundle), "--out", out, "--area", "1,2,3"
+    )
+    assert code == 1 and "XMIN,YMIN,XMAX,YMAX" in err
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_info_and_devices(tmp_path: Path, scene) -> None:
+    _, _, bundle = scene
+    code, out, _ = call("info", str(bundle))
+    assert code == 0
+    assert "known-answer test model" in out and "tiles 32 x 32 px" in out and "#db0e9a" in out
+    code, out, _ = call("devices")
+    assert code == 0 and "CPUExecutionProvider" in out and "--device auto uses" in out
+    code, _, err = call("info", str(tmp_path / "missing.onnx"))
+    assert code == 1 and "does not exist" in err
+
+
+def test_help_lists_every_option(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["predict", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--aerial",
+        "--sentinel2",
+        "--model",
+        "--out",
+        "--area",
+        "--area-file",
+        "--device",
+        "--overlap",
+        "--batch-size",
+        "--threads",
+        "--confidence",
+        "--probabilities",
+        "--cog",
+        "--overwrite",
+        "--lang",
+    ):
+        assert option in text
+
+
+def test_parsers() -> None:
+    assert parse_aerial(["ortho.tif"]) == "ortho.tif"
+    assert parse_aerial(["C:/data/rgb.tif:1,2,3", "irc.tif:1"]) == [
+        ("C:/data/rgb.tif", 1), ("C:/data/rgb.tif", 2), ("C:/data/rgb.tif", 3), ("irc.tif", 1)
+    ]  # fmt: skip
+    with pytest.raises(InputError, match="give the bands"):
+        parse_aerial(["rgb.tif:1,2,3", "irc.tif"])
+    area = parse_area("650000,6860000,650010,6860010 @ EPSG:2154", "EPSG:3857")
+    assert area.crs == "EPSG:2154" and area.bounds_in("EPSG:2154") == (650000, 6860000, 650010, 6860010)
+    assert parse_area("1,2,3,4", "EPSG:3857").crs == "EPSG:3857"
+
+
+def test_main_module_does_not_import_qgis() -> None:
+    code = (
+        "import sys, flair_qgis.__main__, flair_qgis.cli, flair_qgis.core.predict;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('qgis', 'PyQt5', 'PyQt6', 'torch')];"
+        "sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

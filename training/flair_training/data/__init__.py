@@ -1,0 +1,1 @@
+"""Reading the FLAIR #2 dataset for training and evaluation."""
