@@ -61,6 +61,7 @@ def start():
         dialog = plugin.dialog
         dialog.bundle_widget.setFilePath(CONFIG["bundle"])
         dialog.output_widget.setFilePath(CONFIG["output"])
+        dialog.sentinel2_widget.setFilePath(CONFIG["sentinel2"])
         dialog.confidence_check.setChecked(True)
         dialog.resize(660, 880)
         dialog.move(20, 10)
@@ -146,7 +147,7 @@ def write_scene(folder: Path) -> dict:
     import rasterio
     from affine import Affine
 
-    from tests.bundles import make_aerial_bundle
+    from tests.bundles import make_utt_bundle
 
     bands = scene_bands()
     transform = Affine(0.2, 0.0, 651000.0, 0.0, -0.2, 6862000.0)
@@ -159,9 +160,33 @@ def write_scene(folder: Path) -> dict:
         ) as dst:  # fmt: skip
             dst.write(bands[picks])
         layers.append((str(path), name))
-    bundle = folder / "flair_demo_aerial.onnx"
-    make_aerial_bundle(bundle, tile_size=TILE, model_name="FLAIR demo (aerial, synthetic weights)")
-    return {"layers": layers, "bundle": str(bundle), "output": str(folder / "landcover.tif")}
+    bundle = folder / "flair_demo_utt.onnx"
+    make_utt_bundle(
+        bundle, tile_size=TILE, sentinel2_window=40, model_name="FLAIR demo U-T&T (synthetic weights)"
+    )
+    return {
+        "layers": layers,
+        "bundle": str(bundle),
+        "sentinel2": str(write_sentinel2(folder / "sentinel2")),
+        "output": str(folder / "landcover.tif"),
+    }
+
+
+def write_sentinel2(folder: Path) -> Path:
+    """A year of per-date Sentinel-2 GeoTIFFs (10 m) around the scene, one of them cloudy."""
+    from tests.data.sentinel2.generate import write_geotiff_date
+
+    folder.mkdir(exist_ok=True)
+    bounds = (650600.0, 6861500.0, 651500.0, 6862400.0)  # 90 x 90 px: the scene and a 300 m margin
+    rng = np.random.default_rng(3)
+    for day in ("2021-01-19", "2021-03-10", "2021-04-14", "2021-05-24", "2021-06-18", "2021-07-23",
+                "2021-08-17", "2021-09-21", "2021-10-11", "2021-12-05"):  # fmt: skip
+        data = rng.normal(900, 60, (10, 90, 90)).astype(np.float32)
+        masks = np.zeros((2, 90, 90), np.uint8)
+        if day.startswith("2021-10"):
+            masks[1] = 95  # a cloudy date, dropped by the cloud filter
+        write_geotiff_date(folder / f"S2_{day}.tif", "EPSG:2154", bounds, data, masks)
+    return folder
 
 
 def make_profile(root: Path) -> Path:
