@@ -3,6 +3,7 @@ plugin's own folder, and says how to do it by hand when pip cannot run."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from qgis.core import QgsApplication, QgsTask
@@ -22,11 +23,17 @@ from .. import dependencies as deps
 class DependenciesDialog(QDialog):
     """Lists what is missing, the pip command that would install it, and runs it in a background task."""
 
-    def __init__(self, parent: QWidget | None = None, target: Path | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        target: Path | None = None,
+        dependencies: Sequence[deps.Dependency] = deps.DEPENDENCIES,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("FLAIR land cover: Python packages")
         self.target = target or deps.default_target()
-        self.missing = deps.missing_dependencies()
+        self.dependencies = tuple(dependencies)
+        self.missing = deps.missing_dependencies(self.dependencies)
         self.gpu = deps.has_nvidia_gpu()
         self.packages = deps.requirements(self.missing, self.gpu)
         self.python = deps.python_interpreter()
@@ -87,7 +94,7 @@ class DependenciesDialog(QDialog):
             self.log.setPlainText("The installation failed:\n" + output[-4000:] + "\n\n" + self._manual())
             self.install_button.setEnabled(True)
             return
-        still = deps.missing_dependencies()
+        still = deps.missing_dependencies(self.dependencies)
         if still:
             names = ", ".join(d.module for d in still)
             self.log.setPlainText(f"pip finished but {names} still cannot be imported; restart QGIS.\n")

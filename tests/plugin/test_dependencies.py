@@ -109,3 +109,21 @@ def test_has_nvidia_gpu_when_nvidia_smi_is_on_the_path(monkeypatch):
         deps.shutil, "which", lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None
     )
     assert deps.has_nvidia_gpu() is True
+
+
+def test_dialog_offers_the_install_command_or_the_manual_steps(tmp_path, monkeypatch, qgis_app):
+    from flair_qgis.gui.dependencies_dialog import DependenciesDialog
+
+    absent = deps.Dependency("flair_no_such_module_xyz", "flair-no-such-package")
+    checked = (absent, *deps.DEPENDENCIES)
+
+    dialog = DependenciesDialog(target=tmp_path / "deps", dependencies=checked)
+    assert dialog.packages == ["flair-no-such-package"]
+    text = dialog.log.toPlainText()
+    assert "--target" in text and str(tmp_path / "deps") in text and text.count("flair-no-such-package") >= 2
+    assert dialog.install_button.isEnabled()
+
+    monkeypatch.setattr(deps, "python_interpreter", lambda: None)
+    manual = DependenciesDialog(target=tmp_path / "deps", dependencies=checked)
+    assert not manual.install_button.isEnabled()
+    assert manual.log.toPlainText().startswith("pip cannot be run from QGIS here.")

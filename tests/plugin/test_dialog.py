@@ -72,3 +72,32 @@ def test_dialog_builds_the_request_and_remembers_choices(scene, qgis_iface):
     assert reopened.device_combo.currentData() == "cpu"
     reopened.deleteLater()
     dialog.deleteLater()
+
+
+def test_selected_polygons_are_the_area(scene, qgis_iface):
+    from qgis.core import QgsFeature, QgsGeometry, QgsProject, QgsVectorLayer
+
+    polygons = QgsVectorLayer("Polygon?crs=EPSG:2154", "parcels", "memory")
+    features = []
+    for x in (651002.0, 651015.0):
+        feature = QgsFeature()
+        feature.setGeometry(
+            QgsGeometry.fromWkt(
+                f"POLYGON(({x} 6861980, {x + 5} 6861980, {x + 5} 6861990, {x} 6861990, {x} 6861980))"
+            )
+        )
+        features.append(feature)
+    polygons.dataProvider().addFeatures(features)
+    QgsProject.instance().addMapLayer(polygons)
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.area_mode.setCurrentIndex(dialog.area_mode.findData("polygons"))
+    dialog.area_layer.setLayer(polygons)
+    assert dialog.check() == ["Select the polygons to map in 'parcels'."]
+
+    polygons.selectByIds([polygons.allFeatureIds()[1]])
+    assert dialog.check() == []
+    area = dialog.request().area
+    assert area.bounds_in("EPSG:2154") == (651015.0, 6861980.0, 651020.0, 6861990.0)
+    dialog.deleteLater()

@@ -187,3 +187,25 @@ def test_engine_reads_layers_through_cloned_providers(scene):
     predict(request)
     with rasterio.open(output) as written:
         np.testing.assert_array_equal(written.read(1), expected_classes())
+
+
+def test_processing_extent_limits_the_map(scene, flair_provider):
+    import processing
+
+    output = scene.folder / "extent.tif"
+    # The top-left quadrant only (12.8 m x 12.8 m from the scene's north-west corner).
+    extent = "651000.0,651012.8,6861987.2,6862000.0 [EPSG:2154]"
+    processing.run(
+        "flair:landcover",
+        {
+            "AERIAL": scene.rgb,
+            "NIR_LAYER": scene.irc,
+            "ELEVATION_LAYER": scene.elevation,
+            "BUNDLE": str(scene.bundle),
+            "EXTENT": extent,
+            "OUTPUT": str(output),
+        },
+    )
+    with rasterio.open(output) as written:
+        classes = written.read(1)
+    np.testing.assert_array_equal(classes, np.full((SIZE // 2, SIZE // 2), QUADRANT_CODES[0], np.uint8))
