@@ -71,6 +71,7 @@ class FlairDialog(QDialog):
         self.drawn: tuple[QgsRectangle, str] | None = None
         self.task = None
         self.last_task = None
+        self.cloud_task = None
         self._map_tool = None
         self._previous_tool = None
         self.setWindowTitle("FLAIR land cover")
@@ -175,8 +176,14 @@ class FlairDialog(QDialog):
         self.sentinel2_widget.setStorageMode(QgsFileWidget.GetDirectory)
         self.sentinel2_summary = QLabel("Choose the folder of Sentinel-2 products covering the area.")
         self.sentinel2_summary.setWordWrap(True)
+        self.cloud_button = QPushButton("Cloud cover over the area")
+        self.cloud_label = QLabel()
+        self.cloud_label.setWordWrap(True)
+        self.cloud_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         form.addRow("Folder", self.sentinel2_widget)
         form.addRow(self.sentinel2_summary)
+        form.addRow(self.cloud_button)
+        form.addRow(self.cloud_label)
         return self.sentinel2_box
 
     def _build_area(self) -> QGroupBox:
@@ -255,6 +262,7 @@ class FlairDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
         self.copy_button.clicked.connect(self.copy_statistics)
+        self.cloud_button.clicked.connect(self.show_cloud_cover)
         self._area_mode_changed()
 
     # ------------------------------------------------------------------ settings
@@ -474,6 +482,7 @@ class FlairDialog(QDialog):
         self.problems_label.setText("\n".join(f"• {p}" for p in problems))
         self.problems_label.setVisible(bool(problems))
         self.run_button.setEnabled(not problems and self.task is None)
+        self.cloud_button.setEnabled(not problems and self.cloud_task is None)
         return problems
 
     # ------------------------------------------------------------------ running
@@ -522,6 +531,33 @@ class FlairDialog(QDialog):
             polygons = [g for g in geometries if g.type() == QgsWkbTypes.PolygonGeometry]
             return AreaOfInterest.from_wkt(QgsGeometry.unaryUnion(polygons).asWkt(), layer.crs().toWkt())
         return None
+
+    def show_cloud_cover(self) -> None:
+        """Compute the cloud cover in a background task and show it under the folder."""
+        from qgis.core import QgsApplication, QgsTask
+
+        from ..core.errors import FlairError
+
+        if self.check() or self.cloud_task is not None:
+            return
+        self.cloud_label.setText("Reading the Sentinel-2 series over the area…")
+        request = self.request()  # sources built here, in the main thread
+        spec = self.bundle.spec
+
+        def work(task: QgsTask) -> str:
+            try:
+                return cloud_cover_report(spec, request)
+            except FlairError as exc:
+                return f"Cloud cover: {exc}"
+
+        def done(exception: Exception | None, text: str | None = None) -> None:
+            self.cloud_task = None
+            self.cloud_label.setText(text if exception is None else f"Cloud cover: {exception}")
+            self.check()
+
+        self.cloud_task = QgsTask.fromFunction("FLAIR: Sentinel-2 cloud cover", work, on_finished=done)
+        QgsApplication.taskManager().addTask(self.cloud_task)
+        self.check()
 
     def run(self) -> None:
         """Start the background run (after a last check)."""
@@ -604,6 +640,21 @@ class FlairDialog(QDialog):
     def closeEvent(self, event: Any) -> None:
         self._remember()
         super().closeEvent(event)
+
+
+def cloud_cover_report(spec: Any, request: Any) -> str:
+    """Read the Sentinel-2 series over the request's area and describe each date's cloud cover.
+    Blocking (it reads every date over the area); touches no widget, so it may run in a task."""
+    from ..core.aerial import open_aerial
+    from ..core.sentinel2 import load_series
+    from .cloud_cover import cloud_cover, cloud_cover_text
+
+    with open_aerial(spec.aerial, request.aerial) as aerial:
+        grid = aerial.grid_for(request.area)
+    series = load_series(request.sentinel2, grid.crs, grid.bounds, spec.sentinel2, allow_partial=True)
+    threshold = spec.sentinel2.cloud_filter.probability_threshold
+    covers = cloud_cover(series.dates, series.data, series.masks, threshold)
+    return cloud_cover_text(covers, threshold, spec.sentinel2.cloud_filter.max_cloudy_fraction)
 
 
 def bundle_summary(spec: Any) -> str:

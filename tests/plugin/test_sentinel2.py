@@ -3,9 +3,12 @@ Sentinel-2 series reaches the model through Processing."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import rasterio
+from qgis.core import QgsApplication
 
 from flair_qgis.gui.dialog import FlairDialog
 from tests.bundles import make_utt_bundle
@@ -77,3 +80,29 @@ def test_processing_feeds_the_sentinel2_series_to_the_model(scene, utt_bundle, f
     )
     with rasterio.open(output) as written:
         np.testing.assert_array_equal(written.read(1), np.full((SIZE, SIZE), VINEYARD, np.uint8))
+
+
+def test_cloud_cover_over_the_area_is_shown_per_date(scene, utt_bundle, qgis_iface):
+    folder = write_sentinel2(scene.folder / "s2", dates=("2021-04-02", "2021-06-11"))
+    cloudy = np.full((10, 40, 40), 500, np.float32)
+    masks = np.zeros((2, 40, 40), np.uint8)
+    masks[1, :, :30] = 80  # cloud over the western three quarters of the tile, i.e. the whole scene
+    write_geotiff_date(folder / "S2_2021-08-20.tif", "EPSG:2154", (650800.0, 6861800.0, 651200.0, 6862200.0),
+                       cloudy, masks)  # fmt: skip
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(utt_bundle))
+    dialog.sentinel2_widget.setFilePath(str(folder))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    assert dialog.check() == []
+
+    dialog.show_cloud_cover()
+    task_done = time.monotonic() + 30
+    while dialog.cloud_task is not None and time.monotonic() < task_done:
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+
+    lines = dialog.cloud_label.text().splitlines()
+    assert "2 of 3 dates under 50 %" in lines[0]
+    assert lines[1].split() == ["2021-04-02", "0", "%"]
+    assert lines[3].split()[:3] == ["2021-08-20", "100", "%"] and lines[3].endswith("(cloudy)")
+    dialog.deleteLater()
