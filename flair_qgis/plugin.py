@@ -15,6 +15,10 @@ class FlairPlugin:
     """Created by QGIS through `classFactory`; owns everything the plugin adds to the interface."""
 
     def __init__(self, iface) -> None:
+        from .dependencies import activate, default_target
+
+        # Packages the plugin installed itself (see dependencies.py) are importable from now on.
+        activate(default_target())
         self.iface = iface
         self.action: QAction | None = None
         self.provider = None
@@ -50,6 +54,14 @@ class FlairPlugin:
             self.dialog = None
 
     def show_dialog(self) -> None:
+        from .dependencies import missing_dependencies
+
+        if missing_dependencies():
+            from .gui.dependencies_dialog import DependenciesDialog
+
+            DependenciesDialog(self.iface.mainWindow()).exec_()
+            if missing_dependencies():
+                return
         from .gui.dialog import FlairDialog
 
         if self.dialog is None:

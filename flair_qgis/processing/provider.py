@@ -29,4 +29,6 @@ class FlairProvider(QgsProcessingProvider):
 
 def _algorithms() -> list:
     """The provider's algorithms; each module under processing/ contributes its own."""
-    return []
+    from .predict_algorithm import LandCoverAlgorithm
+
+    return [LandCoverAlgorithm()]

@@ -1,0 +1,102 @@
+"""The dialog that offers to install the missing Python packages (ONNX Runtime, rasterio) into the
+plugin's own folder, and says how to do it by hand when pip cannot run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from qgis.core import QgsApplication, QgsTask
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import dependencies as deps
+
+
+class DependenciesDialog(QDialog):
+    """Lists what is missing, the pip command that would install it, and runs it in a background task."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        target: Path | None = None,
+        dependencies: Sequence[deps.Dependency] = deps.DEPENDENCIES,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("FLAIR land cover: Python packages")
+        self.target = target or deps.default_target()
+        self.dependencies = tuple(dependencies)
+        self.missing = deps.missing_dependencies(self.dependencies)
+        self.gpu = deps.has_nvidia_gpu()
+        self.packages = deps.requirements(self.missing, self.gpu)
+        self.python = deps.python_interpreter()
+        self.task: QgsTask | None = None
+        self.result: deps.InstallResult | None = None
+
+        names = ", ".join(self.packages)
+        intro = QLabel(
+            f"The plugin needs Python packages that QGIS does not have: <b>{names}</b>.<br>"
+            f"They can be installed with pip into a folder of the plugin's own:<br><tt>{self.target}</tt><br>"
+            "numpy stays at the version QGIS runs and GDAL is not touched."
+            + ("<br>An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen." if self.gpu else "")
+        )
+        intro.setWordWrap(True)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.install_button = QPushButton("Install")
+        self.close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.install_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.log, 1)
+        layout.addLayout(buttons)
+        self.resize(640, 420)
+
+        self.install_button.clicked.connect(self.install)
+        self.close_button.clicked.connect(self.close)
+        if self.python is None or not deps.has_pip(self.python):
+            self.install_button.setEnabled(False)
+            self.log.setPlainText("pip cannot be run from QGIS here.\n\n" + self._manual())
+        else:
+            command = deps.install_command(
+                self.python, self.target, self.packages, self.target / "constraints.txt"
+            )
+            self.log.setPlainText("Will run:\n" + " ".join(command) + "\n\n" + self._manual())
+
+    def _manual(self) -> str:
+        return deps.manual_steps(self.packages, self.python, self.target)
+
+    def install(self) -> None:
+        """Run pip in a background task; the outcome is shown in the log."""
+        self.install_button.setEnabled(False)
+        self.log.setPlainText("Installing… (this downloads a few hundred MB for the GPU build)")
+        self.task = QgsTask.fromFunction(
+            "Installing FLAIR land cover's Python packages",
+            lambda task: deps.install(self.packages, self.target, self.python),
+            on_finished=self._installed,
+        )
+        QgsApplication.taskManager().addTask(self.task)
+
+    def _installed(self, exception: Exception | None, result: deps.InstallResult | None = None) -> None:
+        self.result = result
+        if exception is not None or result is None or not result.ok:
+            output = result.output if result is not None else str(exception)
+            self.log.setPlainText("The installation failed:\n" + output[-4000:] + "\n\n" + self._manual())
+            self.install_button.setEnabled(True)
+            return
+        still = deps.missing_dependencies(self.dependencies)
+        if still:
+            names = ", ".join(d.module for d in still)
+            self.log.setPlainText(f"pip finished but {names} still cannot be imported; restart QGIS.\n")
+        else:
+            self.log.setPlainText("Installed. The plugin is ready.\n\n" + result.output[-2000:])

@@ -1,0 +1,678 @@
+"""The plugin's dialog: choose the aerial bands, Sentinel-2 folder, model bundle, area and outputs, see
+input problems before running, follow the background run and read the statistics of its result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (
+    QgsGeometry,
+    QgsMapLayerProxyModel,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+    QgsWkbTypes,
+)
+from qgis.gui import (
+    QgsCollapsibleGroupBox,
+    QgsFileWidget,
+    QgsMapLayerComboBox,
+    QgsMapToolExtent,
+    QgsRasterBandComboBox,
+)
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QGuiApplication, QIcon
+from qgis.PyQt.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import settings
+from ..bands import BAND_LABELS, LayerBands, default_mapping, engine_bands, missing_bands
+from ..core.bundle_spec import AERIAL_BANDS
+from ..paths import resource
+from ..styling import qgis_language
+
+AREA_MODES = (
+    ("layer", "Whole aerial image"),
+    ("canvas", "Current map view"),
+    ("drawn", "Rectangle drawn on the map"),
+    ("polygons", "Selected polygons of a layer"),
+)
+DEVICES = (("auto", "Automatic (GPU when available)"), ("gpu", "GPU"), ("cpu", "CPU"))
+
+
+class FlairDialog(QDialog):
+    """Non-modal dialog; the run happens in a QgsTask fed a plain PredictionRequest (never widgets)."""
+
+    def __init__(self, iface: Any, parent: QWidget | None = None, project: QgsProject | None = None) -> None:
+        super().__init__(parent)
+        self.iface = iface
+        self.project = project or QgsProject.instance()
+        self.bundle = None
+        self.bundle_error: str | None = None
+        self.sentinel2_error: str | None = None
+        self.drawn: tuple[QgsRectangle, str] | None = None
+        self.task = None
+        self.last_task = None
+        self.cloud_task = None
+        self._map_tool = None
+        self._previous_tool = None
+        self.setWindowTitle("FLAIR land cover")
+        self.setWindowIcon(QIcon(str(resource("icon.svg"))))
+        self._build()
+        self._restore()
+        self.apply_default_bands()
+        self._connect()
+        self.check()
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.addWidget(self._build_model())
+        column.addWidget(self._build_aerial())
+        column.addWidget(self._build_sentinel2())
+        column.addWidget(self._build_area())
+        column.addWidget(self._build_output())
+        column.addWidget(self._build_advanced())
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+
+        self.problems_label = QLabel()
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setStyleSheet("color: #b00020;")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.progress_label = QLabel()
+        self.progress_bar.setVisible(False)
+        self.progress_label.setVisible(False)
+        self.statistics_table = QTableWidget(0, 4)
+        self.statistics_table.setHorizontalHeaderLabels(["Code", "Class", "Hectares", "%"])
+        self.statistics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.statistics_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.statistics_table.verticalHeader().setVisible(False)
+        self.statistics_table.setMaximumHeight(240)
+        self.statistics_table.setVisible(False)
+        self.copy_button = QPushButton("Copy statistics")
+        self.copy_button.setVisible(False)
+        self.run_button = QPushButton("Run")
+        self.run_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel run")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.copy_button)
+        buttons.addStretch(1)
+        for button in (self.run_button, self.cancel_button, self.close_button):
+            buttons.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.problems_label)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.statistics_table)
+        layout.addLayout(buttons)
+        self.resize(640, 860)
+
+    def _build_model(self) -> QGroupBox:
+        box = QGroupBox("Model bundle")
+        form = QFormLayout(box)
+        self.bundle_widget = QgsFileWidget()
+        self.bundle_widget.setFilter("ONNX model bundles (*.onnx)")
+        self.bundle_info = QLabel("Choose a model bundle (.onnx).")
+        self.bundle_info.setWordWrap(True)
+        self.bundle_info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        form.addRow("File", self.bundle_widget)
+        form.addRow(self.bundle_info)
+        return box
+
+    def _build_aerial(self) -> QGroupBox:
+        box = QGroupBox("Aerial image bands")
+        grid = QGridLayout(box)
+        self.band_layers: dict[str, QgsMapLayerComboBox] = {}
+        self.band_numbers: dict[str, QgsRasterBandComboBox] = {}
+        self.band_labels: dict[str, QLabel] = {}
+        for row, name in enumerate(AERIAL_BANDS):
+            label = QLabel(BAND_LABELS[name])
+            layers = QgsMapLayerComboBox()
+            layers.setFilters(QgsMapLayerProxyModel.RasterLayer)
+            layers.setAllowEmptyLayer(True)
+            layers.setLayer(None)
+            bands = QgsRasterBandComboBox()
+            layers.layerChanged.connect(bands.setLayer)
+            grid.addWidget(label, row, 0)
+            grid.addWidget(layers, row, 1)
+            grid.addWidget(bands, row, 2)
+            self.band_labels[name], self.band_layers[name], self.band_numbers[name] = label, layers, bands
+        self.guess_button = QPushButton("Guess from the project's layers")
+        grid.addWidget(self.guess_button, len(AERIAL_BANDS), 1, 1, 2)
+        grid.setColumnStretch(1, 1)
+        return box
+
+    def _build_sentinel2(self) -> QGroupBox:
+        self.sentinel2_box = QGroupBox("Sentinel-2 acquisitions")
+        form = QFormLayout(self.sentinel2_box)
+        self.sentinel2_widget = QgsFileWidget()
+        self.sentinel2_widget.setStorageMode(QgsFileWidget.GetDirectory)
+        self.sentinel2_summary = QLabel("Choose the folder of Sentinel-2 products covering the area.")
+        self.sentinel2_summary.setWordWrap(True)
+        self.cloud_button = QPushButton("Cloud cover over the area")
+        self.cloud_label = QLabel()
+        self.cloud_label.setWordWrap(True)
+        self.cloud_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        form.addRow("Folder", self.sentinel2_widget)
+        form.addRow(self.sentinel2_summary)
+        form.addRow(self.cloud_button)
+        form.addRow(self.cloud_label)
+        return self.sentinel2_box
+
+    def _build_area(self) -> QGroupBox:
+        box = QGroupBox("Area")
+        form = QFormLayout(box)
+        self.area_mode = QComboBox()
+        for key, label in AREA_MODES:
+            self.area_mode.addItem(label, key)
+        self.draw_button = QPushButton("Draw a rectangle on the map")
+        self.drawn_label = QLabel("No rectangle drawn yet.")
+        self.area_layer = QgsMapLayerComboBox()
+        self.area_layer.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        form.addRow("Map", self.area_mode)
+        form.addRow(self.draw_button, self.drawn_label)
+        form.addRow("Polygons", self.area_layer)
+        return box
+
+    def _build_output(self) -> QGroupBox:
+        box = QGroupBox("Outputs")
+        form = QFormLayout(box)
+        self.output_widget = QgsFileWidget()
+        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setFilter("GeoTIFF (*.tif)")
+        self.overwrite_check = QCheckBox("Replace the file if it exists")
+        self.confidence_check = QCheckBox("Confidence raster")
+        self.probabilities_check = QCheckBox("Probability of every class")
+        form.addRow("Land cover", self.output_widget)
+        form.addRow(self.overwrite_check)
+        form.addRow(self.confidence_check)
+        form.addRow(self.probabilities_check)
+        return box
+
+    def _build_advanced(self) -> QgsCollapsibleGroupBox:
+        box = QgsCollapsibleGroupBox("Device and advanced settings")
+        form = QFormLayout(box)
+        self.device_combo = QComboBox()
+        for key, label in DEVICES:
+            self.device_combo.addItem(label, key)
+        self.device_info = QLabel(self._devices_text())
+        self.device_info.setWordWrap(True)
+        self.overlap_spin = QSpinBox()
+        self.overlap_spin.setRange(-1, 4096)
+        self.overlap_spin.setSpecialValueText("automatic (1/8 of a tile)")
+        self.overlap_spin.setSuffix(" px")
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 256)
+        form.addRow("Device", self.device_combo)
+        form.addRow(self.device_info)
+        form.addRow("Tile overlap", self.overlap_spin)
+        form.addRow("Batch size", self.batch_spin)
+        return box
+
+    @staticmethod
+    def _devices_text() -> str:
+        try:
+            from ..core.runtime import available_devices
+
+            found = available_devices()
+        except ImportError:
+            return "ONNX Runtime is not installed."
+        return "ONNX Runtime found: " + ", ".join(p.replace("ExecutionProvider", "") for p in found)
+
+    def _connect(self) -> None:
+        self.bundle_widget.fileChanged.connect(self._bundle_changed)
+        self.sentinel2_widget.fileChanged.connect(self._sentinel2_changed)
+        self.output_widget.fileChanged.connect(self.check)
+        self.overwrite_check.toggled.connect(self.check)
+        for name in AERIAL_BANDS:
+            self.band_layers[name].layerChanged.connect(self.check)
+            self.band_numbers[name].bandChanged.connect(self.check)
+        self.guess_button.clicked.connect(self.apply_default_bands)
+        self.area_mode.currentIndexChanged.connect(self._area_mode_changed)
+        self.area_layer.layerChanged.connect(self.check)
+        self.draw_button.clicked.connect(self.start_drawing)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        self.copy_button.clicked.connect(self.copy_statistics)
+        self.cloud_button.clicked.connect(self.show_cloud_cover)
+        self._area_mode_changed()
+
+    # ------------------------------------------------------------------ settings
+    def _restore(self) -> None:
+        self.bundle_widget.setFilePath(settings.bundle())
+        self._bundle_changed()
+        self.sentinel2_widget.setFilePath(str(settings.value("sentinel2", "") or ""))
+        self._sentinel2_changed()
+        self.output_widget.setFilePath(self.default_output())
+        self.confidence_check.setChecked(settings.value("confidence", True, bool))
+        self.probabilities_check.setChecked(settings.value("probabilities", False, bool))
+        self._select(self.device_combo, settings.value("device", "auto"))
+        self._select(self.area_mode, settings.value("area", "layer"))
+        self.overlap_spin.setValue(settings.value("overlap", -1, int))
+        self.batch_spin.setValue(settings.value("batch_size", 4, int))
+
+    def _remember(self) -> None:
+        settings.set_value("bundle", self.bundle_widget.filePath())
+        settings.set_value("sentinel2", self.sentinel2_widget.filePath())
+        settings.set_value("output_folder", str(Path(self.output_widget.filePath()).parent))
+        settings.set_value("confidence", self.confidence_check.isChecked())
+        settings.set_value("probabilities", self.probabilities_check.isChecked())
+        settings.set_value("device", self.device_combo.currentData())
+        settings.set_value("area", self.area_mode.currentData())
+        settings.set_value("overlap", self.overlap_spin.value())
+        settings.set_value("batch_size", self.batch_spin.value())
+
+    @staticmethod
+    def _select(combo: QComboBox, key: Any) -> None:
+        index = combo.findData(key)
+        if index >= 0:
+            combo.setCurrentIndex(index)
+
+    def default_output(self) -> str:
+        """A new file name beside the project (else in the last output folder, else the home folder)."""
+        folder = self.project.homePath() or settings.value("output_folder", "") or str(Path.home())
+        candidate = Path(folder) / "landcover.tif"
+        index = 2
+        while candidate.exists():
+            candidate = Path(folder) / f"landcover_{index}.tif"
+            index += 1
+        return str(candidate)
+
+    # ------------------------------------------------------------------ inputs
+    def apply_default_bands(self) -> None:
+        """Fill the band rows from the project's raster layers (band counts and names)."""
+        layers = [layer for layer in self.project.mapLayers().values() if isinstance(layer, QgsRasterLayer)]
+        described = [LayerBands(layer.id(), layer.name(), layer.bandCount()) for layer in layers]
+        mapping = default_mapping(described)
+        for name in AERIAL_BANDS:
+            choice = mapping.get(name)
+            layer = self.project.mapLayer(choice[0]) if choice else None
+            self.band_layers[name].setLayer(layer)
+            self.band_numbers[name].setLayer(layer)
+            if choice:
+                self.band_numbers[name].setBand(choice[1])
+
+    def band_mapping(self) -> dict[str, tuple[str, int] | None]:
+        """The chosen (layer id, band) per model band, None where no layer is chosen."""
+        mapping: dict[str, tuple[str, int] | None] = {}
+        for name in AERIAL_BANDS:
+            layer = self.band_layers[name].currentLayer()
+            band = self.band_numbers[name].currentBand()
+            mapping[name] = (layer.id(), band) if layer is not None and band > 0 else None
+        return mapping
+
+    def model_bands(self) -> tuple[str, ...]:
+        return self.bundle.spec.aerial.bands if self.bundle is not None else AERIAL_BANDS
+
+    def _bundle_changed(self, *_: Any) -> None:
+        path = self.bundle_widget.filePath()
+        self.bundle, self.bundle_error = None, None
+        if not path:
+            self.bundle_error = "Choose a model bundle (.onnx)."
+            self.bundle_info.setText(self.bundle_error)
+        else:
+            try:
+                from ..core.bundle import load_bundle
+                from ..core.errors import FlairError
+
+                try:
+                    self.bundle = load_bundle(path)
+                except FlairError as exc:
+                    self.bundle_error = f"The model bundle cannot be used: {exc}"
+            except ImportError as exc:
+                self.bundle_error = f"The plugin's dependencies are missing: {exc}"
+            self.bundle_info.setText(self.bundle_error or bundle_summary(self.bundle.spec))
+        needs_sentinel2 = self.bundle is None or self.bundle.spec.needs_sentinel2
+        self.sentinel2_box.setVisible(needs_sentinel2)
+        for name in AERIAL_BANDS:
+            used = name in self.model_bands()
+            for widget in (self.band_labels[name], self.band_layers[name], self.band_numbers[name]):
+                widget.setVisible(used)
+        if hasattr(self, "problems_label"):
+            self.check()
+
+    def _sentinel2_changed(self, *_: Any) -> None:
+        folder = self.sentinel2_widget.filePath()
+        self.sentinel2_error = None
+        if not folder:
+            self.sentinel2_error = "Choose the Sentinel-2 folder."
+            self.sentinel2_summary.setText(self.sentinel2_error)
+        else:
+            try:
+                from ..core.errors import FlairError
+                from ..core.sentinel2 import discover
+
+                try:
+                    self.sentinel2_summary.setText(discover(folder).summary())
+                except FlairError as exc:
+                    self.sentinel2_error = f"Sentinel-2: {exc}"
+            except ImportError as exc:
+                self.sentinel2_error = f"Sentinel-2 folders cannot be read by this installation: {exc}"
+            if self.sentinel2_error:
+                self.sentinel2_summary.setText(self.sentinel2_error)
+        if hasattr(self, "problems_label"):
+            self.check()
+
+    def _area_mode_changed(self, *_: Any) -> None:
+        mode = self.area_mode.currentData()
+        self.draw_button.setEnabled(mode == "drawn")
+        self.area_layer.setEnabled(mode == "polygons")
+        self.check()
+
+    # ------------------------------------------------------------------ drawing
+    def start_drawing(self) -> None:
+        """Let the user drag a rectangle on the map canvas; the dialog hides meanwhile."""
+        canvas = self.iface.mapCanvas()
+        self._previous_tool = canvas.mapTool()
+        self._map_tool = QgsMapToolExtent(canvas)
+        self._map_tool.extentChanged.connect(self._rectangle_drawn)
+        canvas.setMapTool(self._map_tool)
+        self.hide()
+
+    def _rectangle_drawn(self, rectangle: QgsRectangle) -> None:
+        canvas = self.iface.mapCanvas()
+        self.set_drawn_rectangle(rectangle, canvas.mapSettings().destinationCrs().toWkt())
+        if self._previous_tool is not None:
+            canvas.setMapTool(self._previous_tool)
+        else:
+            canvas.unsetMapTool(self._map_tool)
+        self.show()
+        self.raise_()
+
+    def set_drawn_rectangle(self, rectangle: QgsRectangle, crs_wkt: str) -> None:
+        self.drawn = (QgsRectangle(rectangle), crs_wkt)
+        self.drawn_label.setText(
+            f"{rectangle.width():.1f} x {rectangle.height():.1f} map units at "
+            f"({rectangle.xMinimum():.1f}, {rectangle.yMinimum():.1f})"
+        )
+        self._select(self.area_mode, "drawn")
+        self.check()
+
+    # ------------------------------------------------------------------ checks
+    def problems(self) -> list[str]:
+        """Everything that would make the run fail, in words the user can act on."""
+        from ..dependencies import missing_dependencies
+
+        problems = []
+        missing = missing_dependencies()
+        if missing:
+            problems.append(
+                "Python packages missing from QGIS: "
+                + ", ".join(dep.module for dep in missing)
+                + " (use the plugin's installer or see its manual steps)."
+            )
+            return problems
+        if self.bundle_error:
+            problems.append(self.bundle_error)
+        problems += self._band_problems()
+        if self.bundle is not None and self.bundle.spec.needs_sentinel2 and self.sentinel2_error:
+            problems.append(self.sentinel2_error)
+        problems += self._area_problems()
+        problems += self._output_problems()
+        return problems
+
+    def _band_problems(self) -> list[str]:
+        mapping = self.band_mapping()
+        bands = self.model_bands()
+        problems = []
+        missing = missing_bands(mapping, bands)
+        if missing:
+            names = ", ".join(BAND_LABELS[name] for name in missing)
+            problems.append(f"Choose a layer for the model's band(s): {names}.")
+        return problems
+
+    def _area_problems(self) -> list[str]:
+        mode = self.area_mode.currentData()
+        if mode == "drawn" and self.drawn is None:
+            return ["Draw the rectangle to map, or choose another area."]
+        if mode == "polygons":
+            layer = self.area_layer.currentLayer()
+            if layer is None:
+                return ["Choose a polygon layer for the area."]
+            if layer.selectedFeatureCount() == 0:
+                return [f"Select the polygons to map in '{layer.name()}'."]
+        return []
+
+    def _output_problems(self) -> list[str]:
+        path = self.output_widget.filePath()
+        if not path:
+            return ["Choose the output file."]
+        output = Path(path)
+        if output.suffix.lower() not in (".tif", ".tiff"):
+            return ["The output must be a GeoTIFF file (.tif)."]
+        if not output.parent.is_dir():
+            return [f"The output folder {output.parent} does not exist."]
+        if output.exists() and not self.overwrite_check.isChecked():
+            return [f"{output.name} already exists: choose another name or tick 'Replace the file'."]
+        return []
+
+    def check(self, *_: Any) -> list[str]:
+        """Show the current problems and allow the run only when there is none."""
+        if not hasattr(self, "run_button"):
+            return []
+        problems = self.problems()
+        self.problems_label.setText("\n".join(f"• {p}" for p in problems))
+        self.problems_label.setVisible(bool(problems))
+        self.run_button.setEnabled(not problems and self.task is None)
+        self.cloud_button.setEnabled(not problems and self.cloud_task is None)
+        return problems
+
+    # ------------------------------------------------------------------ running
+    def request(self) -> Any:
+        """The engine's PredictionRequest for the current choices (sources built here, in the main thread)."""
+        from ..core.predict import PredictionRequest
+        from ..sources import aerial_source
+
+        spec = self.bundle.spec
+        mapping = self.band_mapping()
+        used = {mapping[name][0] for name in spec.aerial.bands}
+        sources = {
+            layer_id: aerial_source(self.project.mapLayer(layer_id), spec.aerial.gsd) for layer_id in used
+        }
+        overlap = self.overlap_spin.value()
+        return PredictionRequest(
+            aerial=engine_bands(mapping, spec.aerial.bands, sources),
+            bundle=self.bundle.path,
+            output=self.output_widget.filePath(),
+            sentinel2=(self.sentinel2_widget.filePath() or None) if spec.needs_sentinel2 else None,
+            area=self.area(),
+            device=self.device_combo.currentData(),
+            overlap=None if overlap < 0 else overlap,
+            batch_size=self.batch_spin.value(),
+            confidence=self.confidence_check.isChecked(),
+            probabilities=self.probabilities_check.isChecked(),
+            overwrite=self.overwrite_check.isChecked(),
+            language=qgis_language(),
+        )
+
+    def area(self) -> Any:
+        """The engine's AreaOfInterest for the chosen area mode, None for the whole aerial image."""
+        from ..core.aerial import AreaOfInterest
+
+        mode = self.area_mode.currentData()
+        if mode == "canvas":
+            canvas = self.iface.mapCanvas()
+            extent = canvas.extent()
+            crs = canvas.mapSettings().destinationCrs().toWkt()
+            return AreaOfInterest.from_bounds(_bounds(extent), crs)
+        if mode == "drawn" and self.drawn is not None:
+            return AreaOfInterest.from_bounds(_bounds(self.drawn[0]), self.drawn[1])
+        if mode == "polygons":
+            layer = self.area_layer.currentLayer()
+            geometries = [f.geometry() for f in layer.selectedFeatures() if f.hasGeometry()]
+            polygons = [g for g in geometries if g.type() == QgsWkbTypes.PolygonGeometry]
+            return AreaOfInterest.from_wkt(QgsGeometry.unaryUnion(polygons).asWkt(), layer.crs().toWkt())
+        return None
+
+    def show_cloud_cover(self) -> None:
+        """Compute the cloud cover in a background task and show it under the folder."""
+        from qgis.core import QgsApplication, QgsTask
+
+        from ..core.errors import FlairError
+
+        if self.check() or self.cloud_task is not None:
+            return
+        self.cloud_label.setText("Reading the Sentinel-2 series over the area…")
+        request = self.request()  # sources built here, in the main thread
+        spec = self.bundle.spec
+
+        def work(task: QgsTask) -> str:
+            try:
+                return cloud_cover_report(spec, request)
+            except FlairError as exc:
+                return f"Cloud cover: {exc}"
+
+        def done(exception: Exception | None, text: str | None = None) -> None:
+            self.cloud_task = None
+            self.cloud_label.setText(text if exception is None else f"Cloud cover: {exception}")
+            self.check()
+
+        self.cloud_task = QgsTask.fromFunction("FLAIR: Sentinel-2 cloud cover", work, on_finished=done)
+        QgsApplication.taskManager().addTask(self.cloud_task)
+        self.check()
+
+    def run(self) -> None:
+        """Start the background run (after a last check)."""
+        from .task import PredictionTask, start
+
+        if self.check() or self.task is not None:
+            return
+        self._remember()
+        request = self.request()
+        title = Path(request.output).stem
+        message_bar = self.iface.messageBar() if self.iface is not None else None
+        self.task = PredictionTask(
+            request,
+            title,
+            project=self.project,
+            message_bar=message_bar,
+            on_done=self._finished,
+            nomenclature=self.bundle.spec.nomenclature,
+        )
+        self.task.progressChanged.connect(self._progress)
+        self.statistics_table.setVisible(False)
+        self.copy_button.setVisible(False)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setVisible(True)
+        self.progress_label.setVisible(True)
+        self.progress_label.setText("Starting…")
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        start(self.task)
+
+    def _progress(self, value: float) -> None:
+        self.progress_bar.setValue(int(value))
+        if self.task is not None and self.task.message:
+            self.progress_label.setText(self.task.message)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.progress_label.setText("Cancelling…")
+
+    def _finished(self, task: Any) -> None:
+        self.last_task, self.task = task, None
+        self.cancel_button.setEnabled(False)
+        if task.result is not None:
+            self.progress_bar.setValue(100)
+            self.progress_label.setText(f"Done: {task.result.class_raster}")
+            self.show_statistics(task.result.statistics)
+            self.output_widget.setFilePath(self.default_output())
+        else:
+            self.progress_bar.setValue(0)
+            self.progress_label.setText(str(task.error))
+        self.check()
+
+    def show_statistics(self, rows: list[Any]) -> None:
+        """Fill the statistics table (class, hectares, %)."""
+        from ..processing.predict_algorithm import _row
+
+        values = [_row(row) for row in rows]
+        self.statistics_table.setRowCount(len(values))
+        for index, (code, name, hectares, percent) in enumerate(values):
+            for column, text in enumerate((str(code), name, f"{hectares:.4f}", f"{percent:.2f}")):
+                item = QTableWidgetItem(text)
+                if column != 1:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.statistics_table.setItem(index, column, item)
+        self.statistics_table.setVisible(True)
+        self.copy_button.setVisible(True)
+
+    def statistics_tsv(self) -> str:
+        """The statistics table as tab-separated text (pastes into a spreadsheet)."""
+        table = self.statistics_table
+        lines = ["\t".join(table.horizontalHeaderItem(c).text() for c in range(table.columnCount()))]
+        for row in range(table.rowCount()):
+            lines.append("\t".join(table.item(row, c).text() for c in range(table.columnCount())))
+        return "\n".join(lines)
+
+    def copy_statistics(self) -> None:
+        QGuiApplication.clipboard().setText(self.statistics_tsv())
+
+    def closeEvent(self, event: Any) -> None:
+        self._remember()
+        super().closeEvent(event)
+
+
+def cloud_cover_report(spec: Any, request: Any) -> str:
+    """Read the Sentinel-2 series over the request's area and describe each date's cloud cover.
+    Blocking (it reads every date over the area); touches no widget, so it may run in a task."""
+    from ..core.aerial import open_aerial
+    from ..core.sentinel2 import load_series
+    from .cloud_cover import cloud_cover, cloud_cover_text
+
+    with open_aerial(spec.aerial, request.aerial) as aerial:
+        grid = aerial.grid_for(request.area)
+    series = load_series(request.sentinel2, grid.crs, grid.bounds, spec.sentinel2, allow_partial=True)
+    threshold = spec.sentinel2.cloud_filter.probability_threshold
+    covers = cloud_cover(series.dates, series.data, series.masks, threshold)
+    return cloud_cover_text(covers, threshold, spec.sentinel2.cloud_filter.max_cloudy_fraction)
+
+
+def bundle_summary(spec: Any) -> str:
+    """A few lines on a bundle: model, inputs, classes."""
+    inputs = (
+        f"aerial {', '.join(spec.aerial.bands)} at {spec.aerial.gsd:g} m, tiles of {spec.aerial.tile_size} px"
+    )
+    if spec.sentinel2 is not None:
+        inputs += f"; Sentinel-2 {len(spec.sentinel2.bands)} bands, {spec.sentinel2.window_size} px windows"
+    else:
+        inputs += "; aerial only (no Sentinel-2)"
+    language = qgis_language()
+    classes = ", ".join(c.label(language) for c in spec.nomenclature.classes)
+    return (
+        f"{spec.model_name} {spec.model_version} ({spec.architecture})\nInputs: {inputs}\n"
+        f"Classes ({len(spec.nomenclature.classes)}): {classes}"
+    )
+
+
+def _bounds(rectangle: QgsRectangle) -> tuple[float, float, float, float]:
+    return rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum()

@@ -1,0 +1,154 @@
+"""The dialog's background run: a QgsTask that calls the engine with a plain request, then, back on the
+main thread, adds the styled results to the project and reports the outcome."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsLayerTreeGroup,
+    QgsMessageLog,
+    QgsProject,
+    QgsRasterLayer,
+    QgsTask,
+)
+
+from ..core.errors import Cancelled, FlairError
+from ..styling import apply_class_style, apply_confidence_style
+
+LOG_TAG = "FLAIR land cover"
+
+
+class PredictionTask(QgsTask):
+    """Runs `predict(request)` in a worker thread; never touches layers or widgets there.
+
+    `on_done(task)` is called on the main thread once the results are in the project (or the run
+    failed): `task.result`, `task.error` and `task.layers` tell what happened.
+    """
+
+    def __init__(
+        self,
+        request: Any,
+        title: str = "Land cover",
+        project: QgsProject | None = None,
+        message_bar: Any = None,
+        on_done: Callable[[PredictionTask], None] | None = None,
+        nomenclature: Any = None,
+    ) -> None:
+        super().__init__(f"FLAIR land cover: {title}", QgsTask.CanCancel)
+        self.request = request
+        self.title = title
+        self.project = project or QgsProject.instance()
+        self.message_bar = message_bar
+        self.on_done = on_done
+        self.nomenclature = nomenclature
+        self.result = None
+        self.error: FlairError | None = None
+        self.details = ""
+        self.message = ""
+        self.layers: list[QgsRasterLayer] = []
+        self.group: QgsLayerTreeGroup | None = None
+        #: True once finished() has run (the task manager deletes the C++ task soon after).
+        self.done = False
+
+    def run(self) -> bool:
+        """Worker thread: the whole prediction. Every exception is caught and kept (one escaping `run`
+        would abort QGIS)."""
+        from ..core.predict import predict
+
+        try:
+            self.result = predict(self.request, progress=self._progress, is_cancelled=self.isCanceled)
+        except FlairError as exc:
+            self.error = exc
+            return False
+        except Exception as exc:
+            self.error = FlairError(f"Unexpected error: {exc}", "See the FLAIR land cover log for details.")
+            self.details = traceback.format_exc()
+            return False
+        return True
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.message = message
+        self.setProgress(100.0 * fraction)
+
+    def finished(self, ok: bool) -> None:
+        """Main thread: add the layers or report the error."""
+        try:
+            if ok and self.result is not None:
+                self._add_layers()
+                self._report_success()
+            else:
+                self._report_failure()
+        finally:
+            self.done = True
+            if self.on_done is not None:
+                self.on_done(self)
+
+    def _add_layers(self) -> None:
+        result = self.result
+        nomenclature = self.nomenclature
+        if nomenclature is None:
+            from ..core.bundle import load_bundle
+
+            nomenclature = load_bundle(self.request.bundle).spec.nomenclature
+        root = self.project.layerTreeRoot()
+        self.group = root.insertGroup(0, self.title)
+        classes = QgsRasterLayer(str(result.class_raster), f"{self.title} - classes")
+        apply_class_style(classes, nomenclature, getattr(self.request, "language", None))
+        self._add(classes)
+        if result.confidence is not None:
+            confidence = QgsRasterLayer(str(result.confidence), f"{self.title} - confidence")
+            apply_confidence_style(confidence)
+            self._add(confidence, visible=False)
+
+    def _add(self, layer: QgsRasterLayer, visible: bool = True) -> None:
+        if not layer.isValid():
+            self._log(f"The output {layer.source()} could not be opened", Qgis.Warning)
+            return
+        self.project.addMapLayer(layer, False)
+        node = self.group.addLayer(layer)
+        node.setItemVisibilityChecked(visible)
+        self.layers.append(layer)
+
+    def _report_success(self) -> None:
+        result = self.result
+        text = (
+            f"{Path(result.class_raster).name}: {result.tiles} tiles in {result.seconds:.1f} s on "
+            f"{result.provider}"
+        )
+        self._log(text, Qgis.Success)
+        for warning in result.warnings:
+            self._log(warning, Qgis.Warning)
+        self._push("Land cover ready", text, Qgis.Success)
+
+    def _report_failure(self) -> None:
+        if self.error is None:  # cancelled before run() started, or by the task manager
+            self.error = Cancelled()
+        level = Qgis.Info if isinstance(self.error, Cancelled) else Qgis.Critical
+        self._log(str(self.error) + (f"\n{self.details}" if self.details else ""), level)
+        self._push("Land cover", str(self.error), level)
+
+    def _log(self, text: str, level: int) -> None:
+        QgsMessageLog.logMessage(text, LOG_TAG, level)
+
+    def _push(self, title: str, text: str, level: int) -> None:
+        if self.message_bar is not None:
+            self.message_bar.pushMessage(title, text, level, 10 if level != Qgis.Critical else 0)
+
+
+# A task needs a Python reference until it has finished, or its finished() is never called.
+_RUNNING: set[PredictionTask] = set()
+
+
+def start(task: PredictionTask) -> PredictionTask:
+    """Hand `task` to QGIS's task manager, keeping it alive until it has finished."""
+    _RUNNING.add(task)
+    task.taskCompleted.connect(lambda: _RUNNING.discard(task))
+    task.taskTerminated.connect(lambda: _RUNNING.discard(task))
+    QgsApplication.taskManager().addTask(task)
+    return task

@@ -1,0 +1,119 @@
+"""How results look in QGIS: the nomenclature's palette and class names on the class raster, a continuous
+ramp on the confidence raster, and a Processing post-processor that applies them when outputs load."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    Qgis,
+    QgsColorRampShader,
+    QgsMapLayer,
+    QgsPalettedRasterRenderer,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsRasterLayer,
+    QgsRasterShader,
+    QgsSettings,
+    QgsSingleBandPseudoColorRenderer,
+)
+from qgis.PyQt.QtCore import QLocale
+from qgis.PyQt.QtGui import QColor
+
+from .core.nomenclature import Nomenclature
+
+#: Colours of the confidence ramp, from unsure (red) to sure (green); ColorBrewer RdYlGn.
+CONFIDENCE_RAMP = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
+
+
+def qgis_language() -> str:
+    """ "fr" when QGIS's user interface is French (QgsSettings locale/userLocale), "en" otherwise."""
+    locale = str(QgsSettings().value("locale/userLocale", "") or "")
+    if not locale:
+        locale = QLocale().name()
+    return "fr" if locale.lower().startswith("fr") else "en"
+
+
+def class_renderer(
+    layer: QgsRasterLayer, nomenclature: Nomenclature, language: str | None = None, band: int = 1
+) -> QgsPalettedRasterRenderer:
+    """A paletted renderer with one entry per class: its code, its official colour, its name."""
+    language = language or qgis_language()
+    classes = [
+        QgsPalettedRasterRenderer.Class(c.code, QColor(c.colour), c.label(language))
+        for c in nomenclature.classes
+    ]
+    return QgsPalettedRasterRenderer(layer.dataProvider(), band, classes)
+
+
+def apply_class_style(layer: QgsRasterLayer, nomenclature: Nomenclature, language: str | None = None) -> None:
+    """Style a class raster (codes of `nomenclature`, 0 = nodata) with the palette and class names."""
+    layer.setRenderer(class_renderer(layer, nomenclature, language))
+    layer.triggerRepaint()
+
+
+def confidence_range(layer: QgsRasterLayer, band: int = 1) -> tuple[float, float]:
+    """The value range of a confidence raster from its data type: 0..1 for floats, 0..100 for integers."""
+    data_type = layer.dataProvider().dataType(band)
+    floats = (Qgis.DataType.Float32, Qgis.DataType.Float64)
+    return (0.0, 1.0) if data_type in floats else (0.0, 100.0)
+
+
+def confidence_renderer(
+    layer: QgsRasterLayer, value_range: tuple[float, float] | None = None, band: int = 1
+) -> QgsSingleBandPseudoColorRenderer:
+    """A continuous red-to-green ramp over the confidence range."""
+    low, high = value_range or confidence_range(layer, band)
+    ramp = QgsColorRampShader(low, high)
+    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    step = (high - low) / (len(CONFIDENCE_RAMP) - 1)
+    items = []
+    for index, colour in enumerate(CONFIDENCE_RAMP):
+        value = low + index * step
+        label = f"{100 * (value - low) / (high - low):.0f} %"
+        items.append(QgsColorRampShader.ColorRampItem(value, QColor(colour), label))
+    ramp.setColorRampItemList(items)
+    shader = QgsRasterShader(low, high)
+    shader.setRasterShaderFunction(ramp)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
+    renderer.setClassificationMin(low)
+    renderer.setClassificationMax(high)
+    return renderer
+
+
+def apply_confidence_style(layer: QgsRasterLayer, value_range: tuple[float, float] | None = None) -> None:
+    """Style a confidence raster with the continuous ramp."""
+    layer.setRenderer(confidence_renderer(layer, value_range))
+    layer.triggerRepaint()
+
+
+class LayerStyler(QgsProcessingLayerPostProcessorInterface):
+    """Applies a style when Processing loads an output layer into the project."""
+
+    def __init__(self, nomenclature: Nomenclature | None = None, name: str | None = None) -> None:
+        super().__init__()
+        self.nomenclature = nomenclature
+        self.name = name
+
+    def postProcessLayer(
+        self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> None:
+        if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+            return
+        if self.name:
+            layer.setName(self.name)
+        if self.nomenclature is not None:
+            apply_class_style(layer, self.nomenclature)
+        else:
+            apply_confidence_style(layer)
+
+
+# Processing keeps only a C++ pointer to a post-processor: the Python objects must outlive the run.
+_POST_PROCESSORS: list[LayerStyler] = []
+
+
+def post_processor(nomenclature: Nomenclature | None = None, name: str | None = None) -> LayerStyler:
+    """A post-processor styling a class raster (with `nomenclature`) or a confidence raster (without),
+    kept alive for as long as the plugin is loaded."""
+    styler = LayerStyler(nomenclature, name)
+    _POST_PROCESSORS.append(styler)
+    return styler

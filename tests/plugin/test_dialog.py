@@ -1,0 +1,103 @@
+"""The dialog in a real QGIS: band defaults from the project's layers, input problems shown before a run,
+remembered choices, and the request it hands to the engine."""
+
+from __future__ import annotations
+
+from flair_qgis import settings
+from flair_qgis.gui.dialog import FlairDialog
+
+
+def test_dialog_defaults_bands_from_the_project_layers(scene, qgis_iface):
+    dialog = FlairDialog(qgis_iface)
+    mapping = dialog.band_mapping()
+    assert mapping == {
+        "red": (scene.rgb.id(), 1),
+        "green": (scene.rgb.id(), 2),
+        "blue": (scene.rgb.id(), 3),
+        "nir": (scene.irc.id(), 1),
+        "elevation": (scene.elevation.id(), 1),
+    }
+    dialog.deleteLater()
+
+
+def test_dialog_shows_input_problems_before_the_run(scene, qgis_iface):
+    dialog = FlairDialog(qgis_iface)
+    bad = scene.folder / "broken.onnx"
+    bad.write_text("not a model")
+    dialog.bundle_widget.setFilePath(str(bad))
+    existing = scene.folder / "ortho_rvb.tif"
+    dialog.output_widget.setFilePath(str(existing))
+    problems = dialog.check()
+    assert any("model bundle cannot be used" in p for p in problems)
+    assert any("already exists" in p for p in problems)
+    assert not dialog.run_button.isEnabled()
+
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    assert dialog.check() == []
+    assert dialog.run_button.isEnabled()
+    # An aerial-only bundle hides the Sentinel-2 field.
+    assert dialog.sentinel2_box.isHidden()
+    dialog.band_layers["nir"].setLayer(None)
+    assert dialog.check() == ["Choose a layer for the model's band(s): Near infrared."]
+    dialog.deleteLater()
+
+
+def test_dialog_builds_the_request_and_remembers_choices(scene, qgis_iface):
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.batch_spin.setValue(3)
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    from qgis.core import QgsRectangle
+
+    dialog.set_drawn_rectangle(QgsRectangle(651001, 6861990, 651010, 6861999), scene.rgb.crs().toWkt())
+
+    request = dialog.request()
+
+    assert request.aerial == [
+        (str(scene.folder / "ortho_rvb.tif"), 1),
+        (str(scene.folder / "ortho_rvb.tif"), 2),
+        (str(scene.folder / "ortho_rvb.tif"), 3),
+        (str(scene.folder / "ortho_irc.tif"), 1),
+        (str(scene.folder / "mns_2021.tif"), 1),
+    ]
+    assert (request.device, request.batch_size, request.sentinel2) == ("cpu", 3, None)
+    assert request.area.bounds_in(request.area.crs) == (651001, 6861990, 651010, 6861999)
+    dialog.close()
+    assert settings.bundle() == str(scene.bundle)
+    assert settings.value("batch_size", 0, int) == 3
+    reopened = FlairDialog(qgis_iface)
+    assert reopened.bundle_widget.filePath() == str(scene.bundle)
+    assert reopened.device_combo.currentData() == "cpu"
+    reopened.deleteLater()
+    dialog.deleteLater()
+
+
+def test_selected_polygons_are_the_area(scene, qgis_iface):
+    from qgis.core import QgsFeature, QgsGeometry, QgsProject, QgsVectorLayer
+
+    polygons = QgsVectorLayer("Polygon?crs=EPSG:2154", "parcels", "memory")
+    features = []
+    for x in (651002.0, 651015.0):
+        feature = QgsFeature()
+        feature.setGeometry(
+            QgsGeometry.fromWkt(
+                f"POLYGON(({x} 6861980, {x + 5} 6861980, {x + 5} 6861990, {x} 6861990, {x} 6861980))"
+            )
+        )
+        features.append(feature)
+    polygons.dataProvider().addFeatures(features)
+    QgsProject.instance().addMapLayer(polygons)
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.area_mode.setCurrentIndex(dialog.area_mode.findData("polygons"))
+    dialog.area_layer.setLayer(polygons)
+    assert dialog.check() == ["Select the polygons to map in 'parcels'."]
+
+    polygons.selectByIds([polygons.allFeatureIds()[1]])
+    assert dialog.check() == []
+    area = dialog.request().area
+    assert area.bounds_in("EPSG:2154") == (651015.0, 6861980.0, 651020.0, 6861990.0)
+    dialog.deleteLater()

@@ -1,0 +1,211 @@
+"""Full runs on a small real scene with a small real bundle (real ONNX Runtime, real GeoTIFFs): through
+the dialog's background task, through `processing.run`, and a cancel that leaves nothing behind."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import numpy as np
+import rasterio
+from qgis.core import (
+    QgsApplication,
+    QgsPalettedRasterRenderer,
+    QgsProject,
+    QgsSingleBandPseudoColorRenderer,
+)
+
+from flair_qgis.gui.dialog import FlairDialog
+from flair_qgis.gui.task import PredictionTask, start
+
+from .conftest import QUADRANT_CODES, SIZE, expected_classes
+from .test_styling import FLAIR2_COLOURS, render
+
+
+def wait_for(task, timeout: float = 60.0) -> None:
+    """Process Qt events until `task.finished()` has run on this, the main, thread."""
+    deadline = time.monotonic() + timeout
+    while not task.done and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    assert task.done, "the task did not finish in time"
+
+
+def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    output = scene.folder / "landcover.tif"
+    dialog.output_widget.setFilePath(str(output))
+    dialog.confidence_check.setChecked(True)
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    assert dialog.check() == []
+
+    dialog.run()
+    task = dialog.task
+    wait_for(task)
+
+    assert task.error is None, str(task.error)
+    with rasterio.open(output) as written:
+        np.testing.assert_array_equal(written.read(1), expected_classes())
+    # The class layer, styled with the FLAIR palette, and the confidence layer, in one group.
+    group = QgsProject.instance().layerTreeRoot().findGroup("landcover")
+    assert group is not None
+    names = [node.layer().name() for node in group.findLayers()]
+    assert names == ["landcover - classes", "landcover - confidence"]
+    classes = group.findLayers()[0].layer()
+    assert isinstance(classes.renderer(), QgsPalettedRasterRenderer)
+    palette = {c.value: c.color.name() for c in classes.renderer().classes()}
+    assert palette == FLAIR2_COLOURS
+    # Statistics: each quadrant is a quarter of the map; 128 x 128 px of 0.04 m2 = 655.36 m2.
+    table = dialog.statistics_table
+    rows = {int(table.item(r, 0).text()): (table.item(r, 2).text(), table.item(r, 3).text())
+            for r in range(table.rowCount())}  # fmt: skip
+    for code in QUADRANT_CODES:
+        assert rows[code] == ("0.0164", "25.00")
+    assert dialog.statistics_tsv().splitlines()[0] == "Code\tClass\tHectares\t%"
+    # The rendered map shows each class's colour in its quadrant.
+    pixels = render(classes, 100)
+    for (row, col), code in zip(((25, 25), (25, 75), (75, 25), (75, 75)), QUADRANT_CODES, strict=True):
+        assert pixels[row, col] == FLAIR2_COLOURS[code]
+    dialog.deleteLater()
+
+
+def test_cancelled_task_leaves_no_output(scene):
+    from flair_qgis.core.predict import PredictionRequest
+
+    output = scene.folder / "cancelled.tif"
+    request = PredictionRequest(
+        aerial=[(str(scene.folder / "ortho_rvb.tif"), b) for b in (1, 2, 3)]
+        + [(str(scene.folder / "ortho_irc.tif"), 1), (str(scene.folder / "mns_2021.tif"), 1)],
+        bundle=scene.bundle,
+        output=output,
+        device="cpu",
+        batch_size=1,
+        confidence=True,
+    )
+    task = PredictionTask(request, "cancelled")
+    # Cancel from the progress callback of the first tile, as a user's click would arrive mid-run.
+    original = task._progress
+
+    def progress_then_cancel(fraction: float, message: str) -> None:
+        original(fraction, message)
+        if fraction > 0:
+            task.cancel()
+
+    task._progress = progress_then_cancel
+    start(task)
+    wait_for(task)
+
+    assert task.result is None
+    assert type(task.error).__name__ == "Cancelled"
+    assert sorted(p.name for p in scene.folder.iterdir()) == sorted(
+        ["aerial.onnx", "mns_2021.tif", "ortho_irc.tif", "ortho_rvb.tif"]
+    )
+    assert not QgsProject.instance().layerTreeRoot().findGroup("cancelled")
+
+
+def test_processing_run_writes_the_map_and_statistics(scene, flair_provider):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    output = scene.folder / "processing.tif"
+    statistics = scene.folder / "processing_statistics.csv"
+    confidence = scene.folder / "processing_confidence.tif"
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = QgsProcessingFeedback()
+    progress = []
+    feedback.progressChanged.connect(progress.append)
+
+    result = processing.run(
+        "flair:landcover",
+        {
+            "AERIAL": scene.rgb,
+            "NIR_LAYER": scene.irc,
+            "ELEVATION_LAYER": scene.elevation,
+            "BUNDLE": str(scene.bundle),
+            "DEVICE": 2,
+            "OUTPUT": str(output),
+            "CONFIDENCE": str(confidence),
+            "STATISTICS": str(statistics),
+        },
+        context=context,
+        feedback=feedback,
+    )
+
+    assert result["OUTPUT"] == str(output)
+    assert result["CONFIDENCE"] == str(confidence)
+    with rasterio.open(output) as written:
+        np.testing.assert_array_equal(written.read(1), expected_classes())
+    with rasterio.open(confidence) as written:
+        assert written.read(1).shape == (SIZE, SIZE)
+    rows = list(csv.DictReader(io.StringIO(statistics.read_text())))
+    percent = {int(row["code"]): float(row["percent"]) for row in rows}
+    assert {code: percent[code] for code in QUADRANT_CODES} == dict.fromkeys(QUADRANT_CODES, 25.0)
+    assert progress and max(progress) == 100
+
+
+def test_processing_outputs_are_styled_when_loaded(scene, flair_provider):
+    import processing
+
+    result = processing.runAndLoadResults(
+        "flair:landcover",
+        {
+            "AERIAL": scene.rgb,
+            "NIR_LAYER": scene.irc,
+            "ELEVATION_LAYER": scene.elevation,
+            "BUNDLE": str(scene.bundle),
+            "OUTPUT": "TEMPORARY_OUTPUT",
+            "CONFIDENCE": "TEMPORARY_OUTPUT",
+        },
+    )
+
+    layers = {layer.source(): layer for layer in QgsProject.instance().mapLayers().values()}
+    classes = layers[result["OUTPUT"]]
+    assert isinstance(classes.renderer(), QgsPalettedRasterRenderer)
+    assert {c.value: c.color.name() for c in classes.renderer().classes()} == FLAIR2_COLOURS
+    confidence = layers[result["CONFIDENCE"]]
+    assert isinstance(confidence.renderer(), QgsSingleBandPseudoColorRenderer)
+    assert (confidence.renderer().classificationMin(), confidence.renderer().classificationMax()) == (0, 100)
+
+
+def test_engine_reads_layers_through_cloned_providers(scene):
+    """Layers that are not plain files reach the engine as LayerSource (here forced on GeoTIFF layers so
+    that the answer is known): the map must be the same as from the files."""
+    from flair_qgis.core.predict import PredictionRequest, predict
+    from flair_qgis.sources import LayerSource
+
+    rgb, irc, elevation = LayerSource(scene.rgb), LayerSource(scene.irc), LayerSource(scene.elevation)
+    output = scene.folder / "from_layers.tif"
+    request = PredictionRequest(
+        aerial=[(rgb, 1), (rgb, 2), (rgb, 3), (irc, 1), (elevation, 1)],
+        bundle=scene.bundle,
+        output=output,
+        device="cpu",
+    )
+    predict(request)
+    with rasterio.open(output) as written:
+        np.testing.assert_array_equal(written.read(1), expected_classes())
+
+
+def test_processing_extent_limits_the_map(scene, flair_provider):
+    import processing
+
+    output = scene.folder / "extent.tif"
+    # The top-left quadrant only (12.8 m x 12.8 m from the scene's north-west corner).
+    extent = "651000.0,651012.8,6861987.2,6862000.0 [EPSG:2154]"
+    processing.run(
+        "flair:landcover",
+        {
+            "AERIAL": scene.rgb,
+            "NIR_LAYER": scene.irc,
+            "ELEVATION_LAYER": scene.elevation,
+            "BUNDLE": str(scene.bundle),
+            "EXTENT": extent,
+            "OUTPUT": str(output),
+        },
+    )
+    with rasterio.open(output) as written:
+        classes = written.read(1)
+    np.testing.assert_array_equal(classes, np.full((SIZE // 2, SIZE // 2), QUADRANT_CODES[0], np.uint8))
