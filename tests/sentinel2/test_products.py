@@ -295,3 +295,14 @@ def test_single_product_path_is_accepted(tmp_path):
     catalog = discover(product)
     assert len(catalog.acquisitions) == 1
     shutil.rmtree(product)
+
+
+def test_geotiff_without_masks_is_noted_in_the_summary(tmp_path):
+    data = np.full((10, 20, 20), 500, np.uint16)
+    write_geotiff_date(
+        tmp_path / "T31TCJ_20210812.tif", L93, (560000.0, 6280800.0, 560200.0, 6281000.0), data
+    )
+    catalog = discover(tmp_path)
+    assert catalog.acquisitions[0].tile == "31TCJ" and catalog.acquisitions[0].layout.cloud is None
+    summary = catalog.summary()
+    assert "2021-08 1" in summary and "geotiff 1" in summary and "not cloud-filtered" in summary
