@@ -73,7 +73,7 @@ class Sentinel2Catalog:
             f"Sentinel-2 in {self.folder}: {len(self.acquisitions)} acquisitions on {len(self.dates)} dates"
         ]
         if self.dates:
-            lines.append(f"  dates: {self.dates[0].isoformat()} .. {self.dates[-1].isoformat()}")
+            lines.append("  dates: " + ", ".join(d.isoformat() for d in self.dates))
             months = Counter(d.strftime("%Y-%m") for d in self.dates)
             lines.append("  per month: " + ", ".join(f"{m} {n}" for m, n in sorted(months.items())))
         lines.append("  tiles: " + (", ".join(self.tiles) or "none named"))
