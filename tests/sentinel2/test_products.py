@@ -305,7 +305,12 @@ def test_geotiff_without_masks_is_noted_in_the_summary(tmp_path):
     catalog = discover(tmp_path)
     assert catalog.acquisitions[0].tile == "31TCJ" and catalog.acquisitions[0].layout.cloud is None
     summary = catalog.summary()
-    assert "dates: 2021-08-12" in summary and "2021-08 1" in summary and "geotiff 1" in summary and "not cloud-filtered" in summary
+    assert (
+        "dates: 2021-08-12" in summary
+        and "2021-08 1" in summary
+        and "geotiff 1" in summary
+        and "not cloud-filtered" in summary
+    )
 
 
 def test_sen2cor_2018_mask_names_are_read(tmp_path):
