@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             f"memory added by the run, baseline / windowed = {memory_ratio:.1f}."
         )
     print(
-        "\nThe windows column runs the same code for both readers (only the series differs): its spread "
-        "between rows is the machine's noise. Real products are 110 x 110 km: the baseline's whole-band "
+        "\nThe windows column runs the same code for both readers on equal series (the two readers give "
+        "identical arrays): differences there are not the reader's. Real products are 110 x 110 km: the baseline's whole-band "
         "decoding grows with the tile, the windowed reading with the area only."
     )
     return 0
