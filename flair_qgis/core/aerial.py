@@ -11,6 +11,7 @@ is fed as it is to a 0..255 bundle and 16-bit imagery is brought to it by / 257.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -387,6 +388,7 @@ def to_value_range(
     return values
 
 
+@functools.lru_cache(maxsize=256)
 def same_crs(a: str, b: str) -> bool:
     """Whether two CRS definitions (WKT, "EPSG:n", PROJ) describe the same system."""
     if a == b:
@@ -394,6 +396,7 @@ def same_crs(a: str, b: str) -> bool:
     return _crs(a) == _crs(b)
 
 
+@functools.lru_cache(maxsize=64)
 def _crs(text: str) -> CRS:
     try:
         return CRS.from_user_input(text)
@@ -669,6 +672,7 @@ class AreaOfInterest:
     geometry: dict[str, Any]
     crs: str
     is_box: bool = field(default=False)
+    _reprojected: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_bounds(cls, bounds: Sequence[float], crs: str) -> AreaOfInterest:
@@ -726,11 +730,15 @@ class AreaOfInterest:
         """The geometry in `crs` (box edges densified so a reprojected box keeps its shape)."""
         if same_crs(self.crs, crs):
             return self.geometry
-        geometry = _densified(self.geometry) if self.is_box else self.geometry
-        try:
-            return rasterio.warp.transform_geom(_crs(self.crs), _crs(crs), geometry)
-        except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
-            raise InputError(f"The area cannot be transformed to the map's CRS: {exc}") from exc
+        if crs not in self._reprojected:
+            geometry = _densified(self.geometry) if self.is_box else self.geometry
+            try:
+                self._reprojected[crs] = rasterio.warp.transform_geom(_crs(self.crs), _crs(crs), geometry)
+            except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+                raise InputError(
+                    f"The area cannot be transformed from {crs_label(self.crs)} to {crs_label(crs)}: {exc}"
+                ) from exc
+        return self._reprojected[crs]
 
     def bounds_in(self, crs: str) -> Bounds:
         xs, ys = zip(*(p[:2] for p in _points(self.geometry_in(crs)["coordinates"])), strict=True)
