@@ -484,12 +484,19 @@ class AerialComposition:
     """
 
     def __init__(
-        self, band_sources: Sequence[BandSource], spec: AerialInput, *, resampling: str = "bilinear"
+        self,
+        band_sources: Sequence[BandSource],
+        spec: AerialInput,
+        *,
+        resampling: str = "bilinear",
+        owned: Sequence[RasterSource] = (),
     ) -> None:
+        """`owned`: the sources this composition closes in close() (those open_aerial opened)."""
         self.spec = spec
         self.band_sources = tuple(band_sources)
         self.resampling = resampling
         self.warnings: list[str] = []
+        self._owned = tuple(owned)
         if len(self.band_sources) != len(spec.bands):
             raise InputError(
                 f"{len(self.band_sources)} aerial bands were given; the model needs {len(spec.bands)} "
@@ -505,8 +512,12 @@ class AerialComposition:
                     f"Choose a band between 1 and {count}.",
                 )
         first = self.band_sources[0].source
-        if first.transform.b or first.transform.d:
-            raise InputError(f"{first.name} is rotated; only north-up rasters are supported.")
+        t = first.transform
+        if t.b or t.d or t.a <= 0 or t.e >= 0:
+            raise InputError(
+                f"{first.name} is not a north-up raster (rotated or flipped); its grid cannot be the map's.",
+                "Warp it to a north-up grid first (e.g. gdalwarp), or give a north-up raster first.",
+            )
         self.crs = first.crs
         self._unit = _metres_per_unit(self.crs)
         self.bounds = self._common_extent()
@@ -613,7 +624,8 @@ class AerialComposition:
         return ((raw * scale - mean) / std).astype(np.float32, copy=False)
 
     def close(self) -> None:
-        for source in self.sources:
+        """Close the sources this composition opened (not those handed to it)."""
+        for source in self._owned:
             close = getattr(source, "close", None)
             if close is not None:
                 close()
@@ -661,7 +673,12 @@ def open_aerial(
             else:
                 path_or_source, band = item
                 band_sources.append(BandSource(source_of(path_or_source), int(band)))
-    return AerialComposition(band_sources, spec, resampling=resampling)
+    try:
+        return AerialComposition(band_sources, spec, resampling=resampling, owned=list(opened.values()))
+    except BaseException:
+        for source in opened.values():
+            source.close()
+        raise
 
 
 @dataclass(frozen=True)
