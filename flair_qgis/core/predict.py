@@ -73,6 +73,7 @@ class PredictionResult:
     seconds: float
     grid: OutputGrid
     warnings: list[str] = field(default_factory=list)
+    empty_tiles: int = 0  # tiles skipped because the aerial image has no data there
 
 
 def predict(
@@ -117,6 +118,7 @@ def predict(
         seconds=time.monotonic() - started,
         grid=grid,
         warnings=warnings,
+        empty_tiles=run.empty_tiles,
     )
 
 
@@ -219,6 +221,7 @@ class _Run:
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
         self.cloudy_tiles = 0
+        self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
         self.warnings: list[str] = []
 
     def execute(self) -> tuple[list[ClassStatistics], dict[str, Path]]:
@@ -276,10 +279,25 @@ class _Run:
             reader.join()
 
     def _infer(self, batch: _Batch) -> np.ndarray:
-        output = self.runner.run(self.spec.output.name, batch.feeds)
+        """B x C x S x S probabilities; tiles without a valid pixel are not run (their output is masked)."""
+        keep = [
+            i
+            for i, (tile, valid) in enumerate(zip(batch.tiles, batch.valid, strict=True))
+            if _has_data(tile, valid)
+        ]
+        self.empty_tiles += len(batch.tiles) - len(keep)
+        size = self.spec.aerial.tile_size
+        probabilities = np.zeros((len(batch.tiles), len(self.codes), size, size), np.float32)
+        if not keep:
+            return probabilities
+        feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
+        output = self.runner.run(self.spec.output.name, feeds)
         if self.spec.output.kind == "logits":
             output = softmax(output, axis=1)
-        return output
+        if len(keep) == len(batch.tiles):
+            return output
+        probabilities[keep] = output
+        return probabilities
 
     def _read_batches(self, batches: queue.Queue, stop: threading.Event) -> None:
         try:
@@ -368,6 +386,11 @@ def pad_series(
         stacked[i, : len(series)] = series
         dates[i, : len(days)] = days
     return stacked, dates
+
+
+def _has_data(tile: Tile, valid: np.ndarray) -> bool:
+    """Whether the part of the tile inside the grid has a pixel with data."""
+    return bool(valid[: tile.window.height, : tile.window.width].any())
 
 
 def _map_point(transform: Affine, col: float, row: float) -> tuple[float, float]:
