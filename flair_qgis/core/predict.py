@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -19,9 +18,10 @@ from rasterio.windows import Window
 from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
-from .errors import Cancelled, FlairError, InputError, OutputError
+from .errors import Cancelled, InputError, OutputError
 from .outputs import ClassStatistics, OutputOptions, OutputPaths, OutputWriter, check_outputs
 from .runtime import CPU, Runner, create_runner
+from .sentinel2 import Sentinel2Series, discover, load_series, prepare_window
 from .tiling import Stitcher, Tile, TileGrid
 
 Progress = Callable[[float, str], None]
@@ -163,15 +163,11 @@ def _sentinel2_series(
     warnings: list[str],
     report: Progress,
     cancelled: IsCancelled,
-) -> Any:
+) -> Sentinel2Series | None:
     if spec.sentinel2 is None:
         if request.sentinel2 is not None:
             warnings.append("The model is aerial-only: the Sentinel-2 folder is not used.")
         return None
-    try:
-        from .sentinel2 import discover, load_series
-    except ImportError as exc:  # pragma: no cover - the Sentinel-2 package ships with the plugin
-        raise FlairError("This installation cannot read Sentinel-2 data", str(exc)) from exc
     catalog = discover(request.sentinel2)
     report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
 
@@ -207,7 +203,7 @@ class _Run:
         bundle: Bundle,
         aerial: AerialComposition,
         grid: OutputGrid,
-        sentinel2: Any,
+        sentinel2: Sentinel2Series | None,
         runner: Runner,
         report: Progress,
         cancelled: IsCancelled,
@@ -329,8 +325,6 @@ class _Run:
 
     def _sentinel2_feeds(self, tiles: list[Tile], feeds: dict[str, np.ndarray]) -> int:
         """Add the Sentinel-2 windows centred on each tile, T padded to the batch's longest series."""
-        from .sentinel2 import prepare_window
-
         spec = self.spec.sentinel2
         assert spec is not None
         half = self.spec.aerial.tile_size / 2
