@@ -82,6 +82,17 @@ def test_a_0_4_m_source_is_resampled_bilinearly_to_0_2_m(tmp_path):
     assert valid.all()
 
 
+def test_resampled_windows_agree_inside_the_image_and_past_its_edge(tmp_path):
+    rows, cols = np.mgrid[0:4, 0:4]
+    path = write_raster(tmp_path / "coarse.tif", (40 * rows + 10 * cols).astype(np.uint8), resolution=0.4)
+    with AerialComposition([BandSource(RasterioSource(path), 1)] * 5, SPEC) as aerial:
+        grid = aerial.grid_for()
+        inside, _ = aerial.read(grid, grid.window)  # read as a resampled window of the file
+        beyond, valid = aerial.read(grid, Window(-2, -2, 12, 12))  # warped: it reaches past the file
+    assert valid[2:10, 2:10].all() and valid.sum() == 64
+    np.testing.assert_allclose(beyond[:, 2:10, 2:10], inside, atol=1e-3)
+
+
 def test_resampling_leaves_nodata_out_of_the_interpolation(tmp_path):
     coarse = np.full((4, 4), 100, np.uint8)
     coarse[0, 0] = 0
