@@ -12,9 +12,10 @@ Files beside `map.tif`:
                            GDAL keeps them for GeoTIFFs, so that GDAL, QGIS and ArcGIS show class names
   map.qml                  QGIS style: paletted renderer with the official colours and names
   map.stats.json / .csv    per-class pixels, hectares and percent of the classified area
-  map.confidence.tif       (optional) uint8 percent 0..100: the winning class's probability; 255 = nodata
-  map.probabilities.tif    (optional) uint8 0..255 = probability x 255, one band per class named after it;
-                           pixels outside the map are masked (an internal per-dataset mask)
+  map.confidence.tif       (optional) uint8 percent 0..100: the winning class's probability; 255 = nodata;
+                           GDAL scale 0.01, so GIS that apply it show 0..1
+  map.probabilities.tif    (optional) uint8 0..255 = probability x 255 (GDAL scale 1/255), one band per
+                           class named after it; outside the map masked (an internal per-dataset mask)
 With `cog`, the rasters are converted to Cloud-Optimised GeoTIFFs (with overviews) before the rename.
 """
 
@@ -306,13 +307,15 @@ class OutputWriter:
         if self.paths.confidence is not None:
             confidence = self._raster("confidence", self.paths.confidence, 1, nodata=CONFIDENCE_NODATA)
             confidence.set_band_description(1, "confidence (%)")
-            confidence.update_tags(1, UNITS="percent", MEANING="probability of the mapped class x 100")
+            confidence.scales = (0.01,)  # GIS that apply scales show the probability 0..1
+            confidence.units = ("percent",)
         if self.paths.probabilities is not None:
             count = len(self.nomenclature.classes)
             probabilities = self._raster("probabilities", self.paths.probabilities, count)
+            probabilities.scales = (1 / 255,) * count
             for band, cls in enumerate(self.nomenclature.classes, start=1):
                 probabilities.set_band_description(band, cls.label(language))
-                probabilities.update_tags(band, CODE=str(cls.code), SCALE="probability x 255")
+                probabilities.update_tags(band, CODE=str(cls.code))
 
     def _close_rasters(self) -> None:
         while self._datasets:
