@@ -1,12 +1,5 @@
-"""Aerial imagery in: raster sources, the bundle's bands composed from them on one grid at the bundle's
-resolution and value range, and the area of interest that decides which pixels are mapped.
-
-Value rule (`native_range`): a band's raw values are mapped linearly from its native range onto the
-bundle's `value_range`, then clipped to it. The native range is, in order: the range given on the
-`BandSource`; the range the source declares (a GeoTIFF's NBITS, e.g. 12-bit data stored as uint16 ->
-0..4095); else the full range of an unsigned integer type (uint8 0..255, uint16 0..65535), 0..max for a
-signed integer type. Floating-point bands are taken as already in the bundle's range. So 8-bit imagery
-is fed as it is to a 0..255 bundle and 16-bit imagery is brought to it by / 257.
+"""Aerial imagery in: the bundle's bands composed from one or several rasters on one grid at the
+bundle's resolution and value range, and the area of interest that decides which pixels are mapped.
 """
 
 from __future__ import annotations
@@ -389,7 +382,14 @@ AerialArgument = str | Path | RasterSource | Sequence[BandSource | tuple[Any, in
 
 
 def native_range(dtype: str, declared: tuple[float, float] | None = None) -> tuple[float, float] | None:
-    """The range a band's values span before scaling, or None for floating-point bands (used as is)."""
+    """The range a band's values span before scaling, or None for floating-point bands (used as is).
+
+    The rule: `declared` if given (a BandSource's input_range, else what the source declares, e.g. a
+    GeoTIFF's NBITS: 12-bit data stored as uint16 -> 0..4095); else the full range of an unsigned
+    integer type (uint8 0..255, uint16 0..65535), 0..max for a signed one. `to_value_range` then maps
+    this range linearly onto the bundle's value_range and clips: 8-bit imagery goes as it is to a
+    0..255 bundle, 16-bit imagery is divided by 257.
+    """
     if declared is not None:
         return declared
     kind = np.dtype(dtype)
@@ -580,7 +580,10 @@ class AerialComposition:
         extent: Bounds | None = None
         for source in self.sources:
             if not same_crs(source.crs, self.crs):
-                note = f"{source.name} is in another CRS than {self.sources[0].name}; it is reprojected on the fly."
+                note = (
+                    f"{source.name} is in another CRS than {self.sources[0].name}; "
+                    "it is reprojected on the fly."
+                )
                 self.warnings.append(note)
                 log.warning(note)
             resolution = (
@@ -588,7 +591,8 @@ class AerialComposition:
             )
             if resolution and not math.isclose(resolution, self.spec.gsd, rel_tol=1e-6):
                 self.warnings.append(
-                    f"{source.name} is at {resolution:g} m; it is resampled to the model's {self.spec.gsd:g} m."
+                    f"{source.name} is at {resolution:g} m; "
+                    f"it is resampled to the model's {self.spec.gsd:g} m."
                 )
             box = _footprint(source, self.crs)
             if extent is None:
