@@ -392,7 +392,12 @@ def _run(workdir: Path, areas: list[float], heavy_tiles: int, args: argparse.Nam
         {"case": "engine, sub-area", "model": "U-T&T (ONNX Runtime)", "area": engine["km2"], **engine}
     )
     rows.append({"case": "torch loop, sub-area", "model": "U-T&T (torch)", "area": loop["km2"], **loop})
-    print(report(rows, areas, engine, loop, overlap))
+    text = report(rows, areas, engine, loop, overlap)
+    load = os.getloadavg()
+    print(
+        f"{text}\n- Machine load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
+        f"on {os.cpu_count()} cores (other work on the machine slows every case alike)."
+    )
     return 0
 
 
