@@ -396,7 +396,7 @@ def _run(workdir: Path, areas: list[float], heavy_tiles: int, args: argparse.Nam
     load = os.getloadavg()
     print(
         f"{text}\n- Machine load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
-        f"on {os.cpu_count()} cores (other work on the machine slows every case alike)."
+        f"on {os.cpu_count()} cores (other work on the machine slows the cases down)."
     )
     return 0
 
