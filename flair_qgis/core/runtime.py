@@ -63,7 +63,7 @@ def choose_providers(device: str = "auto", available: list[str] | None = None) -
     if lowered == "gpu":
         gpus = [p for p in GPU_PROVIDERS if p in available]
         if gpus:
-            return ProviderChoice(device, (gpus[0], CPU), None)
+            return ProviderChoice(device, _with_fallbacks(gpus[0], available), None)
         return ProviderChoice(
             device,
             (CPU,),
@@ -79,12 +79,22 @@ def choose_providers(device: str = "auto", available: list[str] | None = None) -
             "Use auto, gpu, cpu, cuda, tensorrt, directml, coreml or an ONNX Runtime provider name.",
         )
     if provider in available:
-        return ProviderChoice(device, (provider,) if provider == CPU else (provider, CPU), None)
+        return ProviderChoice(device, _with_fallbacks(provider, available), None)
     return ProviderChoice(
         device,
         (CPU,),
         f"{provider} is not available in this ONNX Runtime (available: {', '.join(available)})",
     )
+
+
+def _with_fallbacks(provider: str, available: list[str]) -> tuple[str, ...]:
+    """`provider`, then CUDA for the operators TensorRT leaves out, then the CPU."""
+    if provider == CPU:
+        return (CPU,)
+    chain = [provider]
+    if provider == "TensorrtExecutionProvider" and "CUDAExecutionProvider" in available:
+        chain.append("CUDAExecutionProvider")
+    return (*chain, CPU)
 
 
 class Runner:

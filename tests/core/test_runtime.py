@@ -50,6 +50,17 @@ def test_named_provider_and_aliases() -> None:
     assert choice.providers == (CPU,)
     assert "CoreMLExecutionProvider is not available" in choice.reason
     assert choose_providers("cpu", [CPU, "CUDAExecutionProvider"]).providers == (CPU,)
+    trt = [CPU, "CUDAExecutionProvider", "TensorrtExecutionProvider"]
+    assert choose_providers("tensorrt", trt).providers == (
+        "TensorrtExecutionProvider",
+        "CUDAExecutionProvider",
+        CPU,
+    )
+    assert choose_providers("gpu", trt).providers == (
+        "TensorrtExecutionProvider",
+        "CUDAExecutionProvider",
+        CPU,
+    )
     with pytest.raises(FlairError, match="Unknown device 'quantum'"):
         choose_providers("quantum", [CPU])
 
