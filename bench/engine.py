@@ -232,6 +232,7 @@ def _engine_case(case: dict[str, Any]) -> dict[str, Any]:
         "km2": grid.width * grid.height * GSD**2 / 1e6,
         "first": times[0],
         "last": times[-1],
+        "waited": result.waited_for_data,
     }
 
 
@@ -445,6 +446,10 @@ def report(
             f"- Once running (after the first tile, measured): {per_tile:.2f} s per tile for the engine vs "
             f"{loop_per_tile:.2f} for the torch loop: **{loop_per_tile / per_tile:.2f}x**."
         )
+    lines.append(
+        f"- Reading ahead: the engine's inference waited {engine['waited']:.1f} s of {engine['seconds']:.1f} s for "
+        "the reader thread (the first batch included)."
+    )
     for km2 in areas:
         tiles = tiles_for(round(math.sqrt(km2 * 1e6) / GSD), overlap)
         minutes = tiles * per_tile / 60
