@@ -114,8 +114,18 @@ class Runner:
         self.splits = 0  # how many times a batch was split after running out of memory
 
     def run(self, output: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Run one batch (every feed has the batch on axis 0) and return `output`, B x ..."""
-        return run_split(lambda part: self.session.run([output], dict(part))[0], feeds, self._count_split)
+        """Run one batch (every feed has the batch on axis 0) and return `output`, B x ...
+
+        An ONNX Runtime failure other than memory raises FlairError with its first line."""
+        try:
+            return run_split(lambda part: self.session.run([output], dict(part))[0], feeds, self._count_split)
+        except FlairError:
+            raise
+        except Exception as exc:  # onnxruntime's own exception types
+            raise FlairError(
+                f"ONNX Runtime failed to run the model on {self.provider}: {_first_line(exc)}",
+                "The bundle may not follow the input/output convention of docs/bundle.md.",
+            ) from exc
 
     def _count_split(self) -> None:
         self.splits += 1

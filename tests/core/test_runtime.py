@@ -108,6 +108,13 @@ def test_out_of_memory_on_one_tile_fails_clearly() -> None:
     assert "device cpu" in info.value.hint
 
 
+def test_a_failing_run_is_a_clear_error(tmp_path: Path) -> None:
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    runner = create_runner(tmp_path / "m.onnx", device="cpu")
+    with pytest.raises(FlairError, match="ONNX Runtime failed to run the model on CPUExecutionProvider"):
+        runner.run("logits", {"aerial": np.zeros((1, 4, 8, 8), np.float32)})  # 4 bands instead of 5
+
+
 def test_other_errors_are_not_taken_for_memory() -> None:
     assert not is_out_of_memory(RuntimeError("Invalid rank for input: aerial"))
 
