@@ -288,17 +288,16 @@ class _Run:
             if _has_data(tile, valid)
         ]
         self.empty_tiles += len(batch.tiles) - len(keep)
+        feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
+        output = self.runner.run(self.spec.output.name, feeds) if keep else None
+        if output is not None and self.spec.output.kind == "logits":
+            output = softmax(output, axis=1)
+        if output is not None and len(keep) == len(batch.tiles):
+            return output
         size = self.spec.aerial.tile_size
         probabilities = np.zeros((len(batch.tiles), len(self.codes), size, size), np.float32)
-        if not keep:
-            return probabilities
-        feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
-        output = self.runner.run(self.spec.output.name, feeds)
-        if self.spec.output.kind == "logits":
-            output = softmax(output, axis=1)
-        if len(keep) == len(batch.tiles):
-            return output
-        probabilities[keep] = output
+        if output is not None:
+            probabilities[keep] = output
         return probabilities
 
     def _read_batches(self, batches: queue.Queue, stop: threading.Event) -> None:
