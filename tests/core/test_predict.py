@@ -87,6 +87,7 @@ def test_map_is_pixel_exact_georeferenced_styled_and_counted(tmp_path: Path, sce
         assert float(table[row.code]["hectares"]) == pytest.approx(row.hectares, abs=1e-4)
     assert "PalettedRasterRenderer" in result.qml.read_text() or "paletted" in result.qml.read_text()
     assert result.provider == "CPUExecutionProvider"
+    assert 0 <= result.waited_for_data < result.seconds
     # 150 x 110 px in 32 px tiles every 24 px: columns at 0..96 and 118, rows at 0..72 and 78.
     assert result.tiles == 6 * 5
     assert len(steps) == 1 + 30  # starting, then one step per batch of one tile (CPU)
@@ -455,3 +456,15 @@ def test_all_cloudy_tiles_are_reported_and_unused_sentinel2_is_said(
     )
     aerial_only, _ = run(tmp_path, path, bundle, sentinel2=folder, output=tmp_path / "unet.tif")
     assert any("aerial-only" in w for w in aerial_only.warnings)
+
+
+def test_tiles_without_data_are_skipped_and_nodata(tmp_path: Path, bundle: Path) -> None:
+    data = np.random.default_rng(4).integers(1, 256, (5, 64, 96), dtype=np.uint8)
+    data[:, :, :40] = 0  # the first column of 32 px tiles has no data at all, the second some
+    path = write_raster(tmp_path / "ortho.tif", data, nodata=0)
+    result, _ = run(tmp_path, path, bundle, overlap=0)
+    assert (result.tiles, result.empty_tiles) == (6, 2)
+    expected = expected_classes(data)
+    expected[:, :40] = 0
+    with rasterio.open(result.class_raster) as src:
+        np.testing.assert_array_equal(src.read(1), expected)
