@@ -45,6 +45,11 @@ def quick_config(root, output, architecture: str, *extra: str) -> dict:
     )
 
 
+def read_metrics(output_dir) -> list[dict]:
+    with open(next((output_dir / "csv").rglob("metrics.csv")), newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 @pytest.fixture(scope="module")
 def trained(synthetic_root, tmp_path_factory):
     """Both architectures trained once with the same data, seed and schedule."""
@@ -78,11 +83,11 @@ def test_training_learns_and_fusion_wins_where_only_sentinel2_tells(trained, eva
 
 
 def test_checkpoints_and_logs_are_written(trained) -> None:
-    result, config = trained["utt"]
+    result, _ = trained["utt"]
     assert result.best_checkpoint.endswith(".ckpt") and "val_miou=" in result.best_checkpoint
     assert (result.output_dir / "checkpoints" / "last.ckpt").is_file()
     assert list((result.output_dir / "tensorboard").rglob("events.out.tfevents.*"))
-    rows = list(csv.DictReader(open(next((result.output_dir / "csv").rglob("metrics.csv")))))
+    rows = read_metrics(result.output_dir)
     scores = [float(r["val_miou"]) for r in rows if r.get("val_miou")]
     assert len(scores) == EPOCHS and max(scores) == pytest.approx(result.best_val_miou, abs=1e-4)
     assert any(r.get("val_iou/agricultural land") for r in rows)
@@ -114,7 +119,7 @@ def test_resume_continues_from_the_last_checkpoint(trained, synthetic_root, tmp_
     result, _ = trained["unet"]
     config = quick_config(synthetic_root, tmp_path, "unet", f"trainer.max_epochs={EPOCHS + 1}")
     resumed = fit(config, resume=result.output_dir / "checkpoints" / "last.ckpt")
-    rows = list(csv.DictReader(open(next((tmp_path / "csv").rglob("metrics.csv")))))
+    rows = read_metrics(tmp_path)
     assert {int(r["epoch"]) for r in rows} == {EPOCHS}  # only the one new epoch ran
     assert resumed.epochs == EPOCHS + 1
 
