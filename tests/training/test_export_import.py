@@ -83,7 +83,6 @@ def test_export_never_overwrites_without_being_asked(tmp_path, quick_utt) -> Non
     assert path.read_bytes() == b"precious"
 
 
-@pytest.mark.slow
 def test_fp16_bundle_stays_close_to_the_fp32_network(tmp_path, quick_utt, one_thread) -> None:
     model, spec = quick_utt
     report = export_bundle(model, spec, tmp_path / "half.onnx", fp16=True)
