@@ -30,7 +30,7 @@ YEAR = 2021
 SENTINEL2_ONLY_CLASSES = (10, 11, 12)
 
 # Spectra (reflectance x 10000, bands B2 B3 B4 B5 B6 B7 B8 B8A B11 B12) mixed into every profile.
-_SOIL = np.array([900, 1150, 1450, 1750, 1950, 2050, 2150, 2250, 3000, 2500], dtype=np.float64)
+_SOIL = np.array([900, 1150, 1450, 1700, 1800, 1850, 1900, 1950, 3000, 2500], dtype=np.float64)
 _WET_SOIL = _SOIL * 0.65
 _VEGETATION = np.array([300, 620, 320, 950, 2500, 3200, 3650, 3750, 1800, 850], dtype=np.float64)
 _WATER = np.array([650, 520, 320, 220, 160, 130, 110, 95, 55, 35], dtype=np.float64)
@@ -141,7 +141,7 @@ class LandCoverScene:
         cls,
         bounds: tuple[float, float, float, float],
         seed: int = 0,
-        parcel_size: tuple[float, float] = (40.0, 120.0),
+        parcel_size: tuple[float, float] = (30.0, 100.0),
     ) -> LandCoverScene:
         rng = np.random.default_rng(seed)
         xmin, ymin, xmax, ymax = bounds
@@ -173,7 +173,7 @@ class LandCoverScene:
     def rasterize(self, transform: Affine, width: int, height: int) -> np.ndarray:
         """The class map on a raster grid (pixel centres): height x width uint8 FLAIR-19 codes."""
         cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-        xs, ys = transform * (cols, rows)
+        xs, ys = transform @ (cols, rows)
         return self.classes_at(np.asarray(xs), np.asarray(ys))
 
     def fractions(self, transform: Affine, width: int, height: int, samples: int = 5) -> np.ndarray:
@@ -183,7 +183,7 @@ class LandCoverScene:
         cols, rows = np.meshgrid(np.arange(width), np.arange(height))
         for dy in offsets:
             for dx in offsets:
-                xs, ys = transform * (cols + dx, rows + dy)
+                xs, ys = transform @ (cols + dx, rows + dy)
                 codes = self.classes_at(np.asarray(xs), np.asarray(ys))
                 np.add.at(counts, (codes, rows, cols), 1.0)
         return counts / samples**2
@@ -320,7 +320,7 @@ def write_aerial_scene(
             for col in range(0, width, block):
                 h, w = min(block, height - row), min(block, width - col)
                 cols, rows = np.meshgrid(np.arange(col, col + w) + 0.5, np.arange(row, row + h) + 0.5)
-                xs, ys = (np.asarray(a) for a in transform * (cols, rows))
+                xs, ys = (np.asarray(a) for a in transform @ (cols, rows))
                 image = draw_aerial(scene.classes_at(xs, ys), xs, ys, rng)
                 dst.write(image, window=rasterio.windows.Window(col, row, w, h))
     return path
@@ -331,9 +331,64 @@ def _layout(patches: int, per_zone: int, test_zones: int) -> list[tuple[str, str
     layout = []
     for z in range(zones):
         split = "test" if z >= zones - test_zones else "train"
-        domain = f"D{(z % 3) + 1 if split == 'train' else 90 + z:03d}_2021"
+        domain = f"D{z // 2 + 1 if split == 'train' else 90 + z:03d}_2021"
         layout.append((split, domain, f"Z{z + 1}_{'UN'[z % 2]}{'AN'[z % 2]}"))
     return layout
+
+
+def _zone_folders(out: Path, split: str, domain: str, zone: str) -> tuple[Path, Path, Path]:
+    """The zone's img/, msk/ and sen/ folders, named as in FLAIR #2 (test split: flair_2_*_test)."""
+    prefix = "flair_2" if split == "test" else "flair"
+    folders = (
+        out / f"{prefix}_aerial_{split}" / domain / zone / "img",
+        out / f"{prefix}_labels_{split}" / domain / zone / "msk",
+        out / f"{prefix}_sen_{split}" / domain / zone / "sen",
+    )
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+def _write_super_area(
+    sen_dir: Path, prefix: str, scene: LandCoverScene, transform: Affine, pixels: int, dates: list[date],
+    rng: np.random.Generator,
+) -> None:  # fmt: skip
+    """`<prefix>_data.npy`, `_masks.npy` and `_products.txt` of one zone, a fifth of the dates cloudy."""
+    cloudy = set(rng.choice(len(dates), size=max(2, len(dates) // 5), replace=False).tolist())
+    data, masks = draw_sentinel2(scene, transform, pixels, pixels, dates, rng, cloudy)
+    np.save(sen_dir / f"{prefix}_data.npy", data)
+    np.save(sen_dir / f"{prefix}_masks.npy", masks)
+    names = [product_name(day, i) for i, day in enumerate(dates)]
+    (sen_dir / f"{prefix}_products.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+
+
+def _patch_metadata(
+    centre_x: float, centre_y: float, domain: str, zone: str, rng: np.random.Generator
+) -> dict:
+    """An entry of flair_aerial_metadata.json."""
+    return {
+        "patch_centroid_x": round(centre_x, 2),
+        "patch_centroid_y": round(centre_y, 2),
+        "patch_centroid_z": round(float(rng.uniform(20, 400)), 1),
+        "camera": "UCE-M3-f120-s06",
+        "date": f"{YEAR}-{int(rng.integers(5, 9)):02d}-{int(rng.integers(1, 28)):02d}",
+        "time": f"{int(rng.integers(9, 16))}h{int(rng.integers(0, 60)):02d}",
+        "domain": domain,
+        "zone": zone,
+    }
+
+
+def _write_patch(
+    scene: LandCoverScene, left: float, top: float, size: int, patch_id: int, aerial_dir: Path, label_dir: Path,
+    rng: np.random.Generator,
+) -> None:  # fmt: skip
+    """IMG_<id>.tif and MSK_<id>.tif of the size x size patch whose upper-left corner is (left, top)."""
+    transform = from_origin(left, top, AERIAL_GSD, AERIAL_GSD)
+    cols, rows = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
+    xs, ys = (np.asarray(a) for a in transform @ (cols, rows))
+    codes = scene.classes_at(xs, ys)
+    write_aerial(aerial_dir / f"IMG_{patch_id:06d}.tif", draw_aerial(codes, xs, ys, rng), transform)
+    write_labels(label_dir / f"MSK_{patch_id:06d}.tif", codes, transform)
 
 
 def write_dataset(
@@ -347,9 +402,10 @@ def write_dataset(
 ) -> dict[str, int]:
     """Write a synthetic dataset in the FLAIR #2 layout under `out` (see module docstring).
 
-    Patches are spread over zones (per_zone each; the last zone or two form the test split, the others
-    go to train domains D001..D003), each zone with its own scene and Sentinel-2 super-area. Returns
-    counts per split.
+    Patches are spread evenly over max(4, patches / per_zone) zones, each with its own scene and
+    Sentinel-2 super-area (covering the patches plus half a `window` of margin); a fifth of the zones (at
+    least one) form the test split, the others go to train domains of two zones each. Returns the number
+    of patches per split.
     """
     out = Path(out)
     layout = _layout(patches, per_zone, test_zones=max(1, math.ceil(patches / per_zone) // 5))
@@ -357,60 +413,34 @@ def write_dataset(
     metadata: dict[str, dict] = {}
     counts = {"train": 0, "test": 0}
     patch_metres = size * AERIAL_GSD
-    spacing = max(patch_metres, 48.0)
+    spacing = max(patch_metres, 60.0)
     grid = math.ceil(math.sqrt(math.ceil(patches / len(layout))))
     margin = (window // 2 + 2) * SENTINEL2_GSD
+    extent = grid * spacing + 2 * margin
     series_dates = acquisition_dates(dates, seed=seed)
     next_id = 1
     for z, (split, domain, zone) in enumerate(layout):
         zone_seed = seed * 1000 + z
         rng = np.random.default_rng(zone_seed)
-        extent = grid * spacing + 2 * margin
-        x0 = 600_000.0 + 5_000.0 * z
-        y0 = 6_800_000.0 + 3_000.0 * (z % 4)
-        bounds = (x0, y0 - extent, x0 + extent, y0)
-        scene = LandCoverScene.random(bounds, seed=zone_seed)
-        aerial_dir = out / f"flair{'_2' if split == 'test' else ''}_aerial_{split}" / domain / zone / "img"
-        label_dir = out / f"flair{'_2' if split == 'test' else ''}_labels_{split}" / domain / zone / "msk"
-        sen_dir = out / f"flair{'_2' if split == 'test' else ''}_sen_{split}" / domain / zone / "sen"
-        for folder in (aerial_dir, label_dir, sen_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        sen_pixels = round(extent / SENTINEL2_GSD)
+        x0, y0 = 600_000.0 + 5_000.0 * z, 6_800_000.0 + 3_000.0 * (z % 4)
+        scene = LandCoverScene.random((x0, y0 - extent, x0 + extent, y0), seed=zone_seed)
+        aerial_dir, label_dir, sen_dir = _zone_folders(out, split, domain, zone)
         sen_transform = from_origin(x0, y0, SENTINEL2_GSD, SENTINEL2_GSD)
-        n_cloudy = max(2, len(series_dates) // 5)
-        cloudy = set(rng.choice(len(series_dates), size=n_cloudy, replace=False).tolist())
-        data, masks = draw_sentinel2(scene, sen_transform, sen_pixels, sen_pixels, series_dates, rng, cloudy)
-        prefix = f"SEN2_sp_{domain}-{zone}"
-        np.save(sen_dir / f"{prefix}_data.npy", data)
-        np.save(sen_dir / f"{prefix}_masks.npy", masks)
-        names = [product_name(day, i) for i, day in enumerate(series_dates)]
-        (sen_dir / f"{prefix}_products.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+        pixels = round(extent / SENTINEL2_GSD)
+        _write_super_area(
+            sen_dir, f"SEN2_sp_{domain}-{zone}", scene, sen_transform, pixels, series_dates, rng
+        )
         zone_patches = patches // len(layout) + (1 if z < patches % len(layout) else 0)
         for k in range(zone_patches):
             gx, gy = k % grid, k // grid
             left = x0 + margin + gx * spacing + rng.uniform(0, spacing - patch_metres)
             top = y0 - margin - gy * spacing - rng.uniform(0, spacing - patch_metres)
             left, top = round(left / AERIAL_GSD) * AERIAL_GSD, round(top / AERIAL_GSD) * AERIAL_GSD
-            transform = from_origin(left, top, AERIAL_GSD, AERIAL_GSD)
-            cols, rows = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
-            xs, ys = (np.asarray(a) for a in transform * (cols, rows))
-            codes = scene.classes_at(xs, ys)
-            name = f"IMG_{next_id:06d}"
-            write_aerial(aerial_dir / f"{name}.tif", draw_aerial(codes, xs, ys, rng), transform)
-            write_labels(label_dir / f"MSK_{next_id:06d}.tif", codes, transform)
+            _write_patch(scene, left, top, size, next_id, aerial_dir, label_dir, rng)
             centre_x, centre_y = left + patch_metres / 2, top - patch_metres / 2
-            col_f, row_f = ~sen_transform * (centre_x, centre_y)
-            centroids[f"{name}.tif"] = [round(row_f), round(col_f)]
-            metadata[name] = {
-                "patch_centroid_x": round(centre_x, 2),
-                "patch_centroid_y": round(centre_y, 2),
-                "patch_centroid_z": round(float(rng.uniform(20, 400)), 1),
-                "camera": "UCE-M3-f120-s06",
-                "date": f"{YEAR}-{int(rng.integers(5, 9)):02d}-{int(rng.integers(1, 28)):02d}",
-                "time": f"{int(rng.integers(9, 16))}h{int(rng.integers(0, 60)):02d}",
-                "domain": domain,
-                "zone": zone,
-            }
+            col, row = ~sen_transform @ (centre_x, centre_y)
+            centroids[f"IMG_{next_id:06d}.tif"] = [round(row), round(col)]
+            metadata[f"IMG_{next_id:06d}"] = _patch_metadata(centre_x, centre_y, domain, zone, rng)
             counts[split] += 1
             next_id += 1
     (out / "flair-2_centroids_sp_to_patch.json").write_text(json.dumps(centroids, indent=1), encoding="utf-8")

@@ -24,7 +24,13 @@ from torch.utils.data import Dataset
 from flair_qgis.core.bundle_spec import AerialInput, Sentinel2Input
 from flair_qgis.core.errors import InputError
 from flair_qgis.core.nomenclature import FLAIR_13, flair19_to_flair13
-from flair_qgis.core.sentinel2 import FlairSuperArea, patch_window, prepare_window, read_centroids
+from flair_qgis.core.sentinel2 import (
+    FlairSuperArea,
+    patch_window,
+    prepare_window,
+    read_centroids,
+    super_area_for_patch,
+)
 from flair_qgis.core.sentinel2.flair_npy import CENTROIDS_NAME
 
 from .augment import random_transform
@@ -226,8 +232,6 @@ class Flair2Dataset(Dataset):
         assert self.sentinel2 is not None
         super_area = self._super_areas.get(patch.sentinel2)
         if super_area is None:
-            from flair_qgis.core.sentinel2 import super_area_for_patch
-
             super_area = self._super_areas[patch.sentinel2] = super_area_for_patch(patch.sentinel2)
         data, masks, dates = patch_window(
             super_area, self.centroids, patch.aerial.name, self.sentinel2.window_size
