@@ -49,6 +49,8 @@ class FlairPlugin:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
         if self.dialog is not None:
+            if self.dialog.task is not None:  # a run must not outlive the plugin's code
+                self.dialog.task.cancel()
             self.dialog.close()
             self.dialog.deleteLater()
             self.dialog = None
