@@ -27,8 +27,9 @@ class FlairPlugin:
     def initProcessing(self) -> None:
         from .processing.provider import FlairProvider
 
-        self.provider = FlairProvider()
-        QgsApplication.processingRegistry().addProvider(self.provider)
+        provider = FlairProvider()
+        # The registry refuses (and deletes) a second provider with the same id.
+        self.provider = provider if QgsApplication.processingRegistry().addProvider(provider) else None
 
     def initGui(self) -> None:
         self.initProcessing()

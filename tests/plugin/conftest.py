@@ -62,17 +62,16 @@ def scene(tmp_path, qgis_new_project) -> Scene:
     return Scene(tmp_path, layers[2], layers[1], layers[0], bundle)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def flair_provider(qgis_processing):
-    """The plugin's Processing provider, registered once."""
+    """The plugin's Processing provider, registered for one test module and removed after it."""
     from flair_qgis.processing.provider import FlairProvider
 
     registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("flair")
-    if provider is None:
-        provider = FlairProvider()
-        registry.addProvider(provider)
+    provider = FlairProvider()
+    assert registry.addProvider(provider), "another 'flair' provider is registered"
     yield provider
+    registry.removeProvider(provider)
 
 
 @pytest.fixture(autouse=True)
