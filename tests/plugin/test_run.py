@@ -209,3 +209,53 @@ def test_processing_extent_limits_the_map(scene, flair_provider):
     with rasterio.open(output) as written:
         classes = written.read(1)
     np.testing.assert_array_equal(classes, np.full((SIZE // 2, SIZE // 2), QUADRANT_CODES[0], np.uint8))
+
+
+def test_algorithm_runs_inside_a_graphical_model(scene, flair_provider):
+    """A model whose only step is flair:landcover, fed by the model's own inputs, as built in the
+    graphical modeler."""
+    import processing
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterFile,
+        QgsProcessingParameterRasterDestination,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    model = QgsProcessingModelAlgorithm("land cover model", "tests")
+    for name in ("aerial", "nir", "elevation"):
+        model.addModelParameter(
+            QgsProcessingParameterRasterLayer(name, name), QgsProcessingModelParameter(name)
+        )
+    model.addModelParameter(
+        QgsProcessingParameterFile("bundle", "bundle"), QgsProcessingModelParameter("bundle")
+    )
+    child = QgsProcessingModelChildAlgorithm("flair:landcover")
+    child.setChildId("landcover")
+    for key, name in (("AERIAL", "aerial"), ("NIR_LAYER", "nir"), ("ELEVATION_LAYER", "elevation"),
+                      ("BUNDLE", "bundle")):  # fmt: skip
+        child.addParameterSources(key, [QgsProcessingModelChildParameterSource.fromModelParameter(name)])
+    child.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(2)])
+    output = QgsProcessingModelOutput("map", "map")
+    output.setChildOutputName("OUTPUT")
+    child.setModelOutputs({"map": output})
+    model.addChildAlgorithm(child)
+    model.addModelParameter(QgsProcessingParameterRasterDestination("landcover:map", "map"),
+                            QgsProcessingModelParameter("landcover:map"))  # fmt: skip
+
+    destination = scene.folder / "model.tif"
+    result = processing.run(
+        model,
+        {
+            "aerial": scene.rgb, "nir": scene.irc, "elevation": scene.elevation, "bundle": str(scene.bundle),
+            "landcover:map": str(destination),
+        },
+    )  # fmt: skip
+
+    assert result["landcover:map"] == str(destination)
+    with rasterio.open(destination) as written:
+        np.testing.assert_array_equal(written.read(1), expected_classes())
