@@ -32,11 +32,14 @@ format: env
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# pytest-qgis keeps QGIS's settings in .qgis-settings/: start each run from none, as a fresh clone does.
 test: lint
+	rm -rf .qgis-settings
 	$(PY) -m pytest
 
 # The tests without the slow ones (training runs, large areas), for quick iterations.
 test-fast: env
+	rm -rf .qgis-settings
 	$(PY) -m pytest -m "not slow"
 
 package: env
