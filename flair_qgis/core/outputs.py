@@ -1,21 +1,5 @@
 """The map's files, written so that a failure or a cancel leaves nothing behind: the class raster with
 its palette, names and QGIS style, optional confidence and probabilities, and per-class statistics.
-
-Every file is first written under a hidden temporary name in its target folder
-(`.map.tif.partial-<random>`) and renamed to its real name only by `OutputWriter.commit()`; an
-exception, a cancel or a full disk removes the temporary files and leaves the output paths untouched.
-
-Files beside `map.tif`:
-  map.tif                  uint8 class codes of the nomenclature, 0 = nodata (outside the area or no
-                           image), colour table and per-class metadata embedded; tiled, DEFLATE
-  map.tif.aux.xml          category names and a raster attribute table (code, name, colour), where
-                           GDAL keeps them for GeoTIFFs, so that GDAL, QGIS and ArcGIS show class names
-  map.qml                  QGIS style: paletted renderer with the official colours and names
-  map.stats.json / .csv    per-class pixels, hectares and percent of the classified area
-  map.confidence.tif       (optional) uint8 percent 0..100: the winning class's probability; 255 = nodata
-  map.probabilities.tif    (optional) uint8 0..255 = probability x 255, one band per class named after it;
-                           pixels outside the map are masked (an internal per-dataset mask)
-With `cog`, the rasters are converted to Cloud-Optimised GeoTIFFs (with overviews) before the rename.
 """
 
 from __future__ import annotations
@@ -51,7 +35,20 @@ CONFIDENCE_NODATA = 255
 
 @dataclass(frozen=True)
 class OutputPaths:
-    """Where each output of one map goes; `confidence` and `probabilities` are None when not asked."""
+    """Where each output of one map goes; `confidence` and `probabilities` are None when not asked.
+
+    Beside `map.tif`:
+      map.tif                uint8 class codes of the nomenclature, 0 = nodata (outside the area or no
+                             image), colour table and class names (band metadata) embedded; tiled, DEFLATE
+      map.tif.aux.xml        category names and a raster attribute table (code, name, colour), where GDAL
+                             keeps them for GeoTIFFs, so that GDAL, QGIS and ArcGIS show class names
+      map.qml                QGIS style: paletted renderer with the official colours and names
+      map.stats.json / .csv  per-class pixels, hectares and percent of the classified area
+      map.confidence.tif     (optional) uint8 percent 0..100: the mapped class's probability; 255 = nodata;
+                             GDAL scale 0.01, so GIS that apply it show 0..1
+      map.probabilities.tif  (optional) uint8 probability x 255 (GDAL scale 1/255), one band per class
+                             named after it; outside the map masked (an internal per-dataset mask)
+    """
 
     classes: Path
     qml: Path
@@ -93,6 +90,9 @@ class OutputOptions:
     language: str = "en"
     block_size: int = 512  # a multiple of 16
     compress: str = "DEFLATE"
+    #: GDAL's block cache is capped at this many MB while the writer is open (reads included: the cache is
+    #: shared by the process). GDAL's default, 5 % of RAM, lets memory grow with the map's area.
+    gdal_cache_mb: int = 128
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,15 @@ def compute_statistics(
 class OutputWriter:
     """Writes one map window by window under temporary names; `commit()` makes it appear.
 
+    Every file is first written under a hidden temporary name in its target folder
+    (`.map.tif.partial-<random>`) and renamed to its real name only by `commit()`; an exception, a
+    cancel or a full disk removes the temporary files and leaves the output paths untouched. With
+    `cog`, the rasters are converted to Cloud-Optimised GeoTIFFs (with overviews) before the renames.
+
     Use as a context manager: leaving the block by an exception, or without `commit()`, removes every
-    temporary file. Each pixel must be written once (the statistics count what is written).
+    temporary file. Each pixel must be written once (the statistics count what is written). Create,
+    write and commit on one thread (other threads may read rasters meanwhile). While it is open,
+    GDAL's block cache is capped (OutputOptions.gdal_cache_mb) so that memory does not grow with area.
     """
 
     def __init__(
@@ -193,7 +200,9 @@ class OutputWriter:
         self._counts = np.zeros(256, np.int64)
         self._temps: dict[str, Path] = {}
         self._datasets: dict[str, Any] = {}
+        self._gdal_env = contextlib.ExitStack()
         check_outputs(paths, self.options.overwrite)
+        self._gdal_env.enter_context(rasterio.Env(GDAL_CACHEMAX=self.options.gdal_cache_mb * 2**20))
         with self._guard(paths.classes):
             self._open_rasters()
 
@@ -244,6 +253,7 @@ class OutputWriter:
             self._write_side_cars()
         written = self._rename_all()
         self.committed = True
+        self._gdal_env.close()
         return written
 
     def abort(self) -> None:
@@ -255,6 +265,7 @@ class OutputWriter:
         for temp in self._temps.values():
             _remove_with_side_files(temp)
         self._temps.clear()
+        self._gdal_env.close()
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -297,13 +308,15 @@ class OutputWriter:
         if self.paths.confidence is not None:
             confidence = self._raster("confidence", self.paths.confidence, 1, nodata=CONFIDENCE_NODATA)
             confidence.set_band_description(1, "confidence (%)")
-            confidence.update_tags(1, UNITS="percent", MEANING="probability of the mapped class x 100")
+            confidence.scales = (0.01,)  # GIS that apply scales show the probability 0..1
+            confidence.units = ("percent",)
         if self.paths.probabilities is not None:
             count = len(self.nomenclature.classes)
             probabilities = self._raster("probabilities", self.paths.probabilities, count)
+            probabilities.scales = (1 / 255,) * count
             for band, cls in enumerate(self.nomenclature.classes, start=1):
                 probabilities.set_band_description(band, cls.label(language))
-                probabilities.update_tags(band, CODE=str(cls.code), SCALE="probability x 255")
+                probabilities.update_tags(band, CODE=str(cls.code))
 
     def _close_rasters(self) -> None:
         while self._datasets:
@@ -428,14 +441,23 @@ def _write_text(path: Path, text: str) -> None:
 
 def _confidence_codes(confidence: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """uint8 percent of `confidence` (0..1), CONFIDENCE_NODATA where outside or NaN."""
-    percent = np.rint(np.clip(np.nan_to_num(confidence, nan=0.0), 0.0, 1.0) * 100).astype(np.uint8)
+    percent = _scaled_codes(confidence, 100)
     percent[outside | np.isnan(confidence)] = CONFIDENCE_NODATA
     return percent
 
 
 def _probability_codes(probabilities: np.ndarray) -> np.ndarray:
     """uint8 round(p x 255) of C x h x w probabilities (NaN -> 0; the mask says where the map is)."""
-    return np.rint(np.clip(np.nan_to_num(probabilities, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    return _scaled_codes(probabilities, 255)
+
+
+def _scaled_codes(values: np.ndarray, top: int) -> np.ndarray:
+    """uint8 round(clip(values, 0, 1) x top), NaN -> 0, with a single float temporary."""
+    scaled = np.nan_to_num(values.astype(np.float32), nan=0.0, copy=False)
+    np.clip(scaled, 0.0, 1.0, out=scaled)
+    scaled *= top
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def statistics_csv_text(rows: list[ClassStatistics]) -> str:

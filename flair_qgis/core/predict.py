@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -19,9 +18,10 @@ from rasterio.windows import Window
 from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
-from .errors import Cancelled, FlairError, InputError, OutputError
+from .errors import Cancelled, InputError, OutputError
 from .outputs import ClassStatistics, OutputOptions, OutputPaths, OutputWriter, check_outputs
 from .runtime import CPU, Runner, create_runner
+from .sentinel2 import Sentinel2Series, discover, load_series, prepare_window
 from .tiling import Stitcher, Tile, TileGrid
 
 Progress = Callable[[float, str], None]
@@ -73,6 +73,7 @@ class PredictionResult:
     seconds: float
     grid: OutputGrid
     warnings: list[str] = field(default_factory=list)
+    empty_tiles: int = 0  # tiles skipped because the aerial image has no data there
 
 
 def predict(
@@ -117,6 +118,7 @@ def predict(
         seconds=time.monotonic() - started,
         grid=grid,
         warnings=warnings,
+        empty_tiles=run.empty_tiles,
     )
 
 
@@ -161,15 +163,11 @@ def _sentinel2_series(
     warnings: list[str],
     report: Progress,
     cancelled: IsCancelled,
-) -> Any:
+) -> Sentinel2Series | None:
     if spec.sentinel2 is None:
         if request.sentinel2 is not None:
             warnings.append("The model is aerial-only: the Sentinel-2 folder is not used.")
         return None
-    try:
-        from .sentinel2 import discover, load_series
-    except ImportError as exc:  # pragma: no cover - the Sentinel-2 package ships with the plugin
-        raise FlairError("This installation cannot read Sentinel-2 data", str(exc)) from exc
     catalog = discover(request.sentinel2)
     report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
 
@@ -205,7 +203,7 @@ class _Run:
         bundle: Bundle,
         aerial: AerialComposition,
         grid: OutputGrid,
-        sentinel2: Any,
+        sentinel2: Sentinel2Series | None,
         runner: Runner,
         report: Progress,
         cancelled: IsCancelled,
@@ -219,6 +217,7 @@ class _Run:
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
         self.cloudy_tiles = 0
+        self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
         self.warnings: list[str] = []
 
     def execute(self) -> tuple[list[ClassStatistics], dict[str, Path]]:
@@ -276,10 +275,25 @@ class _Run:
             reader.join()
 
     def _infer(self, batch: _Batch) -> np.ndarray:
-        output = self.runner.run(self.spec.output.name, batch.feeds)
+        """B x C x S x S probabilities; tiles without a valid pixel are not run (their output is masked)."""
+        keep = [
+            i
+            for i, (tile, valid) in enumerate(zip(batch.tiles, batch.valid, strict=True))
+            if _has_data(tile, valid)
+        ]
+        self.empty_tiles += len(batch.tiles) - len(keep)
+        size = self.spec.aerial.tile_size
+        probabilities = np.zeros((len(batch.tiles), len(self.codes), size, size), np.float32)
+        if not keep:
+            return probabilities
+        feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
+        output = self.runner.run(self.spec.output.name, feeds)
         if self.spec.output.kind == "logits":
             output = softmax(output, axis=1)
-        return output
+        if len(keep) == len(batch.tiles):
+            return output
+        probabilities[keep] = output
+        return probabilities
 
     def _read_batches(self, batches: queue.Queue, stop: threading.Event) -> None:
         try:
@@ -311,8 +325,6 @@ class _Run:
 
     def _sentinel2_feeds(self, tiles: list[Tile], feeds: dict[str, np.ndarray]) -> int:
         """Add the Sentinel-2 windows centred on each tile, T padded to the batch's longest series."""
-        from .sentinel2 import prepare_window
-
         spec = self.spec.sentinel2
         assert spec is not None
         half = self.spec.aerial.tile_size / 2
@@ -368,6 +380,11 @@ def pad_series(
         stacked[i, : len(series)] = series
         dates[i, : len(days)] = days
     return stacked, dates
+
+
+def _has_data(tile: Tile, valid: np.ndarray) -> bool:
+    """Whether the part of the tile inside the grid has a pixel with data."""
+    return bool(valid[: tile.window.height, : tile.window.width].any())
 
 
 def _map_point(transform: Affine, col: float, row: float) -> tuple[float, float]:

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 import rasterio.warp
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
@@ -81,6 +82,30 @@ def test_a_0_4_m_source_is_resampled_bilinearly_to_0_2_m(tmp_path):
     assert valid.all()
 
 
+def test_resampled_windows_agree_inside_the_image_and_past_its_edge(tmp_path):
+    rows, cols = np.mgrid[0:4, 0:4]
+    path = write_raster(tmp_path / "coarse.tif", (40 * rows + 10 * cols).astype(np.uint8), resolution=0.4)
+    with AerialComposition([BandSource(RasterioSource(path), 1)] * 5, SPEC) as aerial:
+        grid = aerial.grid_for()
+        inside, _ = aerial.read(grid, grid.window)  # read as a resampled window of the file
+        beyond, valid = aerial.read(grid, Window(-2, -2, 12, 12))  # warped: it reaches past the file
+    assert valid[2:10, 2:10].all() and valid.sum() == 64
+    np.testing.assert_allclose(beyond[:, 2:10, 2:10], inside, atol=1e-3)
+
+
+def test_resampling_leaves_nodata_out_of_the_interpolation(tmp_path):
+    coarse = np.full((4, 4), 100, np.uint8)
+    coarse[0, 0] = 0
+    path = write_raster(tmp_path / "coarse.tif", coarse, resolution=0.4, nodata=0)
+    with AerialComposition([BandSource(RasterioSource(path), 1)] * 5, SPEC) as aerial:
+        grid = aerial.grid_for()
+        raw, valid = aerial.read(grid, grid.window)
+    expected = np.ones((8, 8), bool)
+    expected[:2, :2] = False  # the four 0.2 m pixels inside the 0.4 m nodata pixel
+    np.testing.assert_array_equal(valid, expected)
+    assert (raw[:, valid] == 100).all()  # never blended with the nodata value
+
+
 def test_16_bit_values_are_scaled_from_their_full_range_or_the_declared_one(tmp_path):
     values = np.array([[0, 257, 25700, 65535]], np.uint16)
     wide = write_raster(tmp_path / "wide.tif", values)
@@ -120,6 +145,26 @@ def test_a_source_in_another_crs_is_reprojected_with_a_warning(tmp_path):
         raw, valid = aerial.read(grid, grid.window)
     assert valid.all()
     assert (raw[:4] == 50).all() and (raw[4] == 77).all()
+
+
+def test_sources_handed_in_stay_open_and_opened_ones_are_closed(tmp_path):
+    path = write_raster(tmp_path / "ortho.tif", ramp(5, 4, 4))
+    mine = RasterioSource(path)
+    with AerialComposition([BandSource(mine, b) for b in range(1, 6)], SPEC) as aerial:
+        aerial.read(aerial.grid_for(), Window(0, 0, 2, 2))
+    assert not mine._handles[0].closed
+    with open_aerial(SPEC, path) as aerial:
+        aerial.read(aerial.grid_for(), Window(0, 0, 2, 2))
+        opened = aerial.sources[0]
+    assert opened._handles == []
+    mine.close()
+
+
+def test_a_south_up_first_raster_is_refused(tmp_path):
+    flipped = Affine(0.2, 0, X0, 0, 0.2, Y0)
+    path = write_raster(tmp_path / "flipped.tif", np.zeros((5, 4, 4), np.uint8), transform=flipped)
+    with pytest.raises(InputError, match=r"flipped\.tif is not a north-up raster"):
+        open_aerial(SPEC, path)
 
 
 def test_a_crs_without_transformation_is_refused_with_its_reason(tmp_path):

@@ -185,10 +185,11 @@ def test_confidence_and_probabilities_are_scaled_and_masked(tmp_path):
         written = writer.commit()
     assert written["confidence"] == tmp_path / "map.confidence.tif"
     with rasterio.open(written["confidence"]) as ds:
-        assert ds.nodata == 255 and ds.transform == grid.transform
+        assert ds.nodata == 255 and ds.transform == grid.transform and ds.scales == (0.01,)
         np.testing.assert_array_equal(ds.read(1), [[50, 99, 255, 100], [25, 13, 90, 255]])
     with rasterio.open(written["probabilities"]) as ds:
         assert ds.count == 13 and ds.descriptions[0] == "bâtiment" and ds.descriptions[12] == "autre"
+        assert ds.scales[4] == pytest.approx(1 / 255) and ds.tags(5)["CODE"] == "5"
         values = ds.read()
         assert (values[0][classes > 0] == 128).all() and (values[4][classes > 0] == 64).all()
         assert (values[1] == 0).all()
@@ -208,6 +209,8 @@ def test_cog_on_request_has_the_cog_layout_and_overviews(tmp_path):
             assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
             assert ds.overviews(1) == [2, 4]
             assert ds.transform == grid.transform
+    with rasterio.open(written["confidence"]) as ds:
+        assert ds.scales == (0.01,) and ds.read(1, window=Window(0, 0, 2, 1)).tolist() == [[75, 75]]
     with rasterio.open(written["classes"]) as ds:
         assert ds.colormap(1)[5] == (0x15, 0x53, 0xAE, 255) and ds.nodata == 0
         assert ds.read(1, window=Window(590, 0, 20, 1)).tolist() == [[1] * 10 + [5] * 10]

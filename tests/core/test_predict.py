@@ -455,3 +455,15 @@ def test_all_cloudy_tiles_are_reported_and_unused_sentinel2_is_said(
     )
     aerial_only, _ = run(tmp_path, path, bundle, sentinel2=folder, output=tmp_path / "unet.tif")
     assert any("aerial-only" in w for w in aerial_only.warnings)
+
+
+def test_tiles_without_data_are_skipped_and_nodata(tmp_path: Path, bundle: Path) -> None:
+    data = np.random.default_rng(4).integers(1, 256, (5, 64, 96), dtype=np.uint8)
+    data[:, :, :40] = 0  # the first column of 32 px tiles has no data at all, the second some
+    path = write_raster(tmp_path / "ortho.tif", data, nodata=0)
+    result, _ = run(tmp_path, path, bundle, overlap=0)
+    assert (result.tiles, result.empty_tiles) == (6, 2)
+    expected = expected_classes(data)
+    expected[:, :40] = 0
+    with rasterio.open(result.class_raster) as src:
+        np.testing.assert_array_equal(src.read(1), expected)
