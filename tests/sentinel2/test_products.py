@@ -273,8 +273,13 @@ def test_end_to_end_window_filtered_and_averaged(tmp_path):
     calls = []
     series = load_series(tmp_path, L93, AREA, SPEC, progress=lambda f, m: calls.append((f, m)))
     assert calls[-1][0] == 1.0 and any("2021-12-20" in m for _, m in calls)
-    data, masks = series.window(560500.0, 6281100.0, 40)
+    data, masks = series.window(560500.0, 6281100.0)
     assert data.shape == (4, 10, 40, 40) and not np.isnan(data).any()
+    # The window starts 200 m west and north of its centre: column (560300 - 560150) / 10.
+    np.testing.assert_array_equal(data, series.data[:, :, 15:55, 15:55])
+    edge, _ = series.window(560150.0, 6281450.0, 4)  # centred on the grid's corner: half off the grid
+    assert np.isnan(edge[:, :, :2]).all() and np.isnan(edge[:, :, :, :2]).all()
+    np.testing.assert_array_equal(edge[:, :, 2:, 2:], series.data[:, :, :2, :2])
     out = prepare_window(data, masks, series.dates, SPEC)
     assert out.kept_dates == [date(2021, 12, 5), date(2022, 1, 10), date(2022, 1, 28)]
     assert out.dates == [date(2021, 12, 15), date(2022, 1, 15)]
@@ -290,3 +295,32 @@ def test_single_product_path_is_accepted(tmp_path):
     catalog = discover(product)
     assert len(catalog.acquisitions) == 1
     shutil.rmtree(product)
+
+
+def test_geotiff_without_masks_is_noted_in_the_summary(tmp_path):
+    data = np.full((10, 20, 20), 500, np.uint16)
+    write_geotiff_date(
+        tmp_path / "T31TCJ_20210812.tif", L93, (560000.0, 6280800.0, 560200.0, 6281000.0), data
+    )
+    catalog = discover(tmp_path)
+    assert catalog.acquisitions[0].tile == "31TCJ" and catalog.acquisitions[0].layout.cloud is None
+    summary = catalog.summary()
+    assert (
+        "dates: 2021-08-12" in summary
+        and "2021-08 1" in summary
+        and "geotiff 1" in summary
+        and "not cloud-filtered" in summary
+    )
+
+
+def test_sen2cor_2018_mask_names_are_read(tmp_path):
+    product = write_safe_product(
+        tmp_path, "20180610", "31TCJ", UTM, PRODUCT, constant(900), cloud_fn=lambda x, y: np.full(x.shape, 64)
+    )
+    qi = next(product.rglob("QI_DATA"))
+    (qi / "MSK_CLDPRB_20m.jp2").rename(qi / "L2A_T31TCJ_20180610T105331_CLD_20m.jp2")
+    (qi / "MSK_SNWPRB_20m.jp2").rename(qi / "L2A_T31TCJ_20180610T105331_SNW_20m.jp2")
+    catalog = discover(tmp_path)
+    assert catalog.acquisitions[0].note == ""  # probabilities found, no scene-classification fallback
+    series = load_series(catalog, L93, AREA, SPEC)
+    np.testing.assert_array_equal(series.masks[0, 1], 64)

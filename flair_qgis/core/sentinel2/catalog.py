@@ -73,7 +73,7 @@ class Sentinel2Catalog:
             f"Sentinel-2 in {self.folder}: {len(self.acquisitions)} acquisitions on {len(self.dates)} dates"
         ]
         if self.dates:
-            lines.append(f"  dates: {self.dates[0].isoformat()} .. {self.dates[-1].isoformat()}")
+            lines.append("  dates: " + ", ".join(d.isoformat() for d in self.dates))
             months = Counter(d.strftime("%Y-%m") for d in self.dates)
             lines.append("  per month: " + ", ".join(f"{m} {n}" for m, n in sorted(months.items())))
         lines.append("  tiles: " + (", ".join(self.tiles) or "none named"))
@@ -95,6 +95,8 @@ def _footprint(layout: ProductLayout) -> tuple[CRS, tuple[float, float, float, f
 
 
 class _Scanner:
+    """Walks a folder and fills a catalog, recognising each entry by its name and content."""
+
     def __init__(self, folder: Path) -> None:
         self.catalog = Sentinel2Catalog(folder)
 
@@ -175,6 +177,7 @@ class _Scanner:
         dates_path = stacks.dates_file_for(path)
         mask_path = stacks.mask_file_for(path)
         n = len(BANDS)
+        note = "" if mask_path else "no mask file: dates are not cloud-filtered"
         if dates_path is not None and count % n == 0:
             try:
                 days = stacks.read_dates_file(dates_path)
@@ -185,9 +188,10 @@ class _Scanner:
                 self.skip(path, f"{count} bands = {count // n} dates but {dates_path.name} lists {len(days)}")
                 return
             for day, layout in zip(days, stacks.stack_layouts(path, count, nodata, mask_path), strict=True):
-                self.add(path, "stack", layout, day)
+                self.add(path, "stack", layout, day, note)
         elif count == n:
-            self.add(path, "geotiff", stacks.per_date_layout(path, nodata, mask_path), parse_date(path.name))
+            layout = stacks.per_date_layout(path, nodata, mask_path)
+            self.add(path, "geotiff", layout, parse_date(path.name), note)
         else:
             self.skip(path, f"{count} bands; expected {n} in FLAIR order, or 10 per date with a dates file")
 

@@ -2,8 +2,8 @@
 
 Bands come from GRANULE/*/IMG_DATA/R10m (B02 B03 B04 B08) and R20m (B05 B06 B07 B8A B11 B12); the
 offset of processing baseline 04.00 and later (BOA_ADD_OFFSET, per band in MTD_MSIL2A.xml) is added
-back; cloud and snow probabilities come from QI_DATA/MSK_CLDPRB_20m.jp2 and MSK_SNWPRB_20m.jp2, or
-from the scene classification (SCL) when those are absent.
+back; cloud and snow probabilities come from QI_DATA/MSK_CLDPRB_20m.jp2 and MSK_SNWPRB_20m.jp2
+(*_CLD_20m.jp2 and *_SNW_20m.jp2 before 2018), or from the scene classification (SCL) when absent.
 """
 
 from __future__ import annotations
@@ -112,8 +112,9 @@ def layout_from_names(
         bands.append(BandSource(prefix + name, 1, NODATA, metadata.offsets[band], gain))
     if missing:
         return None, f"missing bands {', '.join(missing)}"
-    cloud_prob = _find(names, r"GRANULE/[^/]+/QI_DATA/MSK_CLDPRB_20m\.jp2$")
-    snow_prob = _find(names, r"GRANULE/[^/]+/QI_DATA/MSK_SNWPRB_20m\.jp2$")
+    # Sen2Cor 2.4/2.5 (2017-2018) named them QI_DATA/L2A_<tile>_<time>_CLD_20m.jp2 and _SNW_20m.jp2.
+    cloud_prob = _find(names, r"GRANULE/[^/]+/QI_DATA/(?:MSK_CLDPRB|[^/]*_CLD)_20m\.jp2$")
+    snow_prob = _find(names, r"GRANULE/[^/]+/QI_DATA/(?:MSK_SNWPRB|[^/]*_SNW)_20m\.jp2$")
     scl = _find(names, r"GRANULE/[^/]+/IMG_DATA/R20m/[^/]*_SCL_20m\.jp2$")
     cloud = snow = None
     if cloud_prob:

@@ -40,6 +40,7 @@ class Sentinel2Series:
     sources: list[list[str]] = field(default_factory=list)  # product names read for each date
     warnings: list[str] = field(default_factory=list)
     uncovered: float = 0.0  # share of the requested bounds without any data
+    window_size: int = 40  # the spec's window, the default of window()
 
     @property
     def crs(self) -> str:
@@ -53,9 +54,11 @@ class Sentinel2Series:
     def bounds(self) -> tuple[float, float, float, float]:
         return self.grid.bounds
 
-    def window(self, x: float, y: float, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """The size x size window centred on map point (x, y): data T x 10 x size x size float32,
-        masks T x 2 x size x size uint8; pixels off the grid are NaN (masks 0)."""
+    def window(self, x: float, y: float, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The size x size window (default: the spec's) centred on map point (x, y): data
+        T x 10 x size x size float32, masks T x 2 x size x size uint8; pixels off the grid are NaN
+        (masks 0). The window starts at the grid pixel nearest to (x - size/2 x gsd, y + size/2 x gsd)."""
+        size = size or self.window_size
         gsd = self.grid.gsd
         col0 = round((x - self.grid.xmin) / gsd - size / 2)
         row0 = round((self.grid.ymax - y) / gsd - size / 2)
@@ -147,7 +150,7 @@ def load_series(
             "Add the products of the neighbouring MGRS tiles or orbits, or allow partial coverage to leave "
             "those parts without Sentinel-2 (nodata).",
         )
-    return Sentinel2Series(dates, grid, data, masks, sources, warnings, uncovered)
+    return Sentinel2Series(dates, grid, data, masks, sources, warnings, uncovered, spec.window_size)
 
 
 def _read_into(
