@@ -167,7 +167,8 @@ def test_processing_outputs_are_styled_when_loaded(scene, flair_provider):
     assert {c.value: c.color.name() for c in classes.renderer().classes()} == FLAIR2_COLOURS
     confidence = layers[result["CONFIDENCE"]]
     assert isinstance(confidence.renderer(), QgsSingleBandPseudoColorRenderer)
-    assert (confidence.renderer().classificationMin(), confidence.renderer().classificationMax()) == (0, 100)
+    # Percent stored as uint8 with a GDAL scale of 0.01: QGIS reads 0..1.
+    assert (confidence.renderer().classificationMin(), confidence.renderer().classificationMax()) == (0, 1)
 
 
 def test_engine_reads_layers_through_cloned_providers(scene):
