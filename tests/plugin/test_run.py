@@ -260,3 +260,29 @@ def test_algorithm_runs_inside_a_graphical_model(scene, flair_provider):
     assert result["landcover:map"] == str(destination)
     with rasterio.open(destination) as written:
         np.testing.assert_array_equal(written.read(1), expected_classes())
+
+
+def test_failed_run_reaches_the_message_bar_and_the_log(scene, qgis_iface):
+    from qgis.core import Qgis
+
+    from flair_qgis.core.predict import PredictionRequest
+
+    logged = []
+
+    def on_message(message, tag, level):
+        logged.append((tag, level, message))
+
+    QgsApplication.messageLog().messageReceived.connect(on_message)
+    bar = qgis_iface.messageBar()
+    bar.clear_messages()
+    missing = scene.folder / "gone.tif"
+    request = PredictionRequest(aerial=str(missing), bundle=scene.bundle, output=scene.folder / "x.tif")
+    task = start(PredictionTask(request, "failing", message_bar=bar))
+    wait_for(task)
+    QgsApplication.messageLog().messageReceived.disconnect(on_message)
+
+    assert task.result is None and "gone.tif" in str(task.error)
+    assert any("gone.tif" in text for text in bar.get_messages(Qgis.Critical))
+    assert any(tag == "FLAIR land cover" and level == Qgis.Critical and "gone.tif" in text
+               for tag, level, text in logged)  # fmt: skip
+    assert not (scene.folder / "x.tif").exists()
