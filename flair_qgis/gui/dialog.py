@@ -47,6 +47,7 @@ from .. import settings
 from ..bands import BAND_LABELS, LayerBands, default_mapping, engine_bands, missing_bands
 from ..core.bundle_spec import AERIAL_BANDS
 from ..paths import resource
+from ..sources import COLOUR_BANDS, band_count, is_colour_service
 from ..styling import qgis_language
 
 AREA_MODES = (
@@ -257,6 +258,8 @@ class FlairDialog(QDialog):
         self.output_widget.fileChanged.connect(self.check)
         self.overwrite_check.toggled.connect(self.check)
         for name in AERIAL_BANDS:
+            self.band_layers[name].layerChanged.connect(lambda _, name=name: self._layer_changed(name))
+            self._layer_changed(name)
             self.band_layers[name].layerChanged.connect(self.check)
             self.band_numbers[name].bandChanged.connect(self.check)
         self.guess_button.clicked.connect(self.apply_default_bands)
@@ -315,24 +318,33 @@ class FlairDialog(QDialog):
     def apply_default_bands(self) -> None:
         """Fill the band rows from the project's raster layers (band counts and names)."""
         layers = [layer for layer in self.project.mapLayers().values() if isinstance(layer, QgsRasterLayer)]
-        described = [LayerBands(layer.id(), layer.name(), layer.bandCount()) for layer in layers]
+        described = [LayerBands(layer.id(), layer.name(), band_count(layer)) for layer in layers]
         mapping = default_mapping(described)
         for name in AERIAL_BANDS:
             choice = mapping.get(name)
             layer = self.project.mapLayer(choice[0]) if choice else None
             self.band_layers[name].setLayer(layer)
             self.band_numbers[name].setLayer(layer)
-            if choice:
+            if choice and not is_colour_service(layer):
                 self.band_numbers[name].setBand(choice[1])
 
     def band_mapping(self) -> dict[str, tuple[str, int] | None]:
-        """The chosen (layer id, band) per model band, None where no layer is chosen."""
+        """The chosen (layer id, band) per model band, None where no layer is chosen. A colour service
+        (WMS, XYZ...) gives its red, green and blue as bands 1, 2, 3 and nothing else."""
         mapping: dict[str, tuple[str, int] | None] = {}
         for name in AERIAL_BANDS:
             layer = self.band_layers[name].currentLayer()
+            if layer is not None and is_colour_service(layer):
+                mapping[name] = (layer.id(), COLOUR_BANDS.index(name) + 1) if name in COLOUR_BANDS else None
+                continue
             band = self.band_numbers[name].currentBand()
             mapping[name] = (layer.id(), band) if layer is not None and band > 0 else None
         return mapping
+
+    def _layer_changed(self, name: str) -> None:
+        """A colour service's band is implied by the row (red, green, blue): its band list is disabled."""
+        layer = self.band_layers[name].currentLayer()
+        self.band_numbers[name].setEnabled(layer is None or not is_colour_service(layer))
 
     def model_bands(self) -> tuple[str, ...]:
         return self.bundle.spec.aerial.bands if self.bundle is not None else AERIAL_BANDS
@@ -448,6 +460,13 @@ class FlairDialog(QDialog):
         mapping = self.band_mapping()
         bands = self.model_bands()
         problems = []
+        for name in bands:
+            layer = self.band_layers[name].currentLayer()
+            if layer is not None and is_colour_service(layer) and name not in COLOUR_BANDS:
+                return [
+                    f"'{layer.name()}' is a colour image service (red, green, blue only): choose another "
+                    f"layer for {BAND_LABELS[name]}."
+                ]
         missing = missing_bands(mapping, bands)
         if missing:
             names = ", ".join(BAND_LABELS[name] for name in missing)
@@ -455,7 +474,17 @@ class FlairDialog(QDialog):
         return problems
 
     def _area_problems(self) -> list[str]:
+        from ..sources import has_pixel_grid, layer_file
+
         mode = self.area_mode.currentData()
+        if mode == "layer":
+            for name in self.model_bands():
+                layer = self.band_layers[name].currentLayer()
+                if layer is not None and not layer_file(layer) and not has_pixel_grid(layer):
+                    return [
+                        f"'{layer.name()}' is a web service with no extent of its own: map the current "
+                        "view, a drawn rectangle or polygons."
+                    ]
         if mode == "drawn" and self.drawn is None:
             return ["Draw the rectangle to map, or choose another area."]
         if mode == "polygons":
@@ -494,21 +523,21 @@ class FlairDialog(QDialog):
     def request(self) -> Any:
         """The engine's PredictionRequest for the current choices (sources built here, in the main thread)."""
         from ..core.predict import PredictionRequest
-        from ..sources import aerial_source
+        from ..sources import layer_sources
 
         spec = self.bundle.spec
         mapping = self.band_mapping()
-        used = {mapping[name][0] for name in spec.aerial.bands}
-        sources = {
-            layer_id: aerial_source(self.project.mapLayer(layer_id), spec.aerial.gsd) for layer_id in used
-        }
+        area = self.area()
+        layers = {mapping[name][0]: self.project.mapLayer(mapping[name][0]) for name in spec.aerial.bands}
+        canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs() if self.iface is not None else None
+        sources = layer_sources(layers, spec.aerial.gsd, area, canvas_crs or self.project.crs())
         overlap = self.overlap_spin.value()
         return PredictionRequest(
             aerial=engine_bands(mapping, spec.aerial.bands, sources),
             bundle=self.bundle.path,
             output=self.output_widget.filePath(),
             sentinel2=(self.sentinel2_widget.filePath() or None) if spec.needs_sentinel2 else None,
-            area=self.area(),
+            area=area,
             device=self.device_combo.currentData(),
             overlap=None if overlap < 0 else overlap,
             batch_size=self.batch_spin.value(),

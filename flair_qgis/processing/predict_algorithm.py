@@ -63,6 +63,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def __init__(self) -> None:
         super().__init__()
         self._aerial: list[tuple[Any, int]] = []
+        self._area = None
         self._spec = None
 
     def name(self) -> str:
@@ -174,6 +175,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             self._spec = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context)).spec
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
+        self._area = self._area_of_interest(parameters, context)
         self._aerial = self._band_sources(parameters, context)
         return True
 
@@ -181,7 +183,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> list[tuple[Any, int]]:
         from ..bands import engine_bands
-        from ..sources import aerial_source
+        from ..sources import band_count, layer_sources
 
         spec = self._spec.aerial
         aerial = self.parameterAsRasterLayer(parameters, self.AERIAL, context)
@@ -207,13 +209,17 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         for name in spec.bands:
             layer_id, band = mapping[name]
             layer: QgsRasterLayer = layers[layer_id]
-            if not 1 <= band <= layer.bandCount():
+            if not 1 <= band <= band_count(layer):
                 raise QgsProcessingException(
                     f"The model needs a {name} band: band {band} of '{layer.name()}' does not exist "
-                    f"(it has {layer.bandCount()}). Give the {name} layer or band."
+                    f"(it has {band_count(layer)}). Give the {name} layer or band."
                 )
-        used = {mapping[name][0] for name in spec.bands}
-        sources = {layer_id: aerial_source(layers[layer_id], spec.gsd) for layer_id in used}
+        used = {mapping[name][0]: layers[mapping[name][0]] for name in spec.bands}
+        project_crs = context.project().crs() if context.project() is not None else None
+        try:
+            sources = layer_sources(used, spec.gsd, self._area, project_crs)
+        except ValueError as exc:
+            raise QgsProcessingException(f"{exc} (EXTENT or AREA)") from exc
         return engine_bands(mapping, spec.bands, sources)
 
     def processAlgorithm(
@@ -233,7 +239,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             bundle=self.parameterAsFile(parameters, self.BUNDLE, context),
             output=output,
             sentinel2=self.parameterAsFile(parameters, self.SENTINEL2, context) or None,
-            area=self._area(parameters, context),
+            area=self._area,
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             overlap=None if overlap in (None, "") else self.parameterAsInt(parameters, self.OVERLAP, context),
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
@@ -265,7 +271,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             outputs[self.STATISTICS] = _move(result.statistics_csv, statistics)
         return outputs
 
-    def _area(self, parameters: dict[str, Any], context: QgsProcessingContext):
+    def _area_of_interest(self, parameters: dict[str, Any], context: QgsProcessingContext):
         """The area of interest: the extent if given, else the area layer's polygons, else None."""
         from ..core.aerial import AreaOfInterest
 

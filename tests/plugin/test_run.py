@@ -286,3 +286,43 @@ def test_failed_run_reaches_the_message_bar_and_the_log(scene, qgis_iface):
     assert any(tag == "FLAIR land cover" and level == Qgis.Critical and "gone.tif" in text
                for tag, level, text in logged)  # fmt: skip
     assert not (scene.folder / "x.tif").exists()
+
+
+def test_dialog_maps_a_web_service_layer(scene, qgis_iface):
+    """Red, green and blue from an XYZ service (uniform colour 120, 40, 90), NIR and elevation from
+    files: where neither NIR nor elevation is bright, red wins (class 1)."""
+    from qgis.core import QgsRectangle
+
+    from .test_sources import _scene_tile
+    from .tiles import write_tiles, xyz_layer
+
+    tiles = xyz_layer(write_tiles(scene.folder / "tiles", _scene_tile(), (120, 40, 90)), "ortho service")
+    QgsProject.instance().addMapLayer(tiles)
+    dialog = FlairDialog(qgis_iface)
+    for name in ("red", "green", "blue"):
+        dialog.band_layers[name].setLayer(tiles)
+    dialog.band_layers["nir"].setLayer(scene.irc)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    output = scene.folder / "from_service.tif"
+    dialog.output_widget.setFilePath(str(output))
+    assert dialog.band_mapping()["green"] == (tiles.id(), 2)
+    assert "web service" in dialog.check()[0]  # the whole-layer area makes no sense for a service
+    dialog.band_layers["elevation"].setLayer(tiles)
+    assert "colour image service" in dialog.check()[0]
+    dialog.band_layers["elevation"].setLayer(scene.elevation)
+
+    bounds = QgsRectangle(651000.0, 6862000.0 - SIZE * 0.2, 651000.0 + SIZE * 0.2, 6862000.0)
+    dialog.set_drawn_rectangle(bounds, scene.rgb.crs().toWkt())
+    assert dialog.check() == []
+    dialog.run()
+    task = dialog.task
+    wait_for(task)
+
+    assert task.error is None, str(task.error)
+    half = SIZE // 2
+    expected = np.ones((SIZE, SIZE), np.uint8)
+    expected[:half, half:] = 5  # elevation bright: water
+    expected[half:, half:] = 4  # NIR bright: bare soil
+    with rasterio.open(output) as written:
+        np.testing.assert_array_equal(written.read(1), expected)
+    dialog.deleteLater()
