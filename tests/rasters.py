@@ -32,10 +32,12 @@ def write_raster(
     descriptions: Sequence[str] | None = None,
     nbits: int | None = None,
     tiled: bool = False,
+    driver: str = "GTiff",
 ) -> Path:
     """Write `data` (bands x rows x cols, or rows x cols for one band) as a GeoTIFF of data.dtype.
 
-    The transform is `transform`, else one built from `resolution` and `origin`. Returns the path.
+    The transform is `transform`, else one built from `resolution` and `origin`. `driver`
+    "JP2OpenJPEG" writes a lossless JPEG 2000 instead (as IGN's BD ORTHO tiles). Returns the path.
     """
     path = Path(path)
     if data.ndim == 2:
@@ -45,10 +47,12 @@ def write_raster(
         options.update(tiled=True, blockxsize=16, blockysize=16)
     if nbits:
         options["nbits"] = nbits
+    if driver == "JP2OpenJPEG":
+        options.update(quality=100, reversible="YES")
     with rasterio.open(
         path,
         "w",
-        driver="GTiff",
+        driver=driver,
         width=data.shape[2],
         height=data.shape[1],
         count=data.shape[0],

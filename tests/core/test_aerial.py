@@ -65,6 +65,20 @@ def test_composition_from_three_files_lands_each_band(tmp_path):
     assert valid.all()
 
 
+def test_rgb_and_irc_jpeg2000_orthos_compose_with_an_elevation_geotiff(tmp_path):
+    rgb_data, irc_data = ramp(3, 16, 16, start=1), ramp(3, 16, 16, start=50)
+    rgb = write_raster(tmp_path / "ortho_rgb.jp2", rgb_data, driver="JP2OpenJPEG")
+    irc = write_raster(tmp_path / "ortho_irc.jp2", irc_data, driver="JP2OpenJPEG")
+    dem = write_raster(tmp_path / "dem.tif", ramp(1, 16, 16, start=7))
+    with open_aerial(SPEC, [(rgb, 1), (rgb, 2), (rgb, 3), (irc, 1), (dem, 1)]) as aerial:
+        grid = aerial.grid_for()
+        raw, valid = aerial.read(grid, Window(3, 5, 8, 8))
+    assert valid.all()
+    np.testing.assert_array_equal(raw[:3], rgb_data[:, 5:13, 3:11])
+    np.testing.assert_array_equal(raw[3], irc_data[0, 5:13, 3:11])  # IRC band 1 is near infrared
+    np.testing.assert_array_equal(raw[4], ramp(1, 16, 16, start=7)[0, 5:13, 3:11])
+
+
 def test_a_0_4_m_source_is_resampled_bilinearly_to_0_2_m(tmp_path):
     rows, cols = np.mgrid[0:4, 0:4]
     path = write_raster(tmp_path / "coarse.tif", (40 * rows + 10 * cols).astype(np.uint8), resolution=0.4)
