@@ -30,7 +30,7 @@ YEAR = 2021
 SENTINEL2_ONLY_CLASSES = (10, 11, 12)
 
 # Spectra (reflectance x 10000, bands B2 B3 B4 B5 B6 B7 B8 B8A B11 B12) mixed into every profile.
-_SOIL = np.array([900, 1150, 1450, 1750, 1950, 2050, 2150, 2250, 3000, 2500], dtype=np.float64)
+_SOIL = np.array([900, 1150, 1450, 1700, 1800, 1850, 1900, 1950, 3000, 2500], dtype=np.float64)
 _WET_SOIL = _SOIL * 0.65
 _VEGETATION = np.array([300, 620, 320, 950, 2500, 3200, 3650, 3750, 1800, 850], dtype=np.float64)
 _WATER = np.array([650, 520, 320, 220, 160, 130, 110, 95, 55, 35], dtype=np.float64)
@@ -141,7 +141,7 @@ class LandCoverScene:
         cls,
         bounds: tuple[float, float, float, float],
         seed: int = 0,
-        parcel_size: tuple[float, float] = (40.0, 120.0),
+        parcel_size: tuple[float, float] = (30.0, 100.0),
     ) -> LandCoverScene:
         rng = np.random.default_rng(seed)
         xmin, ymin, xmax, ymax = bounds
@@ -173,7 +173,7 @@ class LandCoverScene:
     def rasterize(self, transform: Affine, width: int, height: int) -> np.ndarray:
         """The class map on a raster grid (pixel centres): height x width uint8 FLAIR-19 codes."""
         cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-        xs, ys = transform * (cols, rows)
+        xs, ys = transform @ (cols, rows)
         return self.classes_at(np.asarray(xs), np.asarray(ys))
 
     def fractions(self, transform: Affine, width: int, height: int, samples: int = 5) -> np.ndarray:
@@ -183,7 +183,7 @@ class LandCoverScene:
         cols, rows = np.meshgrid(np.arange(width), np.arange(height))
         for dy in offsets:
             for dx in offsets:
-                xs, ys = transform * (cols + dx, rows + dy)
+                xs, ys = transform @ (cols + dx, rows + dy)
                 codes = self.classes_at(np.asarray(xs), np.asarray(ys))
                 np.add.at(counts, (codes, rows, cols), 1.0)
         return counts / samples**2
@@ -320,7 +320,7 @@ def write_aerial_scene(
             for col in range(0, width, block):
                 h, w = min(block, height - row), min(block, width - col)
                 cols, rows = np.meshgrid(np.arange(col, col + w) + 0.5, np.arange(row, row + h) + 0.5)
-                xs, ys = (np.asarray(a) for a in transform * (cols, rows))
+                xs, ys = (np.asarray(a) for a in transform @ (cols, rows))
                 image = draw_aerial(scene.classes_at(xs, ys), xs, ys, rng)
                 dst.write(image, window=rasterio.windows.Window(col, row, w, h))
     return path
@@ -331,7 +331,7 @@ def _layout(patches: int, per_zone: int, test_zones: int) -> list[tuple[str, str
     layout = []
     for z in range(zones):
         split = "test" if z >= zones - test_zones else "train"
-        domain = f"D{(z % 3) + 1 if split == 'train' else 90 + z:03d}_2021"
+        domain = f"D{z // 2 + 1 if split == 'train' else 90 + z:03d}_2021"
         layout.append((split, domain, f"Z{z + 1}_{'UN'[z % 2]}{'AN'[z % 2]}"))
     return layout
 
@@ -357,7 +357,7 @@ def write_dataset(
     metadata: dict[str, dict] = {}
     counts = {"train": 0, "test": 0}
     patch_metres = size * AERIAL_GSD
-    spacing = max(patch_metres, 48.0)
+    spacing = max(patch_metres, 60.0)
     grid = math.ceil(math.sqrt(math.ceil(patches / len(layout))))
     margin = (window // 2 + 2) * SENTINEL2_GSD
     series_dates = acquisition_dates(dates, seed=seed)
@@ -393,13 +393,13 @@ def write_dataset(
             left, top = round(left / AERIAL_GSD) * AERIAL_GSD, round(top / AERIAL_GSD) * AERIAL_GSD
             transform = from_origin(left, top, AERIAL_GSD, AERIAL_GSD)
             cols, rows = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
-            xs, ys = (np.asarray(a) for a in transform * (cols, rows))
+            xs, ys = (np.asarray(a) for a in transform @ (cols, rows))
             codes = scene.classes_at(xs, ys)
             name = f"IMG_{next_id:06d}"
             write_aerial(aerial_dir / f"{name}.tif", draw_aerial(codes, xs, ys, rng), transform)
             write_labels(label_dir / f"MSK_{next_id:06d}.tif", codes, transform)
             centre_x, centre_y = left + patch_metres / 2, top - patch_metres / 2
-            col_f, row_f = ~sen_transform * (centre_x, centre_y)
+            col_f, row_f = ~sen_transform @ (centre_x, centre_y)
             centroids[f"{name}.tif"] = [round(row_f), round(col_f)]
             metadata[name] = {
                 "patch_centroid_x": round(centre_x, 2),

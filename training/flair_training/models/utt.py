@@ -34,7 +34,7 @@ def footprint_size(aerial_size: int, aerial_gsd: float, sentinel2_gsd: float, wi
 
 def centre_crop(maps: torch.Tensor, size: int) -> torch.Tensor:
     """B x C x H x W -> B x C x size x size around the centre (same offsets as torchvision's CenterCrop)."""
-    height, width = maps.shape[-2], maps.shape[-1]
+    height, width = int(maps.shape[-2]), int(maps.shape[-1])  # fixed sizes: constants when exported
     top = round((height - size) / 2.0)
     left = round((width - size) / 2.0)
     return maps[..., top : top + size, left : left + size]
@@ -112,10 +112,20 @@ class UTT(nn.Module):
     ) -> list[torch.Tensor]:
         """Adds the cropped and collapsed U-TAE summaries to every encoder stage (per sample)."""
         sizes = [(stage.shape[-2], stage.shape[-1]) for stage in stages]
-        crop = footprint_size(aerial_size, self.aerial_gsd, self.sentinel2_gsd, utae_map.shape[-1])
+        crop = footprint_size(aerial_size, self.aerial_gsd, self.sentinel2_gsd, int(utae_map.shape[-1]))
         cropped = self.fm_utae_featmap_cropped(centre_crop(utae_map, crop), sizes)
         collapsed = self.fm_utae_featmap_collapsed(utae_map.mean(dim=(-2, -1)), sizes)
         return [stage + a + b for stage, a, b in zip(stages, cropped, collapsed, strict=True)]
+
+    def segment(
+        self,
+        aerial: torch.Tensor,
+        sentinel2: torch.Tensor,
+        positions: torch.Tensor,
+        metadata: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The land-cover logits alone, B x K x S x S (what a bundle runs)."""
+        return self._run(aerial, sentinel2, positions, metadata, with_aux=False)[0]
 
     def forward(
         self,
@@ -124,7 +134,19 @@ class UTT(nn.Module):
         positions: torch.Tensor,
         metadata: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        aerial_size = aerial.shape[-1]
+        logits, aux = self._run(aerial, sentinel2, positions, metadata, with_aux=True)
+        assert aux is not None
+        return logits, aux
+
+    def _run(
+        self,
+        aerial: torch.Tensor,
+        sentinel2: torch.Tensor,
+        positions: torch.Tensor,
+        metadata: torch.Tensor | None,
+        with_aux: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        aerial_size = int(aerial.shape[-1])
         utae_map = self.sentinel2_maps(sentinel2, positions)
         stages = list(self.arch_vhr.encoder(aerial))
         if self.mtd_mlp is not None and metadata is not None:
@@ -137,7 +159,9 @@ class UTT(nn.Module):
         if not drop_sentinel2:
             stages = self.fuse(stages, utae_map, aerial_size)
         logits = self.arch_vhr.segmentation_head(self.arch_vhr.decoder(stages))
-        crop = footprint_size(aerial_size, self.aerial_gsd, self.sentinel2_gsd, utae_map.shape[-1])
+        if not with_aux:
+            return logits, None
+        crop = footprint_size(aerial_size, self.aerial_gsd, self.sentinel2_gsd, int(utae_map.shape[-1]))
         aux = self.reshape_utae_output[1](centre_crop(utae_map, crop))
-        aux = F.interpolate(aux, size=(aerial.shape[-2], aerial_size), mode="nearest")
+        aux = F.interpolate(aux, size=(int(aerial.shape[-2]), aerial_size), mode="nearest")
         return logits, aux

@@ -1,0 +1,199 @@
+"""`flair-train`: fit, evaluate, export, import-checkpoint and synth from the command line.
+
+Errors the user can fix (bad configuration, missing data, unreadable checkpoint, existing output) are
+printed with their hint and end the command with status 2; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from flair_qgis.core.errors import FlairError
+
+
+def _fit(args: argparse.Namespace) -> None:
+    from .config import load_config
+    from .train import fit
+
+    config = load_config(args.config, args.overrides)
+    result = fit(config, resume=args.resume)
+    print(f"best checkpoint: {result.best_checkpoint}")
+    print(f"best validation mIoU: {result.best_val_miou}")
+    print(f"logs: {result.output_dir} (tensorboard/, csv/)")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import evaluate
+    from .metrics import OTHER_INDEX
+
+    result = evaluate(
+        args.checkpoint,
+        args.data,
+        args.out,
+        split=args.split,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+    )
+    from flair_qgis.core.nomenclature import FLAIR_13
+
+    for index, cls in enumerate(FLAIR_13.classes):
+        if index != OTHER_INDEX:
+            print(f"{cls.name:>24}: {result.ious[index]:.4f}")
+    print(f"{'mIoU':>24}: {result.miou:.4f}")
+    print(f"predictions, metrics.json, confusion_matrix.csv/.png in {result.output_dir}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from .config import aerial_spec, sentinel2_spec
+    from .data.flair2 import METADATA_SIZE
+    from .evaluate import load_trained
+    from .export import bundle_spec, export_bundle
+
+    model, config, checkpoint = load_trained(args.checkpoint)
+    provenance = {
+        "source": "flair-train fit",
+        "checkpoint": Path(args.checkpoint).name,
+        "epoch": checkpoint.get("epoch"),
+        "global_step": checkpoint.get("global_step"),
+        "config": config,
+    }
+    spec = bundle_spec(
+        aerial_spec(config),
+        sentinel2_spec(config),
+        metadata_size=METADATA_SIZE if config["data"]["aerial_metadata"] else None,
+        name=args.name or f"flair2-{config['model']['architecture']}",
+        version=args.version,
+        provenance=provenance,
+    )
+    report = export_bundle(model, spec, args.output, fp16=args.fp16, overwrite=args.overwrite)
+    _print_report(report)
+
+
+def _import(args: argparse.Namespace) -> None:
+    from flair_qgis.core.bundle_spec import flair2_aerial_input
+
+    from .checkpoints import (
+        ClassSelection,
+        class_groups,
+        detect_kind,
+        ign_aerial_scaling,
+        ign_unet_from_state,
+        model_state,
+        read_checkpoint,
+        reference_specs,
+        utt_from_state,
+    )
+    from .export import bundle_spec, export_bundle
+
+    state = read_checkpoint(args.checkpoint)
+    kind = detect_kind(state) if args.kind == "auto" else args.kind
+    provenance = {"source": f"import-checkpoint ({kind})", "checkpoint": Path(args.checkpoint).name}
+    if kind == "utt":
+        model = utt_from_state(model_state(state), tile_size=args.tile_size)
+        aerial, sentinel2 = reference_specs(args.tile_size, args.window_size)
+        metadata = model.mtd_mlp.enc_mlp[0].in_features if model.mtd_mlp is not None else None
+        spec = bundle_spec(
+            aerial, sentinel2, metadata, name=args.name or "flair2-utt-reference", provenance=provenance
+        )
+    else:
+        network = ign_unet_from_state(state)
+        groups, nomenclature = class_groups(args.classes)
+        model = ClassSelection(network, groups)
+        aerial = flair2_aerial_input(args.tile_size, ign_aerial_scaling())
+        spec = bundle_spec(
+            aerial, None, None, nomenclature, name=args.name or "ign-flair-unet", provenance=provenance
+        )
+    report = export_bundle(model, spec, args.output, fp16=args.fp16, overwrite=args.overwrite)
+    _print_report(report)
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from .synth import write_dataset
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise FlairError(f"{out} is not empty", "Choose an empty folder or pass --overwrite.")
+    counts = write_dataset(
+        out, patches=args.patches, size=args.size, window=args.window, dates=args.dates, seed=args.seed
+    )
+    print(f"wrote {counts['train']} train and {counts['test']} test patches of {args.size} px under {out}")
+
+
+def _print_report(report) -> None:
+    print(f"bundle written: {report.path}")
+    print(
+        f"parity ONNX Runtime vs torch: max |probability difference| {report.max_probability_difference:.3g} "
+        f"(tolerance {report.tolerance:g}, {'fp16' if report.fp16 else 'fp32'}) on {len(report.checked_shapes)} sample sets"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flair-train", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser("fit", help="train a model")
+    fit.add_argument("--config", default=None, help="YAML file or preset: utt_baseline, unet_aerial, quick")
+    fit.add_argument("--resume", default=None, help="checkpoint of an earlier run to continue from")
+    fit.add_argument(
+        "overrides", nargs="*", help="settings as key.sub=value, e.g. data.root=/data trainer.max_epochs=5"
+    )
+    fit.set_defaults(run=_fit)
+
+    evaluate = commands.add_parser("evaluate", help="IoU, mIoU, confusion matrix and predictions on a split")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--data", required=True, help="FLAIR #2 root folder")
+    evaluate.add_argument("--out", required=True, help="folder for predictions and metrics")
+    evaluate.add_argument("--split", default="test", choices=["train", "test"])
+    evaluate.add_argument("--batch-size", type=int, default=4)
+    evaluate.add_argument("--overwrite", action="store_true")
+    evaluate.set_defaults(run=_evaluate)
+
+    export = commands.add_parser("export", help="write a checkpoint of `fit` as an ONNX model bundle")
+    export.add_argument("checkpoint")
+    export.add_argument("output", help="bundle path (.onnx)")
+    export.add_argument("--fp16", action="store_true", help="half-precision weights (for GPUs)")
+    export.add_argument("--name", default=None)
+    export.add_argument("--version", default="1")
+    export.add_argument("--overwrite", action="store_true")
+    export.set_defaults(run=_export)
+
+    imp = commands.add_parser("import-checkpoint", help="turn a reference or IGN checkpoint into a bundle")
+    imp.add_argument("checkpoint")
+    imp.add_argument("output", help="bundle path (.onnx)")
+    imp.add_argument("--kind", default="auto", choices=["auto", "utt", "ign-unet"])
+    imp.add_argument(
+        "--classes", default="flair13", help="IGN U-Net: 'flair13' or FLAIR-19 codes to keep, e.g. 1,2,3"
+    )
+    imp.add_argument("--tile-size", type=int, default=512)
+    imp.add_argument("--window-size", type=int, default=40)
+    imp.add_argument("--fp16", action="store_true")
+    imp.add_argument("--name", default=None)
+    imp.add_argument("--overwrite", action="store_true")
+    imp.set_defaults(run=_import)
+
+    synth = commands.add_parser("synth", help="write a small synthetic dataset in the FLAIR #2 layout")
+    synth.add_argument("out")
+    synth.add_argument("--patches", type=int, default=48)
+    synth.add_argument("--size", type=int, default=512, help="patch size in pixels (multiple of 32)")
+    synth.add_argument("--window", type=int, default=40, help="Sentinel-2 window the super-areas must fit")
+    synth.add_argument("--dates", type=int, default=20, help="Sentinel-2 acquisitions in the year")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--overwrite", action="store_true")
+    synth.set_defaults(run=_synth)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except FlairError as exc:
+        print(f"flair-train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""`flair-train evaluate`: per-class IoU, mIoU and confusion matrix (CSV, PNG) of a trained model on a
+FLAIR #2 split, with each prediction written as a GeoTIFF on its aerial patch's grid."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+from torch.utils.data import DataLoader
+
+from flair_qgis.core.errors import OutputError
+from flair_qgis.core.nomenclature import FLAIR_13
+
+from .checkpoints import CheckpointError, load_checkpoint, load_strict, model_state, state_dict_of
+from .config import DEFAULTS, aerial_spec, deep_merge, sentinel2_spec, validate
+from .data.flair2 import IGNORE_INDEX, Flair2Dataset, collate, find_patches
+from .lightning_module import build_model
+from .metrics import iou_per_class, mean_iou
+
+NUM_CLASSES = len(FLAIR_13.classes)
+
+
+def load_trained(path: str | Path) -> tuple[torch.nn.Module, dict, dict]:
+    """A checkpoint written by `flair-train fit`: (network in eval mode, its configuration, the raw checkpoint)."""
+    checkpoint = load_checkpoint(path)
+    config = (checkpoint.get("hyper_parameters") or {}).get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"{Path(path).name} was not written by flair-train fit (no configuration in it)",
+            "Use `flair-train import-checkpoint` for checkpoints of the FLAIR #2 reference code or IGN's weights.",
+        )
+    config = deep_merge(DEFAULTS, config)
+    validate(config)
+    model = load_strict(build_model(config), model_state(state_dict_of(checkpoint, Path(path).name)))
+    return model, config, checkpoint
+
+
+@dataclass
+class Evaluation:
+    ious: np.ndarray  # per FLAIR_13 class, NaN where absent
+    miou: float
+    confusion: np.ndarray  # K x K, rows reference, columns prediction
+    output_dir: Path
+
+
+def predict_batch(model: torch.nn.Module, batch: dict, architecture: str) -> torch.Tensor:
+    """Class indices B x S x S."""
+    with torch.no_grad():
+        if architecture == "unet":
+            logits = model(batch["aerial"])
+        else:
+            logits = model.segment(
+                batch["aerial"], batch["sentinel2"], batch["positions"], batch.get("metadata")
+            )
+    return logits.argmax(dim=1)
+
+
+def write_prediction(path: Path, classes: np.ndarray, aerial: Path) -> None:
+    """Class codes (FLAIR_13 codes, uint8) on the aerial patch's grid and CRS; 0 is nodata."""
+    with rasterio.open(aerial) as src:
+        profile = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8")
+        profile |= dict(crs=src.crs, transform=src.transform, nodata=0, compress="deflate")
+    codes = np.asarray(FLAIR_13.codes, dtype=np.uint8)[classes]
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(codes[None])
+
+
+def write_confusion(output_dir: Path, confusion: np.ndarray) -> None:
+    names = [c.name for c in FLAIR_13.classes]
+    with open(output_dir / "confusion_matrix.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["reference \\ predicted", *names])
+        for name, row in zip(names, confusion, strict=True):
+            writer.writerow([name, *row.tolist()])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    totals = confusion.sum(axis=1, keepdims=True)
+    share = np.divide(confusion, totals, out=np.zeros_like(confusion, dtype=float), where=totals > 0)
+    figure, axes = plt.subplots(figsize=(9, 8))
+    image = axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    axes.set_yticks(range(len(names)), names, fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("reference")
+    axes.set_title("Confusion matrix (share of each reference class)")
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.tight_layout()
+    figure.savefig(output_dir / "confusion_matrix.png", dpi=100)
+    plt.close(figure)
+
+
+def evaluate(
+    checkpoint: str | Path, root: str | Path, output_dir: str | Path, split: str = "test", batch_size: int = 4,
+    overwrite: bool = False,
+) -> Evaluation:  # fmt: skip
+    """Predict every patch of `split` under `root`, write predictions and metrics into `output_dir`."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise OutputError(f"{output_dir} is not empty", "Choose another folder or pass --overwrite.")
+    model, config, _ = load_trained(checkpoint)
+    architecture = config["model"]["architecture"]
+    patches = find_patches(root, split)
+    dataset = Flair2Dataset(
+        root,
+        patches,
+        aerial_spec(config),
+        sentinel2_spec(config),
+        with_metadata=config["data"]["aerial_metadata"],
+    )
+    loader = DataLoader(
+        dataset, batch_size=batch_size, collate_fn=lambda s: collate(s, float(config["model"]["pad_value"]))
+    )
+    predictions_dir = output_dir / "predictions"
+    predictions_dir.mkdir(parents=True, exist_ok=True)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    by_name = {p.name: p for p in patches}
+    for batch in loader:
+        predicted = predict_batch(model, batch, architecture).numpy()
+        for i, name in enumerate(batch["name"]):
+            patch = by_name[name]
+            write_prediction(
+                predictions_dir / f"PRED_{name.removeprefix('IMG_')}.tif", predicted[i], patch.aerial
+            )
+        if "labels" in batch:
+            labels = batch["labels"].numpy()
+            valid = labels != IGNORE_INDEX
+            pairs = labels[valid] * NUM_CLASSES + predicted[valid]
+            confusion += np.bincount(pairs, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+    ious = iou_per_class(confusion)
+    miou = mean_iou(ious)
+    metrics = {
+        "checkpoint": str(checkpoint),
+        "split": split,
+        "patches": len(patches),
+        "miou": None if np.isnan(miou) else miou,
+        "iou": {
+            c.name: (None if np.isnan(v) else float(v)) for c, v in zip(FLAIR_13.classes, ious, strict=True)
+        },
+    }
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    write_confusion(output_dir, confusion)
+    return Evaluation(ious, miou, confusion, output_dir)
