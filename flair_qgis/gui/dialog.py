@@ -647,9 +647,9 @@ class FlairDialog(QDialog):
 
     def show_statistics(self, rows: list[Any]) -> None:
         """Fill the statistics table (class, hectares, %)."""
-        from ..processing.predict_algorithm import _row
+        from ..report import statistics_rows
 
-        values = [_row(row) for row in rows]
+        values = statistics_rows(rows)
         self.statistics_table.setRowCount(len(values))
         for index, (code, name, hectares, percent) in enumerate(values):
             for column, text in enumerate((str(code), name, f"{hectares:.4f}", f"{percent:.2f}")):

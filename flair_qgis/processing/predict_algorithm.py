@@ -227,6 +227,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     ) -> dict[str, Any]:
         from ..core.errors import FlairError
         from ..core.predict import PredictionRequest, predict
+        from ..report import statistics_text
         from ..styling import post_processor, qgis_language
 
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
@@ -341,23 +342,3 @@ def _move(written: Path, destination: str) -> str:
 def _style_on_load(context: QgsProcessingContext, path: str, styler) -> None:
     if context.willLoadLayerOnCompletion(path):
         context.layerToLoadOnCompletionDetails(path).setPostProcessor(styler)
-
-
-def statistics_text(rows: list[Any]) -> str:
-    """The statistics as an aligned text table (class, hectares, percent)."""
-    lines = [f"{'code':>4}  {'class':<24} {'hectares':>10} {'%':>6}"]
-    for row in rows:
-        code, name, hectares, percent = _row(row)
-        lines.append(f"{code:>4}  {name:<24} {hectares:>10.4f} {percent:>6.2f}")
-    return "\n".join(lines)
-
-
-def _row(row: Any) -> tuple[int, str, float, float]:
-    """(code, name, hectares, percent) of a statistics row, whether a tuple or an object with fields."""
-    if isinstance(row, (tuple, list)):
-        code, name, hectares, percent = row[:4]
-    elif isinstance(row, dict):
-        code, name, hectares, percent = (row[k] for k in ("code", "name", "hectares", "percent"))
-    else:
-        code, name, hectares, percent = row.code, row.name, row.hectares, row.percent
-    return int(code), str(name), float(hectares), float(percent)
