@@ -547,6 +547,17 @@ class FlairDialog(QDialog):
             language=qgis_language(),
         )
 
+    def _request_or_problem(self) -> Any:
+        """The request, or None after showing why it cannot be made (an area or layer the engine refuses)."""
+        from ..core.errors import FlairError
+
+        try:
+            return self.request()
+        except (FlairError, ValueError) as exc:
+            self.problems_label.setText(f"• {exc}")
+            self.problems_label.setVisible(True)
+            return None
+
     def area(self) -> Any:
         """The engine's AreaOfInterest for the chosen area mode, None for the whole aerial image."""
         from ..core.aerial import AreaOfInterest
@@ -574,8 +585,10 @@ class FlairDialog(QDialog):
 
         if self.check() or self.cloud_task is not None:
             return
+        request = self._request_or_problem()  # sources built here, in the main thread
+        if request is None:
+            return
         self.cloud_label.setText("Reading the Sentinel-2 series over the area…")
-        request = self.request()  # sources built here, in the main thread
         spec = self.bundle.spec
 
         def work(task: QgsTask) -> str:
@@ -600,7 +613,9 @@ class FlairDialog(QDialog):
         if self.check() or self.task is not None:
             return
         self._remember()
-        request = self.request()
+        request = self._request_or_problem()
+        if request is None:
+            return
         title = Path(request.output).stem
         message_bar = self.iface.messageBar() if self.iface is not None else None
         self.task = PredictionTask(

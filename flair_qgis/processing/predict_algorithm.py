@@ -167,15 +167,14 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         """In the main thread: read the bundle and turn the chosen layers into sources the worker can read
         (file paths, or cloned providers)."""
         _require_dependencies()
+        from ..core.bundle import load_bundle
         from ..core.errors import FlairError
 
         try:
-            from ..core.bundle import load_bundle
-
             self._spec = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context)).spec
+            self._area = self._area_of_interest(parameters, context)
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        self._area = self._area_of_interest(parameters, context)
         self._aerial = self._band_sources(parameters, context)
         return True
 

@@ -124,3 +124,21 @@ def test_rectangle_drawn_with_the_map_tool_becomes_the_area(scene, qgis_iface):
     assert dialog.request().area.bounds_in("EPSG:2154") == (651003, 6861985, 651011, 6861996)
     dialog.close()
     dialog.deleteLater()
+
+
+def test_an_area_the_engine_refuses_is_shown_not_raised(scene, qgis_iface):
+    from qgis.core import QgsRectangle
+
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.set_drawn_rectangle(
+        QgsRectangle(651005, 6861990, 651005, 6861999), scene.rgb.crs().toWkt()
+    )  # empty
+    assert dialog.check() == []
+
+    dialog.run()
+
+    assert dialog.task is None
+    assert "empty" in dialog.problems_label.text()
+    dialog.deleteLater()

@@ -326,3 +326,34 @@ def test_dialog_maps_a_web_service_layer(scene, qgis_iface):
     with rasterio.open(output) as written:
         np.testing.assert_array_equal(written.read(1), expected)
     dialog.deleteLater()
+
+
+def test_processing_reports_bad_inputs_as_processing_errors(scene, flair_provider):
+    import processing
+    import pytest
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    class Errors(QgsProcessingFeedback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.errors: list[str] = []
+
+        def reportError(self, error: str, fatalError: bool = False) -> None:
+            self.errors.append(error)
+
+    def error_of(parameters: dict) -> str:
+        """What the user reads: the exception's text and the errors reported to the feedback."""
+        feedback = Errors()
+        with pytest.raises(QgsProcessingException) as raised:
+            processing.run("flair:landcover", parameters, feedback=feedback)
+        return "\n".join([str(raised.value), *feedback.errors])
+
+    base = {"AERIAL": scene.rgb, "BUNDLE": str(scene.bundle), "OUTPUT": str(scene.folder / "bad.tif")}
+    # The aerial layer has 3 bands and no NIR layer is given: band 4 is missing.
+    assert "band 4 of 'ortho_rvb' does not exist" in error_of(base)
+    layers = {"NIR_LAYER": scene.irc, "ELEVATION_LAYER": scene.elevation}
+    assert "outside the aerial image" in error_of({**base, **layers, "EXTENT": "0,10,0,10 [EPSG:2154]"})
+    broken = scene.folder / "broken.onnx"
+    broken.write_text("not a model")
+    assert "broken.onnx" in error_of({**base, **layers, "BUNDLE": str(broken)})
+    assert not (scene.folder / "bad.tif").exists()
