@@ -232,6 +232,7 @@ def _engine_case(case: dict[str, Any]) -> dict[str, Any]:
         "km2": grid.width * grid.height * GSD**2 / 1e6,
         "first": times[0],
         "last": times[-1],
+        "waited": result.waited_for_data,
     }
 
 
@@ -392,7 +393,12 @@ def _run(workdir: Path, areas: list[float], heavy_tiles: int, args: argparse.Nam
         {"case": "engine, sub-area", "model": "U-T&T (ONNX Runtime)", "area": engine["km2"], **engine}
     )
     rows.append({"case": "torch loop, sub-area", "model": "U-T&T (torch)", "area": loop["km2"], **loop})
-    print(report(rows, areas, engine, loop, overlap))
+    text = report(rows, areas, engine, loop, overlap)
+    load = os.getloadavg()
+    print(
+        f"{text}\n- Machine load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
+        f"on {os.cpu_count()} cores (other work on the machine slows the cases down)."
+    )
     return 0
 
 
@@ -440,6 +446,10 @@ def report(
             f"- Once running (after the first tile, measured): {per_tile:.2f} s per tile for the engine vs "
             f"{loop_per_tile:.2f} for the torch loop: **{loop_per_tile / per_tile:.2f}x**."
         )
+    lines.append(
+        f"- Reading ahead: the engine's inference waited {engine['waited']:.1f} s of {engine['seconds']:.1f} s for "
+        "the reader thread (the first batch included)."
+    )
     for km2 in areas:
         tiles = tiles_for(round(math.sqrt(km2 * 1e6) / GSD), overlap)
         minutes = tiles * per_tile / 60

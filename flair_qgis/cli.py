@@ -7,6 +7,7 @@ cleanly (nothing left at the output path) and exits with 130.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -111,6 +112,9 @@ def main(
         if exc.hint:
             print(f"Hint: {exc.hint}", file=err)
         return 1
+    except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+        return 0
 
 
 def parse_aerial(values: Sequence[str]) -> Any:

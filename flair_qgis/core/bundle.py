@@ -76,7 +76,7 @@ class Bundle:
                 f"Metadata   input '{spec.aerial_metadata.name}': {spec.aerial_metadata.size} values"
             )
         lines.append(f"Output     '{spec.output.name}': {spec.output.kind}")
-        lines.append(f"Classes    {spec.nomenclature.name} ({len(spec.nomenclature.classes)} classes)")
+        lines.append(f"Classes    {spec.nomenclature.name}, one output channel each, in this order:")
         for cls in spec.nomenclature.classes:
             lines.append(f"           {cls.code:>3}  {cls.colour}  {cls.name} / {cls.name_fr}")
         if spec.provenance:

@@ -74,6 +74,8 @@ class PredictionResult:
     grid: OutputGrid
     warnings: list[str] = field(default_factory=list)
     empty_tiles: int = 0  # tiles skipped because the aerial image has no data there
+    #: Seconds the inference thread waited for the reader thread: near 0 when reading keeps up.
+    waited_for_data: float = 0.0
 
 
 def predict(
@@ -119,6 +121,7 @@ def predict(
         grid=grid,
         warnings=warnings,
         empty_tiles=run.empty_tiles,
+        waited_for_data=run.waited,
     )
 
 
@@ -216,6 +219,7 @@ class _Run:
         self.batch_size = request.batch_size or (1 if runner.provider == CPU else 4)
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
+        self.waited = 0.0
         self.cloudy_tiles = 0
         self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
         self.warnings: list[str] = []
@@ -251,7 +255,9 @@ class _Run:
             while True:
                 if self.cancelled():
                     raise Cancelled()
+                waiting = time.perf_counter()
                 item = batches.get()
+                self.waited += time.perf_counter() - waiting
                 if item is None:
                     break
                 if isinstance(item, BaseException):
@@ -282,17 +288,16 @@ class _Run:
             if _has_data(tile, valid)
         ]
         self.empty_tiles += len(batch.tiles) - len(keep)
+        feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
+        output = self.runner.run(self.spec.output.name, feeds) if keep else None
+        if output is not None and self.spec.output.kind == "logits":
+            output = softmax(output, axis=1)
+        if output is not None and len(keep) == len(batch.tiles):
+            return output
         size = self.spec.aerial.tile_size
         probabilities = np.zeros((len(batch.tiles), len(self.codes), size, size), np.float32)
-        if not keep:
-            return probabilities
-        feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
-        output = self.runner.run(self.spec.output.name, feeds)
-        if self.spec.output.kind == "logits":
-            output = softmax(output, axis=1)
-        if len(keep) == len(batch.tiles):
-            return output
-        probabilities[keep] = output
+        if output is not None:
+            probabilities[keep] = output
         return probabilities
 
     def _read_batches(self, batches: queue.Queue, stop: threading.Event) -> None:

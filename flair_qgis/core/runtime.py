@@ -63,7 +63,7 @@ def choose_providers(device: str = "auto", available: list[str] | None = None) -
     if lowered == "gpu":
         gpus = [p for p in GPU_PROVIDERS if p in available]
         if gpus:
-            return ProviderChoice(device, (gpus[0], CPU), None)
+            return ProviderChoice(device, _with_fallbacks(gpus[0], available), None)
         return ProviderChoice(
             device,
             (CPU,),
@@ -79,12 +79,22 @@ def choose_providers(device: str = "auto", available: list[str] | None = None) -
             "Use auto, gpu, cpu, cuda, tensorrt, directml, coreml or an ONNX Runtime provider name.",
         )
     if provider in available:
-        return ProviderChoice(device, (provider,) if provider == CPU else (provider, CPU), None)
+        return ProviderChoice(device, _with_fallbacks(provider, available), None)
     return ProviderChoice(
         device,
         (CPU,),
         f"{provider} is not available in this ONNX Runtime (available: {', '.join(available)})",
     )
+
+
+def _with_fallbacks(provider: str, available: list[str]) -> tuple[str, ...]:
+    """`provider`, then CUDA for the operators TensorRT leaves out, then the CPU."""
+    if provider == CPU:
+        return (CPU,)
+    chain = [provider]
+    if provider == "TensorrtExecutionProvider" and "CUDAExecutionProvider" in available:
+        chain.append("CUDAExecutionProvider")
+    return (*chain, CPU)
 
 
 class Runner:
@@ -104,8 +114,18 @@ class Runner:
         self.splits = 0  # how many times a batch was split after running out of memory
 
     def run(self, output: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Run one batch (every feed has the batch on axis 0) and return `output`, B x ..."""
-        return run_split(lambda part: self.session.run([output], dict(part))[0], feeds, self._count_split)
+        """Run one batch (every feed has the batch on axis 0) and return `output`, B x ...
+
+        An ONNX Runtime failure other than memory raises FlairError with its first line."""
+        try:
+            return run_split(lambda part: self.session.run([output], dict(part))[0], feeds, self._count_split)
+        except FlairError:
+            raise
+        except Exception as exc:  # onnxruntime's own exception types
+            raise FlairError(
+                f"ONNX Runtime failed to run the model on {self.provider}: {_first_line(exc)}",
+                "The bundle may not follow the input/output convention of docs/bundle.md.",
+            ) from exc
 
     def _count_split(self) -> None:
         self.splits += 1

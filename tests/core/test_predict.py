@@ -87,6 +87,7 @@ def test_map_is_pixel_exact_georeferenced_styled_and_counted(tmp_path: Path, sce
         assert float(table[row.code]["hectares"]) == pytest.approx(row.hectares, abs=1e-4)
     assert "PalettedRasterRenderer" in result.qml.read_text() or "paletted" in result.qml.read_text()
     assert result.provider == "CPUExecutionProvider"
+    assert 0 <= result.waited_for_data < result.seconds
     # 150 x 110 px in 32 px tiles every 24 px: columns at 0..96 and 118, rows at 0..72 and 78.
     assert result.tiles == 6 * 5
     assert len(steps) == 1 + 30  # starting, then one step per batch of one tile (CPU)

@@ -50,6 +50,17 @@ def test_named_provider_and_aliases() -> None:
     assert choice.providers == (CPU,)
     assert "CoreMLExecutionProvider is not available" in choice.reason
     assert choose_providers("cpu", [CPU, "CUDAExecutionProvider"]).providers == (CPU,)
+    trt = [CPU, "CUDAExecutionProvider", "TensorrtExecutionProvider"]
+    assert choose_providers("tensorrt", trt).providers == (
+        "TensorrtExecutionProvider",
+        "CUDAExecutionProvider",
+        CPU,
+    )
+    assert choose_providers("gpu", trt).providers == (
+        "TensorrtExecutionProvider",
+        "CUDAExecutionProvider",
+        CPU,
+    )
     with pytest.raises(FlairError, match="Unknown device 'quantum'"):
         choose_providers("quantum", [CPU])
 
@@ -95,6 +106,13 @@ def test_out_of_memory_on_one_tile_fails_clearly() -> None:
     with pytest.raises(FlairError, match="ran out of memory even for a batch of one tile") as info:
         run_split(run, {"x": np.zeros((4, 2), np.float32)})
     assert "device cpu" in info.value.hint
+
+
+def test_a_failing_run_is_a_clear_error(tmp_path: Path) -> None:
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    runner = create_runner(tmp_path / "m.onnx", device="cpu")
+    with pytest.raises(FlairError, match="ONNX Runtime failed to run the model on CPUExecutionProvider"):
+        runner.run("logits", {"aerial": np.zeros((1, 4, 8, 8), np.float32)})  # 4 bands instead of 5
 
 
 def test_other_errors_are_not_taken_for_memory() -> None:
