@@ -66,6 +66,18 @@ def start():
         dialog.resize(1180, 880)
         dialog.move(20, 10)
         state["dialog"] = dialog
+        QTimer.singleShot(500, scanned)
+    except Exception as exc:
+        import traceback
+        fail(traceback.format_exc())
+
+
+def scanned():
+    dialog = state["dialog"]
+    if dialog.sentinel2_task is not None:  # the folder is read in the background
+        QTimer.singleShot(500, scanned)
+        return
+    try:
         problems = dialog.check()
         if problems:
             return fail("\n".join(problems))

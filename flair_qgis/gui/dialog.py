@@ -73,6 +73,9 @@ class FlairDialog(QDialog):
         self.task = None
         self.last_task = None
         self.cloud_task = None
+        self.sentinel2_task = None
+        self._sentinel2_scan = 0
+        self._scans: dict[int, Any] = {}
         self._map_tool = None
         self._previous_tool = None
         self.setWindowTitle("FLAIR land cover")
@@ -377,24 +380,44 @@ class FlairDialog(QDialog):
             self.check()
 
     def _sentinel2_changed(self, *_: Any) -> None:
+        """Scan the chosen folder in a background task (products may be many, zipped, on a network
+        drive); until it is done the folder counts as a problem."""
         folder = self.sentinel2_widget.filePath()
-        self.sentinel2_error = None
+        self._sentinel2_scan += 1
+        self.sentinel2_task = None
         if not folder:
-            self.sentinel2_error = "Choose the Sentinel-2 folder."
-            self.sentinel2_summary.setText(self.sentinel2_error)
-        else:
-            try:
-                from ..core.errors import FlairError
-                from ..core.sentinel2 import discover
+            self._show_sentinel2(None, "Choose the Sentinel-2 folder.")
+            return
+        if not Path(folder).is_dir():
+            self._show_sentinel2(None, f"Sentinel-2: {folder} is not a folder.")
+            return
+        self._show_sentinel2(None, "Reading the Sentinel-2 folder…")
+        scan = self._sentinel2_scan
 
-                try:
-                    self.sentinel2_summary.setText(discover(folder).summary())
-                except FlairError as exc:
-                    self.sentinel2_error = f"Sentinel-2: {exc}"
-            except ImportError as exc:
-                self.sentinel2_error = f"Sentinel-2 folders cannot be read by this installation: {exc}"
-            if self.sentinel2_error:
-                self.sentinel2_summary.setText(self.sentinel2_error)
+        def work(task: Any) -> tuple[str | None, str | None]:
+            return sentinel2_summary(folder)
+
+        def done(exception: Exception | None, result: tuple[str | None, str | None] | None = None) -> None:
+            self._scans.pop(scan, None)
+            if scan != self._sentinel2_scan:  # the folder changed meanwhile
+                return
+            self.sentinel2_task = None
+            if exception is not None or result is None:
+                self._show_sentinel2(None, f"Sentinel-2: {exception}")
+            else:
+                self._show_sentinel2(*result)
+
+        from qgis.core import QgsApplication, QgsTask
+
+        self.sentinel2_task = QgsTask.fromFunction(
+            "FLAIR: reading the Sentinel-2 folder", work, on_finished=done
+        )
+        self._scans[scan] = self.sentinel2_task  # every running scan keeps a Python reference
+        QgsApplication.taskManager().addTask(self.sentinel2_task)
+
+    def _show_sentinel2(self, summary: str | None, error: str | None) -> None:
+        self.sentinel2_error = error
+        self.sentinel2_summary.setText(error or summary or "")
         if hasattr(self, "problems_label"):
             self.check()
 
@@ -689,6 +712,19 @@ class FlairDialog(QDialog):
     def closeEvent(self, event: Any) -> None:
         self._remember()
         super().closeEvent(event)
+
+
+def sentinel2_summary(folder: str) -> tuple[str | None, str | None]:
+    """(summary, None) of what a Sentinel-2 folder holds, or (None, the problem). May run in a task."""
+    try:
+        from ..core.errors import FlairError
+        from ..core.sentinel2 import discover
+    except ImportError as exc:
+        return None, f"Sentinel-2 folders cannot be read by this installation: {exc}"
+    try:
+        return discover(folder).summary(), None
+    except FlairError as exc:
+        return None, f"Sentinel-2: {exc}"
 
 
 def cloud_cover_report(spec: Any, request: Any) -> str:

@@ -82,3 +82,14 @@ def fresh_settings():
     QgsSettings().remove("flair_qgis")
     yield
     QgsSettings().remove("flair_qgis")
+
+
+def wait_for_scan(dialog, timeout: float = 30.0) -> None:
+    """Let the dialog's background scan of the Sentinel-2 folder finish."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while dialog.sentinel2_task is not None and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    assert dialog.sentinel2_task is None, "the Sentinel-2 folder scan did not finish"
