@@ -80,7 +80,13 @@ class PredictionTask(QgsTask):
         """Main thread: add the layers or report the error."""
         try:
             if ok and self.result is not None:
-                self._add_layers()
+                try:
+                    self._add_layers()
+                except Exception as exc:
+                    self._log(
+                        f"The map was written but could not be added to the project: {exc}", Qgis.Warning
+                    )
+                    self._log(traceback.format_exc(), Qgis.Warning)
                 self._report_success()
             else:
                 self._report_failure()

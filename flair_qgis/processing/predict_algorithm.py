@@ -233,6 +233,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
         probabilities = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context)
         statistics = self.parameterAsFileOutput(parameters, self.STATISTICS, context)
+        _check_side_outputs(output, {"confidence": confidence, "probabilities": probabilities})
         overlap = parameters.get(self.OVERLAP)
         request = PredictionRequest(
             aerial=self._aerial,
@@ -291,6 +292,21 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException("The area layer has no polygon (or none is selected)")
         union = QgsGeometry.unaryUnion(polygons)
         return AreaOfInterest.from_wkt(union.asWkt(), source.sourceCrs().toWkt())
+
+
+def _check_side_outputs(output: str, destinations: dict[str, str]) -> None:
+    """The engine writes the optional rasters beside the class raster (map.confidence.tif...) before they
+    are moved to their destinations: refuse to run when that would replace a file nobody chose."""
+    from ..core.outputs import OutputPaths
+
+    beside = OutputPaths.for_classes(output, confidence=True, probabilities=True)
+    for kind, destination in destinations.items():
+        written = getattr(beside, kind)
+        if destination and Path(destination) != written and written.exists():
+            raise QgsProcessingException(
+                f"{written} already exists and would be replaced while the {kind} raster is written; "
+                "move it, or choose that path for the output."
+            )
 
 
 def _band_number(key: str, label: str) -> QgsProcessingParameterNumber:

@@ -353,6 +353,12 @@ def test_processing_reports_bad_inputs_as_processing_errors(scene, flair_provide
     assert "band 4 of 'ortho_rvb' does not exist" in error_of(base)
     layers = {"NIR_LAYER": scene.irc, "ELEVATION_LAYER": scene.elevation}
     assert "outside the aerial image" in error_of({**base, **layers, "EXTENT": "0,10,0,10 [EPSG:2154]"})
+    # The confidence raster is written beside the map before it is moved: an unrelated file there is kept.
+    unrelated = scene.folder / "bad.confidence.tif"
+    unrelated.write_bytes(b"someone else's file")
+    message = error_of({**base, **layers, "CONFIDENCE": str(scene.folder / "elsewhere.tif")})
+    assert "bad.confidence.tif already exists" in message
+    assert unrelated.read_bytes() == b"someone else's file"
     broken = scene.folder / "broken.onnx"
     broken.write_text("not a model")
     assert "broken.onnx" in error_of({**base, **layers, "BUNDLE": str(broken)})
