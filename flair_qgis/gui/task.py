@@ -66,7 +66,7 @@ class PredictionTask(QgsTask):
         except FlairError as exc:
             self.error = exc
             return False
-        except Exception as exc:
+        except Exception as exc:  # a bug, not bad input: reported with its traceback
             self.error = FlairError(f"Unexpected error: {exc}", "See the FLAIR land cover log for details.")
             self.details = traceback.format_exc()
             return False
@@ -82,7 +82,7 @@ class PredictionTask(QgsTask):
             if ok and self.result is not None:
                 try:
                     self._add_layers()
-                except Exception as exc:
+                except Exception as exc:  # the map is written: say why it is not shown
                     self._log(
                         f"The map was written but could not be added to the project: {exc}", Qgis.Warning
                     )
