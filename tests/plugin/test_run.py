@@ -38,6 +38,7 @@ def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     output = scene.folder / "landcover.tif"
     dialog.output_widget.setFilePath(str(output))
     dialog.confidence_check.setChecked(True)
+    dialog.probabilities_check.setChecked(True)
     dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
     assert dialog.check() == []
 
@@ -52,7 +53,9 @@ def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     group = QgsProject.instance().layerTreeRoot().findGroup("landcover")
     assert group is not None
     names = [node.layer().name() for node in group.findLayers()]
-    assert names == ["landcover - classes", "landcover - confidence"]
+    assert names == ["landcover - classes", "landcover - confidence", "landcover - probabilities"]
+    with rasterio.open(group.findLayers()[2].layer().source()) as probabilities:
+        assert probabilities.count == 13  # one band per class
     classes = group.findLayers()[0].layer()
     assert isinstance(classes.renderer(), QgsPalettedRasterRenderer)
     palette = {c.value: c.color.name() for c in classes.renderer().classes()}
