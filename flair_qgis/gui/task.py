@@ -112,7 +112,9 @@ class PredictionTask(QgsTask):
             apply_confidence_style(confidence)
             self._add(confidence, visible=False)
         if result.probabilities is not None:  # one band per class, for inspection with the identify tool
-            self._add(QgsRasterLayer(str(result.probabilities), f"{self.title} - probabilities"), visible=False)
+            self._add(
+                QgsRasterLayer(str(result.probabilities), f"{self.title} - probabilities"), visible=False
+            )
 
     def _add(self, layer: QgsRasterLayer, visible: bool = True) -> None:
         if not layer.isValid():
