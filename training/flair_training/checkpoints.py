@@ -35,11 +35,18 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}")
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):
+        raise CheckpointError(
+            f"{path.name} is not a PyTorch checkpoint (neither a torch zip archive nor a pickle)"
+        )
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path.name} holds Python objects other than tensors, which are not loaded for safety: {_first_line(exc)}",
+            f"{path.name} holds Python objects other than tensors, which are not loaded for safety "
+            f"(loading them could run code): {_unpickling_reason(exc)}",
             "Save the weights as a plain state dict (torch.save(model.state_dict(), ...)).",
         ) from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
@@ -63,6 +70,14 @@ def state_dict_of(checkpoint: dict, name: str = "the checkpoint") -> dict[str, t
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """The state dict of a checkpoint file (a Lightning `.ckpt`'s `state_dict`, or a bare state dict)."""
     return state_dict_of(load_checkpoint(path), Path(path).name)
+
+
+def _unpickling_reason(exc: BaseException) -> str:
+    """The line of torch's weights-only error that names the refused object."""
+    for line in str(exc).splitlines():
+        if "Unsupported" in line or "global" in line.lower():
+            return line.strip().removeprefix("WeightsUnpickler error: ")
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,17 +21,19 @@ NORMS = ("group", "batch", "instance", "none")
 
 
 class PositionalEncoder(nn.Module):
-    """Sinusoidal encoding of day positions: B x T -> B x T x (d * repeat)."""
+    """Sinusoidal encoding of day positions: B x T -> B x T x (d * repeat), always computed in float32
+    (day offsets of a few hundred need more than half precision)."""
 
     def __init__(self, d: int, period: float = 1000.0, repeat: int = 1, offset: int = 0) -> None:
         super().__init__()
         self.d = d
         self.repeat = repeat
         exponent = 2 * torch.div(torch.arange(offset, offset + d).float(), 2, rounding_mode="floor") / d
-        self.register_buffer("denom", torch.pow(period, exponent), persistent=False)
+        self._denom = torch.pow(period, exponent)  # not a buffer: stays float32 when the model is halved
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        table = positions[:, :, None] / self.denom[None, None, :]
+        denom = self._denom.to(positions.device)
+        table = positions.float()[:, :, None] / denom[None, None, :]
         even = torch.arange(self.d, device=positions.device) % 2 == 0
         table = torch.where(even, torch.sin(table), torch.cos(table))
         return table.repeat(1, 1, self.repeat)
@@ -158,7 +160,8 @@ class LTAE2d(nn.Module):
             out = self.inconv(out.permute(0, 2, 1)).permute(0, 2, 1)
         if self.positional_encoder is not None:
             encoded = self.positional_encoder(positions)  # B x T x d_model
-            out = out + encoded[:, None, None].expand(b, h, w, t, self.d_model).reshape(-1, t, self.d_model)
+            encoded = encoded.to(out.dtype)[:, None, None].expand(b, h, w, t, self.d_model)
+            out = out + encoded.reshape(-1, t, self.d_model)
         out, attn = self.attention_heads(out, pad_mask=pixel_mask)
         out = out.permute(1, 0, 2).reshape(b * h * w, -1)  # heads concatenated
         out = self.out_norm(self.dropout(self.mlp(out)))
