@@ -105,7 +105,7 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(
             f"The ONNX model {path.name} carries no flair bundle description",
             METADATA_KEY,
-            "Export the model with the training package (flair-train export), which writes the "
+            "Export the model with the training package, which writes the "
             "metadata, or add it as described in docs/bundle.md.",
         )
     spec = BundleSpec.from_json(text)
