@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,24 @@ from pathlib import Path
 DEPS_FOLDER = "flair_qgis_deps"
 
 
+#: The plugin's requirements file (shipped inside the plugin): version bounds of each dependency.
+REQUIREMENTS_FILE = Path(__file__).resolve().parent / "requirements.txt"
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*?)\s*$")
+
+
+def version_bounds(path: Path = REQUIREMENTS_FILE) -> dict[str, str]:
+    """{package name: version specifier} from a requirements file, e.g. {"rasterio": ">=1.3,<1.5"}."""
+    bounds: dict[str, str] = {}
+    if not path.is_file():
+        return bounds
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = _NAME.match(line)
+        if match:
+            bounds[match.group(1).lower()] = match.group(2).replace(" ", "")
+    return bounds
+
+
 @dataclass(frozen=True)
 class Dependency:
     """One package the engine imports: its module name and the pip requirements that provide it."""
@@ -26,7 +45,9 @@ class Dependency:
     gpu_requirement: str | None = None
 
     def pip_requirement(self, gpu: bool) -> str:
-        return self.gpu_requirement if gpu and self.gpu_requirement else self.requirement
+        """The requirement for pip, with the version bounds of the plugin's requirements file."""
+        name = self.gpu_requirement if gpu and self.gpu_requirement else self.requirement
+        return name + version_bounds().get(self.requirement.lower(), "")
 
 
 DEPENDENCIES = (
@@ -196,7 +217,7 @@ def default_target() -> Path:
 def manual_steps(packages: Sequence[str], python: str | None, target: Path) -> str:
     """What to do by hand when pip cannot run from QGIS, as text shown to the user."""
     interpreter = python or "python3"
-    names = " ".join(packages)
+    names = " ".join(f'"{package}"' for package in packages)  # quoted: specifiers hold < and >
     numpy = installed_version("numpy")
     pin = f' "numpy=={numpy}"' if numpy else ""
     lines = [

@@ -27,8 +27,9 @@ class FlairPlugin:
     def initProcessing(self) -> None:
         from .processing.provider import FlairProvider
 
-        self.provider = FlairProvider()
-        QgsApplication.processingRegistry().addProvider(self.provider)
+        provider = FlairProvider()
+        # The registry refuses (and deletes) a second provider with the same id.
+        self.provider = provider if QgsApplication.processingRegistry().addProvider(provider) else None
 
     def initGui(self) -> None:
         self.initProcessing()
@@ -49,6 +50,8 @@ class FlairPlugin:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
         if self.dialog is not None:
+            if self.dialog.task is not None:  # a run must not outlive the plugin's code
+                self.dialog.task.cancel()
             self.dialog.close()
             self.dialog.deleteLater()
             self.dialog = None

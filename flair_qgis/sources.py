@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -51,31 +52,109 @@ def layer_file(layer: QgsRasterLayer) -> str | None:
     return path if Path(path).is_file() else None
 
 
-def aerial_source(layer: QgsRasterLayer, resolution: float | None = None) -> str | LayerSource:
-    """What the engine gets for `layer`: its file's path, else a LayerSource (call in the main thread)."""
-    return layer_file(layer) or LayerSource(layer, resolution)
+def is_colour_service(layer: QgsRasterLayer) -> bool:
+    """Whether the layer renders colour images (WMS, WMTS, XYZ): one ARGB band, read as R, G, B."""
+    provider = layer.dataProvider()
+    return provider is not None and provider.dataType(1) in COLOUR_TYPES
+
+
+def band_count(layer: QgsRasterLayer) -> int:
+    """The bands the engine sees in the layer: 3 (R, G, B) for a colour service."""
+    return len(COLOUR_BANDS) if is_colour_service(layer) else layer.bandCount()
+
+
+def has_pixel_grid(layer: QgsRasterLayer) -> bool:
+    """Whether the layer has pixels of its own (files, databases), unlike web services (WMS, WMTS, XYZ)
+    that render any extent at any resolution."""
+    provider = layer.dataProvider()
+    return provider is not None and provider.xSize() > 0 and provider.ySize() > 0
+
+
+def aerial_source(
+    layer: QgsRasterLayer,
+    resolution: float | None = None,
+    grid_crs: QgsCoordinateReferenceSystem | None = None,
+    extent: QgsRectangle | None = None,
+) -> str | LayerSource:
+    """What the engine gets for `layer`: its file's path, else a LayerSource (call in the main thread).
+    See LayerSource for `resolution`, `grid_crs` and `extent`."""
+    return layer_file(layer) or LayerSource(layer, resolution, grid_crs, extent)
+
+
+def web_grid_crs(
+    layer: QgsRasterLayer, preferred: QgsCoordinateReferenceSystem | None = None
+) -> QgsCoordinateReferenceSystem:
+    """The CRS of the grid a web service is read on: `preferred` (e.g. the project's) when projected,
+    else the layer's when projected, else Web Mercator (the model needs metres)."""
+    for crs in (preferred, layer.crs()):
+        if crs is not None and crs.isValid() and not crs.isGeographic():
+            return crs
+    return QgsCoordinateReferenceSystem("EPSG:3857")
+
+
+def layer_sources(
+    layers: dict[str, QgsRasterLayer],
+    resolution: float,
+    area: Any = None,
+    preferred_crs: QgsCoordinateReferenceSystem | None = None,
+) -> dict[str, str | LayerSource]:
+    """The engine's source for each layer id (call in the main thread). Web services are read on a
+    `resolution` grid over the area (an AreaOfInterest), which they therefore need, in the CRS of the
+    layers that have a grid of their own (so that these are not resampled), else `web_grid_crs`."""
+    sources: dict[str, str | LayerSource] = {}
+    gridded = [layer for layer in layers.values() if has_pixel_grid(layer) and not layer.crs().isGeographic()]
+    if gridded:
+        preferred_crs = gridded[0].crs()
+    for layer_id, layer in layers.items():
+        if layer_file(layer) or has_pixel_grid(layer):
+            sources[layer_id] = aerial_source(layer)
+            continue
+        if area is None:
+            raise ValueError(
+                f"'{layer.name()}' is a web service without an extent of its own: choose the area to map"
+            )
+        crs = web_grid_crs(layer, preferred_crs)
+        extent = QgsRectangle(*area.bounds_in(crs.toWkt()))
+        sources[layer_id] = LayerSource(layer, resolution, crs, extent)
+    return sources
 
 
 class LayerSource:
     """The engine's RasterSource protocol over a QGIS raster layer's data provider.
 
     Build it in the main thread (it clones the provider there); `read` may then run in any one thread at a
-    time. `resolution` (CRS units per pixel) sets the grid of providers that have none (web services).
+    time. A layer with pixels of its own keeps its grid. A web service has none: it gets one of
+    `resolution` (units of `grid_crs` per pixel) in `grid_crs` (default: the layer's CRS) over `extent`
+    (in `grid_crs`; default: the layer's extent, often the whole world), and QGIS renders it onto that grid.
     """
 
-    def __init__(self, layer: QgsRasterLayer, resolution: float | None = None) -> None:
+    def __init__(
+        self,
+        layer: QgsRasterLayer,
+        resolution: float | None = None,
+        grid_crs: QgsCoordinateReferenceSystem | None = None,
+        extent: QgsRectangle | None = None,
+    ) -> None:
         provider = layer.dataProvider()
         if provider is None or not layer.isValid():
             raise ValueError(f"the layer '{layer.name()}' is not valid")
         self._provider: QgsRasterDataProvider = provider.clone()
         self._lock = threading.Lock()
+        self._projector: QgsRasterProjector | None = None
         self._name = layer.name()
+        self._layer_crs = layer.crs()
         self._crs = layer.crs()
         self._extent = QgsRectangle(provider.extent())
         self._colour = provider.dataType(1) in COLOUR_TYPES
-        if provider.xSize() > 0 and provider.ySize() > 0:
+        if has_pixel_grid(layer):
             self._width, self._height = provider.xSize(), provider.ySize()
         elif resolution:
+            if grid_crs is not None and grid_crs.isValid():
+                self._crs = grid_crs
+            if extent is not None:
+                self._extent = QgsRectangle(extent)
+            elif self._crs != self._layer_crs:
+                raise ValueError(f"give the extent of the grid on which to read '{layer.name()}'")
             self._width = max(1, round(self._extent.width() / resolution))
             self._height = max(1, round(self._extent.height() / resolution))
         else:
@@ -174,11 +253,11 @@ class LayerSource:
 
     def _interface(self, target: QgsCoordinateReferenceSystem):
         """The provider itself, or a projector over it when the target CRS differs from the layer's."""
-        if target == self._crs:
+        if target == self._layer_crs:
             return self._provider
         projector = QgsRasterProjector()
         projector.setInput(self._provider)
-        projector.setCrs(self._crs, target, QgsCoordinateTransformContext())
+        projector.setCrs(self._layer_crs, target, QgsCoordinateTransformContext())
         self._projector = projector  # the projector must outlive the blocks it hands out
         return projector
 

@@ -52,10 +52,15 @@ def apply_class_style(layer: QgsRasterLayer, nomenclature: Nomenclature, languag
 
 
 def confidence_range(layer: QgsRasterLayer, band: int = 1) -> tuple[float, float]:
-    """The value range of a confidence raster from its data type: 0..1 for floats, 0..100 for integers."""
-    data_type = layer.dataProvider().dataType(band)
-    floats = (Qgis.DataType.Float32, Qgis.DataType.Float64)
-    return (0.0, 1.0) if data_type in floats else (0.0, 100.0)
+    """The value range of a confidence raster as QGIS shows it: 0..1 for floating-point values
+    (including percent integers that carry a GDAL scale of 0.01), else percent 0..100 scaled by the
+    band's scale and offset."""
+    provider = layer.dataProvider()
+    if provider.dataType(band) in (Qgis.DataType.Float32, Qgis.DataType.Float64):
+        return 0.0, 1.0
+    scale = provider.bandScale(band) or 1.0
+    offset = provider.bandOffset(band)
+    return offset, offset + 100.0 * scale
 
 
 def confidence_renderer(

@@ -63,17 +63,38 @@ def start():
         dialog.output_widget.setFilePath(CONFIG["output"])
         dialog.sentinel2_widget.setFilePath(CONFIG["sentinel2"])
         dialog.confidence_check.setChecked(True)
-        dialog.resize(660, 880)
+        dialog.resize(1180, 880)
         dialog.move(20, 10)
         state["dialog"] = dialog
-        problems = dialog.check()
-        if problems:
-            return fail("\n".join(problems))
-        dialog.run()
-        QTimer.singleShot(500, wait)
+        QTimer.singleShot(500, scanned)
     except Exception as exc:
         import traceback
         fail(traceback.format_exc())
+
+
+def scanned():
+    dialog = state["dialog"]
+    if dialog.sentinel2_task is not None:  # the folder is read in the background
+        QTimer.singleShot(500, scanned)
+        return
+    try:
+        problems = dialog.check()
+        if problems:
+            return fail("\n".join(problems))
+        dialog.show_cloud_cover()
+        QTimer.singleShot(500, wait_clouds)
+    except Exception as exc:
+        import traceback
+        fail(traceback.format_exc())
+
+
+def wait_clouds():
+    dialog = state["dialog"]
+    if dialog.cloud_task is not None:
+        QTimer.singleShot(500, wait_clouds)
+        return
+    dialog.run()
+    QTimer.singleShot(500, wait)
 
 
 def wait():
@@ -227,10 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (for debugging)")
     args = parser.parse_args(argv)
-    work = args.keep or Path(tempfile.mkdtemp(prefix="flair_screenshots_"))
-    if args.keep is not None:
-        shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
+    # A fixed, short folder name: its paths show in the dialog's screenshot.
+    work = args.keep or Path(tempfile.gettempdir()) / "flair_demo"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     try:
         raw = work / "images"
         raw.mkdir(exist_ok=True)

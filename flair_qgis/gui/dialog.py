@@ -47,6 +47,7 @@ from .. import settings
 from ..bands import BAND_LABELS, LayerBands, default_mapping, engine_bands, missing_bands
 from ..core.bundle_spec import AERIAL_BANDS
 from ..paths import resource
+from ..sources import COLOUR_BANDS, band_count, is_colour_service
 from ..styling import qgis_language
 
 AREA_MODES = (
@@ -72,6 +73,9 @@ class FlairDialog(QDialog):
         self.task = None
         self.last_task = None
         self.cloud_task = None
+        self.sentinel2_task = None
+        self._sentinel2_scan = 0
+        self._scans: dict[int, Any] = {}
         self._map_tool = None
         self._previous_tool = None
         self.setWindowTitle("FLAIR land cover")
@@ -85,14 +89,18 @@ class FlairDialog(QDialog):
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         content = QWidget()
-        column = QVBoxLayout(content)
-        column.addWidget(self._build_model())
-        column.addWidget(self._build_aerial())
-        column.addWidget(self._build_sentinel2())
-        column.addWidget(self._build_area())
-        column.addWidget(self._build_output())
-        column.addWidget(self._build_advanced())
-        column.addStretch(1)
+        columns = QHBoxLayout(content)
+        inputs, outputs = QVBoxLayout(), QVBoxLayout()
+        columns.addLayout(inputs, 1)
+        columns.addLayout(outputs, 1)
+        inputs.addWidget(self._build_model())
+        inputs.addWidget(self._build_aerial())
+        inputs.addWidget(self._build_area())
+        inputs.addStretch(1)
+        outputs.addWidget(self._build_sentinel2())
+        outputs.addWidget(self._build_output())
+        outputs.addWidget(self._build_advanced())
+        outputs.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
@@ -110,7 +118,7 @@ class FlairDialog(QDialog):
         self.statistics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
         self.statistics_table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.statistics_table.verticalHeader().setVisible(False)
-        self.statistics_table.setMaximumHeight(240)
+        self.statistics_table.setMaximumHeight(170)
         self.statistics_table.setVisible(False)
         self.copy_button = QPushButton("Copy statistics")
         self.copy_button.setVisible(False)
@@ -132,7 +140,7 @@ class FlairDialog(QDialog):
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.statistics_table)
         layout.addLayout(buttons)
-        self.resize(640, 860)
+        self.resize(1100, 820)
 
     def _build_model(self) -> QGroupBox:
         box = QGroupBox("Model bundle")
@@ -180,6 +188,7 @@ class FlairDialog(QDialog):
         self.cloud_label = QLabel()
         self.cloud_label.setWordWrap(True)
         self.cloud_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.cloud_label.setStyleSheet("font-family: monospace;")
         form.addRow("Folder", self.sentinel2_widget)
         form.addRow(self.sentinel2_summary)
         form.addRow(self.cloud_button)
@@ -252,6 +261,8 @@ class FlairDialog(QDialog):
         self.output_widget.fileChanged.connect(self.check)
         self.overwrite_check.toggled.connect(self.check)
         for name in AERIAL_BANDS:
+            self.band_layers[name].layerChanged.connect(lambda _, name=name: self._layer_changed(name))
+            self._layer_changed(name)
             self.band_layers[name].layerChanged.connect(self.check)
             self.band_numbers[name].bandChanged.connect(self.check)
         self.guess_button.clicked.connect(self.apply_default_bands)
@@ -310,24 +321,33 @@ class FlairDialog(QDialog):
     def apply_default_bands(self) -> None:
         """Fill the band rows from the project's raster layers (band counts and names)."""
         layers = [layer for layer in self.project.mapLayers().values() if isinstance(layer, QgsRasterLayer)]
-        described = [LayerBands(layer.id(), layer.name(), layer.bandCount()) for layer in layers]
+        described = [LayerBands(layer.id(), layer.name(), band_count(layer)) for layer in layers]
         mapping = default_mapping(described)
         for name in AERIAL_BANDS:
             choice = mapping.get(name)
             layer = self.project.mapLayer(choice[0]) if choice else None
             self.band_layers[name].setLayer(layer)
             self.band_numbers[name].setLayer(layer)
-            if choice:
+            if choice and not is_colour_service(layer):
                 self.band_numbers[name].setBand(choice[1])
 
     def band_mapping(self) -> dict[str, tuple[str, int] | None]:
-        """The chosen (layer id, band) per model band, None where no layer is chosen."""
+        """The chosen (layer id, band) per model band, None where no layer is chosen. A colour service
+        (WMS, XYZ...) gives its red, green and blue as bands 1, 2, 3 and nothing else."""
         mapping: dict[str, tuple[str, int] | None] = {}
         for name in AERIAL_BANDS:
             layer = self.band_layers[name].currentLayer()
+            if layer is not None and is_colour_service(layer):
+                mapping[name] = (layer.id(), COLOUR_BANDS.index(name) + 1) if name in COLOUR_BANDS else None
+                continue
             band = self.band_numbers[name].currentBand()
             mapping[name] = (layer.id(), band) if layer is not None and band > 0 else None
         return mapping
+
+    def _layer_changed(self, name: str) -> None:
+        """A colour service's band is implied by the row (red, green, blue): its band list is disabled."""
+        layer = self.band_layers[name].currentLayer()
+        self.band_numbers[name].setEnabled(layer is None or not is_colour_service(layer))
 
     def model_bands(self) -> tuple[str, ...]:
         return self.bundle.spec.aerial.bands if self.bundle is not None else AERIAL_BANDS
@@ -360,24 +380,44 @@ class FlairDialog(QDialog):
             self.check()
 
     def _sentinel2_changed(self, *_: Any) -> None:
+        """Scan the chosen folder in a background task (products may be many, zipped, on a network
+        drive); until it is done the folder counts as a problem."""
         folder = self.sentinel2_widget.filePath()
-        self.sentinel2_error = None
+        self._sentinel2_scan += 1
+        self.sentinel2_task = None
         if not folder:
-            self.sentinel2_error = "Choose the Sentinel-2 folder."
-            self.sentinel2_summary.setText(self.sentinel2_error)
-        else:
-            try:
-                from ..core.errors import FlairError
-                from ..core.sentinel2 import discover
+            self._show_sentinel2(None, "Choose the Sentinel-2 folder.")
+            return
+        if not Path(folder).is_dir():
+            self._show_sentinel2(None, f"Sentinel-2: {folder} is not a folder.")
+            return
+        self._show_sentinel2(None, "Reading the Sentinel-2 folder…")
+        scan = self._sentinel2_scan
 
-                try:
-                    self.sentinel2_summary.setText(discover(folder).summary())
-                except FlairError as exc:
-                    self.sentinel2_error = f"Sentinel-2: {exc}"
-            except ImportError as exc:
-                self.sentinel2_error = f"Sentinel-2 folders cannot be read by this installation: {exc}"
-            if self.sentinel2_error:
-                self.sentinel2_summary.setText(self.sentinel2_error)
+        def work(task: Any) -> tuple[str | None, str | None]:
+            return sentinel2_summary(folder)
+
+        def done(exception: Exception | None, result: tuple[str | None, str | None] | None = None) -> None:
+            self._scans.pop(scan, None)
+            if scan != self._sentinel2_scan:  # the folder changed meanwhile
+                return
+            self.sentinel2_task = None
+            if exception is not None or result is None:
+                self._show_sentinel2(None, f"Sentinel-2: {exception}")
+            else:
+                self._show_sentinel2(*result)
+
+        from qgis.core import QgsApplication, QgsTask
+
+        self.sentinel2_task = QgsTask.fromFunction(
+            "FLAIR: reading the Sentinel-2 folder", work, on_finished=done
+        )
+        self._scans[scan] = self.sentinel2_task  # every running scan keeps a Python reference
+        QgsApplication.taskManager().addTask(self.sentinel2_task)
+
+    def _show_sentinel2(self, summary: str | None, error: str | None) -> None:
+        self.sentinel2_error = error
+        self.sentinel2_summary.setText(error or summary or "")
         if hasattr(self, "problems_label"):
             self.check()
 
@@ -443,6 +483,13 @@ class FlairDialog(QDialog):
         mapping = self.band_mapping()
         bands = self.model_bands()
         problems = []
+        for name in bands:
+            layer = self.band_layers[name].currentLayer()
+            if layer is not None and is_colour_service(layer) and name not in COLOUR_BANDS:
+                return [
+                    f"'{layer.name()}' is a colour image service (red, green, blue only): choose another "
+                    f"layer for {BAND_LABELS[name]}."
+                ]
         missing = missing_bands(mapping, bands)
         if missing:
             names = ", ".join(BAND_LABELS[name] for name in missing)
@@ -450,7 +497,17 @@ class FlairDialog(QDialog):
         return problems
 
     def _area_problems(self) -> list[str]:
+        from ..sources import has_pixel_grid, layer_file
+
         mode = self.area_mode.currentData()
+        if mode == "layer":
+            for name in self.model_bands():
+                layer = self.band_layers[name].currentLayer()
+                if layer is not None and not layer_file(layer) and not has_pixel_grid(layer):
+                    return [
+                        f"'{layer.name()}' is a web service with no extent of its own: map the current "
+                        "view, a drawn rectangle or polygons."
+                    ]
         if mode == "drawn" and self.drawn is None:
             return ["Draw the rectangle to map, or choose another area."]
         if mode == "polygons":
@@ -489,21 +546,21 @@ class FlairDialog(QDialog):
     def request(self) -> Any:
         """The engine's PredictionRequest for the current choices (sources built here, in the main thread)."""
         from ..core.predict import PredictionRequest
-        from ..sources import aerial_source
+        from ..sources import layer_sources
 
         spec = self.bundle.spec
         mapping = self.band_mapping()
-        used = {mapping[name][0] for name in spec.aerial.bands}
-        sources = {
-            layer_id: aerial_source(self.project.mapLayer(layer_id), spec.aerial.gsd) for layer_id in used
-        }
+        area = self.area()
+        layers = {mapping[name][0]: self.project.mapLayer(mapping[name][0]) for name in spec.aerial.bands}
+        canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs() if self.iface is not None else None
+        sources = layer_sources(layers, spec.aerial.gsd, area, canvas_crs or self.project.crs())
         overlap = self.overlap_spin.value()
         return PredictionRequest(
             aerial=engine_bands(mapping, spec.aerial.bands, sources),
             bundle=self.bundle.path,
             output=self.output_widget.filePath(),
             sentinel2=(self.sentinel2_widget.filePath() or None) if spec.needs_sentinel2 else None,
-            area=self.area(),
+            area=area,
             device=self.device_combo.currentData(),
             overlap=None if overlap < 0 else overlap,
             batch_size=self.batch_spin.value(),
@@ -512,6 +569,17 @@ class FlairDialog(QDialog):
             overwrite=self.overwrite_check.isChecked(),
             language=qgis_language(),
         )
+
+    def _request_or_problem(self) -> Any:
+        """The request, or None after showing why it cannot be made (an area or layer the engine refuses)."""
+        from ..core.errors import FlairError
+
+        try:
+            return self.request()
+        except (FlairError, ValueError) as exc:
+            self.problems_label.setText(f"• {exc}")
+            self.problems_label.setVisible(True)
+            return None
 
     def area(self) -> Any:
         """The engine's AreaOfInterest for the chosen area mode, None for the whole aerial image."""
@@ -540,8 +608,10 @@ class FlairDialog(QDialog):
 
         if self.check() or self.cloud_task is not None:
             return
+        request = self._request_or_problem()  # sources built here, in the main thread
+        if request is None:
+            return
         self.cloud_label.setText("Reading the Sentinel-2 series over the area…")
-        request = self.request()  # sources built here, in the main thread
         spec = self.bundle.spec
 
         def work(task: QgsTask) -> str:
@@ -566,7 +636,9 @@ class FlairDialog(QDialog):
         if self.check() or self.task is not None:
             return
         self._remember()
-        request = self.request()
+        request = self._request_or_problem()
+        if request is None:
+            return
         title = Path(request.output).stem
         message_bar = self.iface.messageBar() if self.iface is not None else None
         self.task = PredictionTask(
@@ -613,9 +685,9 @@ class FlairDialog(QDialog):
 
     def show_statistics(self, rows: list[Any]) -> None:
         """Fill the statistics table (class, hectares, %)."""
-        from ..processing.predict_algorithm import _row
+        from ..report import statistics_rows
 
-        values = [_row(row) for row in rows]
+        values = statistics_rows(rows)
         self.statistics_table.setRowCount(len(values))
         for index, (code, name, hectares, percent) in enumerate(values):
             for column, text in enumerate((str(code), name, f"{hectares:.4f}", f"{percent:.2f}")):
@@ -640,6 +712,19 @@ class FlairDialog(QDialog):
     def closeEvent(self, event: Any) -> None:
         self._remember()
         super().closeEvent(event)
+
+
+def sentinel2_summary(folder: str) -> tuple[str | None, str | None]:
+    """(summary, None) of what a Sentinel-2 folder holds, or (None, the problem). May run in a task."""
+    try:
+        from ..core.errors import FlairError
+        from ..core.sentinel2 import discover
+    except ImportError as exc:
+        return None, f"Sentinel-2 folders cannot be read by this installation: {exc}"
+    try:
+        return discover(folder).summary(), None
+    except FlairError as exc:
+        return None, f"Sentinel-2: {exc}"
 
 
 def cloud_cover_report(spec: Any, request: Any) -> str:

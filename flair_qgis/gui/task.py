@@ -66,7 +66,7 @@ class PredictionTask(QgsTask):
         except FlairError as exc:
             self.error = exc
             return False
-        except Exception as exc:
+        except Exception as exc:  # a bug, not bad input: reported with its traceback
             self.error = FlairError(f"Unexpected error: {exc}", "See the FLAIR land cover log for details.")
             self.details = traceback.format_exc()
             return False
@@ -80,7 +80,13 @@ class PredictionTask(QgsTask):
         """Main thread: add the layers or report the error."""
         try:
             if ok and self.result is not None:
-                self._add_layers()
+                try:
+                    self._add_layers()
+                except Exception as exc:  # the map is written: say why it is not shown
+                    self._log(
+                        f"The map was written but could not be added to the project: {exc}", Qgis.Warning
+                    )
+                    self._log(traceback.format_exc(), Qgis.Warning)
                 self._report_success()
             else:
                 self._report_failure()
@@ -105,6 +111,10 @@ class PredictionTask(QgsTask):
             confidence = QgsRasterLayer(str(result.confidence), f"{self.title} - confidence")
             apply_confidence_style(confidence)
             self._add(confidence, visible=False)
+        if result.probabilities is not None:  # one band per class, for inspection with the identify tool
+            self._add(
+                QgsRasterLayer(str(result.probabilities), f"{self.title} - probabilities"), visible=False
+            )
 
     def _add(self, layer: QgsRasterLayer, visible: bool = True) -> None:
         if not layer.isValid():

@@ -63,6 +63,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def __init__(self) -> None:
         super().__init__()
         self._aerial: list[tuple[Any, int]] = []
+        self._area = None
         self._spec = None
 
     def name(self) -> str:
@@ -166,12 +167,12 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         """In the main thread: read the bundle and turn the chosen layers into sources the worker can read
         (file paths, or cloned providers)."""
         _require_dependencies()
+        from ..core.bundle import load_bundle
         from ..core.errors import FlairError
 
         try:
-            from ..core.bundle import load_bundle
-
             self._spec = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context)).spec
+            self._area = self._area_of_interest(parameters, context)
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
         self._aerial = self._band_sources(parameters, context)
@@ -181,7 +182,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> list[tuple[Any, int]]:
         from ..bands import engine_bands
-        from ..sources import aerial_source
+        from ..sources import band_count, layer_sources
 
         spec = self._spec.aerial
         aerial = self.parameterAsRasterLayer(parameters, self.AERIAL, context)
@@ -207,13 +208,17 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         for name in spec.bands:
             layer_id, band = mapping[name]
             layer: QgsRasterLayer = layers[layer_id]
-            if not 1 <= band <= layer.bandCount():
+            if not 1 <= band <= band_count(layer):
                 raise QgsProcessingException(
                     f"The model needs a {name} band: band {band} of '{layer.name()}' does not exist "
-                    f"(it has {layer.bandCount()}). Give the {name} layer or band."
+                    f"(it has {band_count(layer)}). Give the {name} layer or band."
                 )
-        used = {mapping[name][0] for name in spec.bands}
-        sources = {layer_id: aerial_source(layers[layer_id], spec.gsd) for layer_id in used}
+        used = {mapping[name][0]: layers[mapping[name][0]] for name in spec.bands}
+        project_crs = context.project().crs() if context.project() is not None else None
+        try:
+            sources = layer_sources(used, spec.gsd, self._area, project_crs)
+        except ValueError as exc:
+            raise QgsProcessingException(f"{exc} (EXTENT or AREA)") from exc
         return engine_bands(mapping, spec.bands, sources)
 
     def processAlgorithm(
@@ -221,19 +226,21 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     ) -> dict[str, Any]:
         from ..core.errors import FlairError
         from ..core.predict import PredictionRequest, predict
+        from ..report import statistics_text
         from ..styling import post_processor, qgis_language
 
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
         probabilities = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context)
         statistics = self.parameterAsFileOutput(parameters, self.STATISTICS, context)
+        _check_side_outputs(output, {"confidence": confidence, "probabilities": probabilities})
         overlap = parameters.get(self.OVERLAP)
         request = PredictionRequest(
             aerial=self._aerial,
             bundle=self.parameterAsFile(parameters, self.BUNDLE, context),
             output=output,
             sentinel2=self.parameterAsFile(parameters, self.SENTINEL2, context) or None,
-            area=self._area(parameters, context),
+            area=self._area,
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             overlap=None if overlap in (None, "") else self.parameterAsInt(parameters, self.OVERLAP, context),
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
@@ -265,7 +272,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             outputs[self.STATISTICS] = _move(result.statistics_csv, statistics)
         return outputs
 
-    def _area(self, parameters: dict[str, Any], context: QgsProcessingContext):
+    def _area_of_interest(self, parameters: dict[str, Any], context: QgsProcessingContext):
         """The area of interest: the extent if given, else the area layer's polygons, else None."""
         from ..core.aerial import AreaOfInterest
 
@@ -285,6 +292,21 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException("The area layer has no polygon (or none is selected)")
         union = QgsGeometry.unaryUnion(polygons)
         return AreaOfInterest.from_wkt(union.asWkt(), source.sourceCrs().toWkt())
+
+
+def _check_side_outputs(output: str, destinations: dict[str, str]) -> None:
+    """The engine writes the optional rasters beside the class raster (map.confidence.tif...) before they
+    are moved to their destinations: refuse to run when that would replace a file nobody chose."""
+    from ..core.outputs import OutputPaths
+
+    beside = OutputPaths.for_classes(output, confidence=True, probabilities=True)
+    for kind, destination in destinations.items():
+        written = getattr(beside, kind)
+        if destination and Path(destination) != written and written.exists():
+            raise QgsProcessingException(
+                f"{written} already exists and would be replaced while the {kind} raster is written; "
+                "move it, or choose that path for the output."
+            )
 
 
 def _band_number(key: str, label: str) -> QgsProcessingParameterNumber:
@@ -335,23 +357,3 @@ def _move(written: Path, destination: str) -> str:
 def _style_on_load(context: QgsProcessingContext, path: str, styler) -> None:
     if context.willLoadLayerOnCompletion(path):
         context.layerToLoadOnCompletionDetails(path).setPostProcessor(styler)
-
-
-def statistics_text(rows: list[Any]) -> str:
-    """The statistics as an aligned text table (class, hectares, percent)."""
-    lines = [f"{'code':>4}  {'class':<24} {'hectares':>10} {'%':>6}"]
-    for row in rows:
-        code, name, hectares, percent = _row(row)
-        lines.append(f"{code:>4}  {name:<24} {hectares:>10.4f} {percent:>6.2f}")
-    return "\n".join(lines)
-
-
-def _row(row: Any) -> tuple[int, str, float, float]:
-    """(code, name, hectares, percent) of a statistics row, whether a tuple or an object with fields."""
-    if isinstance(row, (tuple, list)):
-        code, name, hectares, percent = row[:4]
-    elif isinstance(row, dict):
-        code, name, hectares, percent = (row[k] for k in ("code", "name", "hectares", "percent"))
-    else:
-        code, name, hectares, percent = row.code, row.name, row.hectares, row.percent
-    return int(code), str(name), float(hectares), float(percent)

@@ -62,17 +62,16 @@ def scene(tmp_path, qgis_new_project) -> Scene:
     return Scene(tmp_path, layers[2], layers[1], layers[0], bundle)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def flair_provider(qgis_processing):
-    """The plugin's Processing provider, registered once."""
+    """The plugin's Processing provider, registered for one test module and removed after it."""
     from flair_qgis.processing.provider import FlairProvider
 
     registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("flair")
-    if provider is None:
-        provider = FlairProvider()
-        registry.addProvider(provider)
+    provider = FlairProvider()
+    assert registry.addProvider(provider), "another 'flair' provider is registered"
     yield provider
+    registry.removeProvider(provider)
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +82,14 @@ def fresh_settings():
     QgsSettings().remove("flair_qgis")
     yield
     QgsSettings().remove("flair_qgis")
+
+
+def wait_for_scan(dialog, timeout: float = 30.0) -> None:
+    """Let the dialog's background scan of the Sentinel-2 folder finish."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while dialog.sentinel2_task is not None and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    assert dialog.sentinel2_task is None, "the Sentinel-2 folder scan did not finish"

@@ -10,10 +10,25 @@ from flair_qgis import dependencies as deps
 from .wheels import write_wheel
 
 
-def test_requirements_pick_the_gpu_build_only_for_onnxruntime():
+def test_requirements_pick_the_gpu_build_only_for_onnxruntime(repo):
+    bounds = deps.version_bounds(repo / "flair_qgis" / "requirements.txt")
+    assert set(bounds) == {"onnxruntime", "rasterio"} and all(bounds.values())
     missing = list(deps.DEPENDENCIES)
-    assert deps.requirements(missing, gpu=False) == ["onnxruntime", "rasterio"]
-    assert deps.requirements(missing, gpu=True) == ["onnxruntime-gpu", "rasterio"]
+    assert deps.requirements(missing, gpu=False) == [
+        "onnxruntime" + bounds["onnxruntime"],
+        "rasterio" + bounds["rasterio"],
+    ]
+    assert deps.requirements(missing, gpu=True) == [
+        "onnxruntime-gpu" + bounds["onnxruntime"],
+        "rasterio" + bounds["rasterio"],
+    ]
+
+
+def test_version_bounds_read_a_requirements_file(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("# comment\nonnxruntime >=1.17, <2  # runtime\n\nRasterio\n", encoding="utf-8")
+    assert deps.version_bounds(path) == {"onnxruntime": ">=1.17,<2", "rasterio": ""}
+    assert deps.version_bounds(tmp_path / "absent.txt") == {}
 
 
 def test_missing_dependencies_reports_only_what_cannot_be_imported():
@@ -51,8 +66,11 @@ def test_python_interpreter_is_a_python_that_runs_pip():
 def test_manual_steps_name_the_interpreter_the_folder_and_the_numpy_pin(tmp_path):
     import numpy
 
-    text = deps.manual_steps(["onnxruntime", "rasterio"], "/opt/py/bin/python3", tmp_path)
-    assert f'"/opt/py/bin/python3" -m pip install --target "{tmp_path}" onnxruntime rasterio' in text
+    text = deps.manual_steps(["onnxruntime>=1.17,<2", "rasterio"], "/opt/py/bin/python3", tmp_path)
+    assert (
+        f'"/opt/py/bin/python3" -m pip install --target "{tmp_path}" "onnxruntime>=1.17,<2" "rasterio"'
+        in text
+    )
     assert f"numpy=={numpy.__version__}" in text
     assert "GDAL" in text
 

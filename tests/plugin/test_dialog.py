@@ -96,8 +96,49 @@ def test_selected_polygons_are_the_area(scene, qgis_iface):
     dialog.area_layer.setLayer(polygons)
     assert dialog.check() == ["Select the polygons to map in 'parcels'."]
 
-    polygons.selectByIds([polygons.allFeatureIds()[1]])
+    east = [f.id() for f in polygons.getFeatures() if f.geometry().boundingBox().xMinimum() == 651015.0]
+    polygons.selectByIds(east)
     assert dialog.check() == []
     area = dialog.request().area
     assert area.bounds_in("EPSG:2154") == (651015.0, 6861980.0, 651020.0, 6861990.0)
+    dialog.deleteLater()
+
+
+def test_rectangle_drawn_with_the_map_tool_becomes_the_area(scene, qgis_iface):
+    from qgis.core import QgsRectangle
+
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(scene.rgb.crs())
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.show()
+
+    dialog.start_drawing()
+    assert canvas.mapTool() is dialog._map_tool and dialog.isHidden()
+    dialog._map_tool.extentChanged.emit(QgsRectangle(651003, 6861985, 651011, 6861996))
+
+    assert not dialog.isHidden() and canvas.mapTool() is not dialog._map_tool
+    assert dialog.area_mode.currentData() == "drawn"
+    assert dialog.check() == []
+    assert dialog.request().area.bounds_in("EPSG:2154") == (651003, 6861985, 651011, 6861996)
+    dialog.close()
+    dialog.deleteLater()
+
+
+def test_an_area_the_engine_refuses_is_shown_not_raised(scene, qgis_iface):
+    from qgis.core import QgsRectangle
+
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.set_drawn_rectangle(
+        QgsRectangle(651005, 6861990, 651005, 6861999), scene.rgb.crs().toWkt()
+    )  # empty
+    assert dialog.check() == []
+
+    dialog.run()
+
+    assert dialog.task is None
+    assert "empty" in dialog.problems_label.text()
     dialog.deleteLater()

@@ -38,6 +38,7 @@ def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     output = scene.folder / "landcover.tif"
     dialog.output_widget.setFilePath(str(output))
     dialog.confidence_check.setChecked(True)
+    dialog.probabilities_check.setChecked(True)
     dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
     assert dialog.check() == []
 
@@ -52,7 +53,9 @@ def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     group = QgsProject.instance().layerTreeRoot().findGroup("landcover")
     assert group is not None
     names = [node.layer().name() for node in group.findLayers()]
-    assert names == ["landcover - classes", "landcover - confidence"]
+    assert names == ["landcover - classes", "landcover - confidence", "landcover - probabilities"]
+    with rasterio.open(group.findLayers()[2].layer().source()) as probabilities:
+        assert probabilities.count == 13  # one band per class
     classes = group.findLayers()[0].layer()
     assert isinstance(classes.renderer(), QgsPalettedRasterRenderer)
     palette = {c.value: c.color.name() for c in classes.renderer().classes()}
@@ -167,7 +170,8 @@ def test_processing_outputs_are_styled_when_loaded(scene, flair_provider):
     assert {c.value: c.color.name() for c in classes.renderer().classes()} == FLAIR2_COLOURS
     confidence = layers[result["CONFIDENCE"]]
     assert isinstance(confidence.renderer(), QgsSingleBandPseudoColorRenderer)
-    assert (confidence.renderer().classificationMin(), confidence.renderer().classificationMax()) == (0, 100)
+    # Percent stored as uint8 with a GDAL scale of 0.01: QGIS reads 0..1.
+    assert (confidence.renderer().classificationMin(), confidence.renderer().classificationMax()) == (0, 1)
 
 
 def test_engine_reads_layers_through_cloned_providers(scene):
@@ -209,3 +213,156 @@ def test_processing_extent_limits_the_map(scene, flair_provider):
     with rasterio.open(output) as written:
         classes = written.read(1)
     np.testing.assert_array_equal(classes, np.full((SIZE // 2, SIZE // 2), QUADRANT_CODES[0], np.uint8))
+
+
+def test_algorithm_runs_inside_a_graphical_model(scene, flair_provider):
+    """A model whose only step is flair:landcover, fed by the model's own inputs, as built in the
+    graphical modeler."""
+    import processing
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterFile,
+        QgsProcessingParameterRasterDestination,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    model = QgsProcessingModelAlgorithm("land cover model", "tests")
+    for name in ("aerial", "nir", "elevation"):
+        model.addModelParameter(
+            QgsProcessingParameterRasterLayer(name, name), QgsProcessingModelParameter(name)
+        )
+    model.addModelParameter(
+        QgsProcessingParameterFile("bundle", "bundle"), QgsProcessingModelParameter("bundle")
+    )
+    child = QgsProcessingModelChildAlgorithm("flair:landcover")
+    child.setChildId("landcover")
+    for key, name in (("AERIAL", "aerial"), ("NIR_LAYER", "nir"), ("ELEVATION_LAYER", "elevation"),
+                      ("BUNDLE", "bundle")):  # fmt: skip
+        child.addParameterSources(key, [QgsProcessingModelChildParameterSource.fromModelParameter(name)])
+    child.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(2)])
+    output = QgsProcessingModelOutput("map", "map")
+    output.setChildOutputName("OUTPUT")
+    child.setModelOutputs({"map": output})
+    model.addChildAlgorithm(child)
+    model.addModelParameter(QgsProcessingParameterRasterDestination("landcover:map", "map"),
+                            QgsProcessingModelParameter("landcover:map"))  # fmt: skip
+
+    destination = scene.folder / "model.tif"
+    result = processing.run(
+        model,
+        {
+            "aerial": scene.rgb, "nir": scene.irc, "elevation": scene.elevation, "bundle": str(scene.bundle),
+            "landcover:map": str(destination),
+        },
+    )  # fmt: skip
+
+    assert result["landcover:map"] == str(destination)
+    with rasterio.open(destination) as written:
+        np.testing.assert_array_equal(written.read(1), expected_classes())
+
+
+def test_failed_run_reaches_the_message_bar_and_the_log(scene, qgis_iface):
+    from qgis.core import Qgis
+
+    from flair_qgis.core.predict import PredictionRequest
+
+    logged = []
+
+    def on_message(message, tag, level):
+        logged.append((tag, level, message))
+
+    QgsApplication.messageLog().messageReceived.connect(on_message)
+    bar = qgis_iface.messageBar()
+    bar.clear_messages()
+    missing = scene.folder / "gone.tif"
+    request = PredictionRequest(aerial=str(missing), bundle=scene.bundle, output=scene.folder / "x.tif")
+    task = start(PredictionTask(request, "failing", message_bar=bar))
+    wait_for(task)
+    QgsApplication.messageLog().messageReceived.disconnect(on_message)
+
+    assert task.result is None and "gone.tif" in str(task.error)
+    assert any("gone.tif" in text for text in bar.get_messages(Qgis.Critical))
+    assert any(tag == "FLAIR land cover" and level == Qgis.Critical and "gone.tif" in text
+               for tag, level, text in logged)  # fmt: skip
+    assert not (scene.folder / "x.tif").exists()
+
+
+def test_dialog_maps_a_web_service_layer(scene, qgis_iface):
+    """Red, green and blue from an XYZ service (uniform colour 120, 40, 90), NIR and elevation from
+    files: where neither NIR nor elevation is bright, red wins (class 1)."""
+    from qgis.core import QgsRectangle
+
+    from .test_sources import _scene_tile
+    from .tiles import write_tiles, xyz_layer
+
+    tiles = xyz_layer(write_tiles(scene.folder / "tiles", _scene_tile(), (120, 40, 90)), "ortho service")
+    QgsProject.instance().addMapLayer(tiles)
+    dialog = FlairDialog(qgis_iface)
+    for name in ("red", "green", "blue"):
+        dialog.band_layers[name].setLayer(tiles)
+    dialog.band_layers["nir"].setLayer(scene.irc)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    output = scene.folder / "from_service.tif"
+    dialog.output_widget.setFilePath(str(output))
+    assert dialog.band_mapping()["green"] == (tiles.id(), 2)
+    assert "web service" in dialog.check()[0]  # the whole-layer area makes no sense for a service
+    dialog.band_layers["elevation"].setLayer(tiles)
+    assert "colour image service" in dialog.check()[0]
+    dialog.band_layers["elevation"].setLayer(scene.elevation)
+
+    bounds = QgsRectangle(651000.0, 6862000.0 - SIZE * 0.2, 651000.0 + SIZE * 0.2, 6862000.0)
+    dialog.set_drawn_rectangle(bounds, scene.rgb.crs().toWkt())
+    assert dialog.check() == []
+    dialog.run()
+    task = dialog.task
+    wait_for(task)
+
+    assert task.error is None, str(task.error)
+    half = SIZE // 2
+    expected = np.ones((SIZE, SIZE), np.uint8)
+    expected[:half, half:] = 5  # elevation bright: water
+    expected[half:, half:] = 4  # NIR bright: bare soil
+    with rasterio.open(output) as written:
+        np.testing.assert_array_equal(written.read(1), expected)
+    dialog.deleteLater()
+
+
+def test_processing_reports_bad_inputs_as_processing_errors(scene, flair_provider):
+    import processing
+    import pytest
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    class Errors(QgsProcessingFeedback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.errors: list[str] = []
+
+        def reportError(self, error: str, fatalError: bool = False) -> None:
+            self.errors.append(error)
+
+    def error_of(parameters: dict) -> str:
+        """What the user reads: the exception's text and the errors reported to the feedback."""
+        feedback = Errors()
+        with pytest.raises(QgsProcessingException) as raised:
+            processing.run("flair:landcover", parameters, feedback=feedback)
+        return "\n".join([str(raised.value), *feedback.errors])
+
+    base = {"AERIAL": scene.rgb, "BUNDLE": str(scene.bundle), "OUTPUT": str(scene.folder / "bad.tif")}
+    # The aerial layer has 3 bands and no NIR layer is given: band 4 is missing.
+    assert "band 4 of 'ortho_rvb' does not exist" in error_of(base)
+    layers = {"NIR_LAYER": scene.irc, "ELEVATION_LAYER": scene.elevation}
+    assert "outside the aerial image" in error_of({**base, **layers, "EXTENT": "0,10,0,10 [EPSG:2154]"})
+    # The confidence raster is written beside the map before it is moved: an unrelated file there is kept.
+    unrelated = scene.folder / "bad.confidence.tif"
+    unrelated.write_bytes(b"someone else's file")
+    message = error_of({**base, **layers, "CONFIDENCE": str(scene.folder / "elsewhere.tif")})
+    assert "bad.confidence.tif already exists" in message
+    assert unrelated.read_bytes() == b"someone else's file"
+    broken = scene.folder / "broken.onnx"
+    broken.write_text("not a model")
+    assert "broken.onnx" in error_of({**base, **layers, "BUNDLE": str(broken)})
+    assert not (scene.folder / "bad.tif").exists()

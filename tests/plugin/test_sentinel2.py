@@ -14,7 +14,7 @@ from flair_qgis.gui.dialog import FlairDialog
 from tests.bundles import make_utt_bundle
 from tests.data.sentinel2.generate import write_geotiff_date
 
-from .conftest import SIZE
+from .conftest import SIZE, wait_for_scan
 
 VINEYARD = 9
 
@@ -52,10 +52,13 @@ def test_dialog_asks_for_and_summarises_the_sentinel2_folder(scene, utt_bundle, 
     empty = scene.folder / "empty"
     empty.mkdir()
     dialog.sentinel2_widget.setFilePath(str(empty))
+    assert dialog.check() == ["Reading the Sentinel-2 folder…"]
+    wait_for_scan(dialog)
     problems = dialog.check()
     assert len(problems) == 1 and problems[0].startswith("Sentinel-2:")
 
     dialog.sentinel2_widget.setFilePath(str(write_sentinel2(scene.folder / "s2")))
+    wait_for_scan(dialog)
     assert dialog.check() == []
     assert "3" in dialog.sentinel2_summary.text()
     assert dialog.request().sentinel2 == str(scene.folder / "s2")
@@ -93,6 +96,7 @@ def test_cloud_cover_over_the_area_is_shown_per_date(scene, utt_bundle, qgis_ifa
     dialog.bundle_widget.setFilePath(str(utt_bundle))
     dialog.sentinel2_widget.setFilePath(str(folder))
     dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    wait_for_scan(dialog)
     assert dialog.check() == []
 
     dialog.show_cloud_cover()

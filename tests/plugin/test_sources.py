@@ -10,6 +10,7 @@ from qgis.core import QgsRasterLayer
 from flair_qgis.sources import LayerSource, layer_file
 
 from .rasters import CRS, GSD, ORIGIN, write_geotiff
+from .tiles import tile_bounds, tile_of, write_tiles, xyz_layer
 
 
 def _image(bands: int = 3, size: int = 20) -> np.ndarray:
@@ -66,3 +67,51 @@ def test_layer_source_masks_outside_the_layer_and_reprojects(tmp_path):
     )
     assert not projected.mask.any()
     assert set(np.unique(projected.data)) <= set(np.unique(data[0, 5:35, 5:35]))
+
+
+def _scene_tile() -> tuple[int, int]:
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsPointXY, QgsProject
+
+    to_mercator = QgsCoordinateTransform(
+        QgsCoordinateReferenceSystem(CRS), QgsCoordinateReferenceSystem("EPSG:3857"), QgsProject.instance()
+    )
+    point = to_mercator.transform(QgsPointXY(*ORIGIN))
+    return tile_of(point.x(), point.y())
+
+
+def test_web_service_layer_is_read_through_its_provider(tmp_path):
+    centre = _scene_tile()
+    layer = xyz_layer(write_tiles(tmp_path / "tiles", centre, (120, 40, 90), radius=0))
+    assert layer_file(layer) is None
+    source = LayerSource(layer, resolution=0.5)
+    assert (source.count, source.dtypes) == (3, ("uint8",) * 3)
+
+    xmin, ymin, xmax, ymax = tile_bounds(*centre)
+    inside = source.read([3, 1], "EPSG:3857", (xmin + 20, ymin + 20, xmax - 20, ymax - 20), (8, 8), "nearest")
+    assert not inside.mask.any()
+    assert set(inside.data[0].ravel()) == {90.0} and set(inside.data[1].ravel()) == {120.0}
+    # The tile to the west does not exist: no data there.
+    west = source.read([1], "EPSG:3857", (xmin - 60, ymin + 20, xmin - 20, ymax - 20), (4, 4), "nearest")
+    assert west.mask.all()
+
+
+def test_web_service_gets_a_grid_in_the_projects_crs_over_the_area(tmp_path):
+    from qgis.core import QgsCoordinateReferenceSystem
+
+    from flair_qgis.core.aerial import AreaOfInterest
+    from flair_qgis.sources import layer_sources
+
+    layer = xyz_layer(write_tiles(tmp_path / "tiles", _scene_tile(), (120, 40, 90)))
+    area = AreaOfInterest.from_bounds((ORIGIN[0], ORIGIN[1] - 10, ORIGIN[0] + 10, ORIGIN[1]), CRS)
+    with pytest.raises(ValueError, match="choose the area"):
+        layer_sources({"w": layer}, GSD)
+
+    source = layer_sources({"w": layer}, GSD, area, QgsCoordinateReferenceSystem(CRS))["w"]
+
+    assert QgsCoordinateReferenceSystem.fromWkt(source.crs).authid() == CRS
+    assert (source.width, source.height) == (50, 50)
+    t = source.transform
+    assert (t.a, t.c, t.e, t.f) == pytest.approx((GSD, ORIGIN[0], -GSD, ORIGIN[1]))
+    values = source.read([1, 2, 3], CRS, (ORIGIN[0], ORIGIN[1] - 10, ORIGIN[0] + 10, ORIGIN[1]), (50, 50))
+    assert not values.mask.any()
+    np.testing.assert_allclose(values.data[:, 25, 25], [120, 40, 90], atol=1)
