@@ -2,6 +2,11 @@
 torch patch-by-patch loop like the FLAIR #2 reference's predict step, measured in the same run.
 
     python -m bench.engine [--quick] [--areas 1,16] [--heavy-tiles 12] [--overlap 64] [--workdir DIR]
+                           [--device cpu|gpu]
+
+On a machine with an NVIDIA GPU, `onnxruntime-gpu` and a CUDA build of torch, `--device gpu` runs the
+engine on ONNX Runtime's best GPU provider and the torch loop on CUDA, so the ratio compares the two on
+the GPU.
 
 Cases, each in its own child process (its peak RSS is its own, read with getrusage):
 - memory: the engine over the WHOLE of each area with a cheap known-answer bundle (a 1x1 convolution at
@@ -218,7 +223,7 @@ def _engine_case(case: dict[str, Any]) -> dict[str, Any]:
 
     request = PredictionRequest(
         aerial=case["aerial"], bundle=case["bundle"], output=case["output"], sentinel2=case.get("sentinel2"),
-        area=_area(case), device="cpu", overlap=case["overlap"], threads=case.get("threads"), overwrite=True,
+        area=_area(case), device=case.get("device", "cpu"), overlap=case["overlap"], threads=case.get("threads"), overwrite=True,
     )  # fmt: skip
     times: list[float] = []
 
@@ -276,9 +281,10 @@ def _torch_case(case: dict[str, Any]) -> dict[str, Any]:
 
     if case.get("threads"):
         torch.set_num_threads(case["threads"])
+    device = torch.device("cuda" if case.get("device") == "gpu" else "cpu")
     model = logits_only(UTT())
     model.model.load_state_dict(torch.load(case["weights"]))
-    model.eval()
+    model.eval().to(device)
     spec = flair2_sentinel2_input(40)
     xmin, ymin, xmax, ymax = case["area"]
     series = load_series(case["sentinel2"], CRS, (xmin, ymin, xmax, ymax), spec)
@@ -299,11 +305,11 @@ def _torch_case(case: dict[str, Any]) -> dict[str, Any]:
                 data, masks = series.window(cx, cy, spec.window_size)
                 prepared = prepare_window(data, masks, series.dates, spec)
                 logits = model(
-                    torch.from_numpy(patch)[None],
-                    torch.from_numpy(np.ascontiguousarray(prepared.values, np.float32))[None],
-                    torch.from_numpy(np.asarray(prepared.positions, np.float32))[None],
+                    torch.from_numpy(patch)[None].to(device),
+                    torch.from_numpy(np.ascontiguousarray(prepared.values, np.float32))[None].to(device),
+                    torch.from_numpy(np.asarray(prepared.positions, np.float32))[None].to(device),
                 )
-                probabilities = torch.softmax(logits, dim=1)[0]
+                probabilities = torch.softmax(logits, dim=1)[0].cpu()
                 h, w = tile.window.height, tile.window.width
                 classes[tile.y : tile.y + h, tile.x : tile.x + w] = (
                     probabilities.argmax(0).numpy()[:h, :w] + 1
@@ -311,7 +317,7 @@ def _torch_case(case: dict[str, Any]) -> dict[str, Any]:
                 times.append(time.perf_counter())
     return {
         "tiles": len(grid),
-        "provider": "torch CPU",
+        "provider": f"torch {device.type.upper()}",
         "km2": width * height * GSD**2 / 1e6,
         "first": times[0],
         "last": times[-1],
@@ -365,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, help="CPU threads for both ONNX Runtime and torch (default: all)"
     )
     parser.add_argument("--workdir", type=Path, help="keep the generated data here (reused on the next run)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="where the engine and the torch loop run (cpu)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -412,10 +424,11 @@ def _run(workdir: Path, areas: list[float], heavy_tiles: int, args: argparse.Nam
     _log(f"throughput: engine (ONNX Runtime) on {n_tiles} U-T&T tiles")
     engine = run_child(dict(name="utt engine", kind="engine", aerial=str(orthos[base]), bundle=str(utt),
                             output=str(workdir / "map_utt.tif"), sentinel2=str(sentinel2), area=bounds,
-                            overlap=overlap, threads=args.threads))  # fmt: skip
+                            overlap=overlap, threads=args.threads, device=args.device))  # fmt: skip
     _log(f"throughput: plain torch loop on the same {n_tiles} tiles")
     loop = run_child(dict(name="utt torch", kind="torch", aerial=str(orthos[base]), weights=str(weights),
-                          sentinel2=str(sentinel2), area=bounds, overlap=overlap, threads=args.threads))  # fmt: skip
+                          sentinel2=str(sentinel2), area=bounds, overlap=overlap, threads=args.threads,
+                          device=args.device))  # fmt: skip
     rows.append(
         {"case": "engine, sub-area", "model": "U-T&T (ONNX Runtime)", "area": engine["km2"], **engine}
     )
@@ -434,7 +447,8 @@ def report(
 ) -> str:
     """The Markdown table and ratios."""
     lines = [
-        f"Tiles of {TILE} px at {GSD} m with {overlap} px overlap; CPU; figures measured in this run unless "
+        f"Tiles of {TILE} px at {GSD} m with {overlap} px overlap; U-T&T cases on {engine['provider']} and "
+        f"{loop['provider']}; figures measured in this run unless "
         "marked EXTRAPOLATED. Peak RSS is each case's own child process (VmHWM).",
         "",
         "| case | model | area km² | tiles | seconds (all) | s/tile after the first | tiles/s | km²/min "

@@ -1,6 +1,6 @@
 """Run every benchmark and collect their Markdown figures into bench/RESULTS.md.
 
-    python -m bench.run [--quick] [--only engine,sentinel2,training] [--out bench/RESULTS.md]
+    python -m bench.run [--quick] [--only engine,sentinel2,training] [--device cpu|gpu] [--out bench/RESULTS.md]
 
 Each benchmark is a module of this package that prints Markdown (its tables and ratios against a
 baseline measured in the same run) and takes `--quick` for a smaller smoke run. Each one runs in a child
@@ -40,8 +40,10 @@ def machine_description() -> str:
     )
 
 
-def run_benchmark(name: str, quick: bool) -> tuple[str, bool]:
+def run_benchmark(name: str, quick: bool, device: str = "cpu") -> tuple[str, bool]:
     command = [sys.executable, "-m", f"bench.{name}"] + (["--quick"] if quick else [])
+    if name == "engine":
+        command += ["--device", device]
     print(f"[bench] {' '.join(command[1:])}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     completed = subprocess.run(command, cwd=HERE.parent, stdout=subprocess.PIPE, text=True, check=False)
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="smaller sizes: a smoke run, not figures to quote"
     )
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated benchmarks to run")
+    parser.add_argument(
+        "--device", choices=("cpu", "gpu"), default="cpu", help="where the engine benchmark runs"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sections, failures = [], []
     for name in names:
-        text, ok = run_benchmark(name, args.quick)
+        text, ok = run_benchmark(name, args.quick, args.device)
         sections.append(text)
         if not ok:
             failures.append(name)
