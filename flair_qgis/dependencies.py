@@ -100,14 +100,23 @@ def installed_version(module: str) -> str | None:
         return None
 
 
-def constraints(pinned: Sequence[str] = PINNED_MODULES) -> str:
+def transitive_bounds() -> dict[str, str]:
+    """Version bounds the requirements file puts on packages the plugin does not import itself but
+    that its dependencies pull in (e.g. affine < 3 for rasterio)."""
+    direct = {dep.requirement.lower() for dep in DEPENDENCIES}
+    return {name: spec for name, spec in version_bounds().items() if name not in direct and spec}
+
+
+def constraints(pinned: Sequence[str] = PINNED_MODULES, bounds: dict[str, str] | None = None) -> str:
     """The pip constraints file's text: every package QGIS already has, pinned to its version, so that
-    pip resolves the new packages against it instead of upgrading it (e.g. numpy 1.x -> 2.x)."""
+    pip resolves the new packages against it instead of upgrading it (e.g. numpy 1.x -> 2.x), and the
+    requirements file's bounds on packages pulled in indirectly."""
     lines = []
     for module in pinned:
         version = installed_version(module)
         if version is not None:
             lines.append(f"{module}=={version}")
+    lines += [f"{name}{spec}" for name, spec in (transitive_bounds() if bounds is None else bounds).items()]
     return "".join(line + "\n" for line in lines)
 
 

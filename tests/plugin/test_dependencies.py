@@ -12,7 +12,7 @@ from .wheels import write_wheel
 
 def test_requirements_pick_the_gpu_build_only_for_onnxruntime(repo):
     bounds = deps.version_bounds(repo / "flair_qgis" / "requirements.txt")
-    assert set(bounds) == {"onnxruntime", "rasterio"} and all(bounds.values())
+    assert set(bounds) == {"onnxruntime", "rasterio", "affine"} and all(bounds.values())
     missing = list(deps.DEPENDENCIES)
     assert deps.requirements(missing, gpu=False) == [
         "onnxruntime" + bounds["onnxruntime"],
@@ -43,8 +43,9 @@ def test_constraints_pin_numpy_to_the_running_version():
     import numpy
 
     text = deps.constraints()
-    assert text.splitlines() == [f"numpy=={numpy.__version__}"]
-    assert deps.constraints(["flair_no_such_module_xyz"]) == ""
+    # numpy pinned to QGIS's own; affine kept below 3 (it breaks with the attrs QGIS ships).
+    assert text.splitlines() == [f"numpy=={numpy.__version__}", "affine>=2.4,<3"]
+    assert deps.constraints(["flair_no_such_module_xyz"], bounds={}) == ""
 
 
 def test_install_command_uses_target_and_constraints(tmp_path):
@@ -101,7 +102,7 @@ def test_real_pip_install_resolves_dependencies_keeps_numpy_pinned_and_prunes_it
     )
 
     assert result.ok, result.output
-    assert (target / "constraints.txt").read_text() == f"numpy=={numpy.__version__}\n"
+    assert (target / "constraints.txt").read_text() == f"numpy=={numpy.__version__}\naffine>=2.4,<3\n"
     assert (target / "flairdep_probe" / "__init__.py").is_file()
     assert (target / "flairdep_helper" / "__init__.py").read_text() == 'VERSION = "1.3"\n'
     pruned = {path.name for path in result.pruned}
