@@ -1,13 +1,25 @@
 """Sentinel-2 time series for the U-T&T model: discovery of products, reading onto the aerial grid,
 and the per-window preprocessing (cloud filter, monthly means, positions) shared with training."""
 
+from .catalog import Acquisition, Sentinel2Catalog, discover
 from .dates import parse_date, parse_tile
 from .flair_npy import FlairSuperArea, patch_window, read_centroids, read_products, super_area_for_patch
+from .grid import Grid, grid_for_bounds
+from .layout import BANDS
+from .series import Sentinel2Series, load_series
 from .timeseries import PreparedWindow, prepare_window, reference_date
 
 __all__ = [
+    "BANDS",
+    "Acquisition",
     "FlairSuperArea",
+    "Grid",
     "PreparedWindow",
+    "Sentinel2Catalog",
+    "Sentinel2Series",
+    "discover",
+    "grid_for_bounds",
+    "load_series",
     "parse_date",
     "parse_tile",
     "patch_window",

@@ -1,0 +1,147 @@
+"""The 10 m grid in the aerial CRS that a Sentinel-2 series is put on, and the windowed reprojection.
+
+Bands are warped straight from their files by GDAL, which reads only the source blocks the grid needs:
+a 110 km tile is never loaded for a 1 km area.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+import rasterio.io
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+
+from .layout import BandSource, MaskSource, ProductLayout
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid: `width` x `height` pixels of `gsd` metres from (`xmin`, `ymax`)."""
+
+    crs: CRS
+    xmin: float
+    ymax: float
+    gsd: float
+    width: int
+    height: int
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.gsd, 0.0, self.xmin, 0.0, -self.gsd, self.ymax)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.xmin, self.ymax - self.height * self.gsd, self.xmin + self.width * self.gsd, self.ymax)
+
+    def pixel_slices(self, bounds: tuple[float, float, float, float]) -> tuple[slice, slice]:
+        """Rows and columns of the grid's pixels whose centres lie inside `bounds`."""
+        xmin, ymin, xmax, ymax = bounds
+        c0 = max(0, math.ceil((xmin - self.xmin) / self.gsd - 0.5))
+        c1 = min(self.width, math.floor((xmax - self.xmin) / self.gsd - 0.5) + 1)
+        r0 = max(0, math.ceil((self.ymax - ymax) / self.gsd - 0.5))
+        r1 = min(self.height, math.floor((self.ymax - ymin) / self.gsd - 0.5) + 1)
+        return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
+
+
+def parse_crs(crs: str | CRS) -> CRS:
+    """A CRS from a WKT, an "EPSG:nnnn" string or a rasterio CRS."""
+    return crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+
+
+def grid_for_bounds(
+    crs: str | CRS, bounds: tuple[float, float, float, float], gsd: float, margin: float
+) -> Grid:
+    """The grid covering `bounds` plus `margin` on every side, its edges snapped to multiples of `gsd`."""
+    xmin, ymin, xmax, ymax = bounds
+    if not (xmax > xmin and ymax > ymin):
+        raise ValueError(f"Empty bounds {bounds}")
+    x0 = math.floor((xmin - margin) / gsd) * gsd
+    y0 = math.floor((ymin - margin) / gsd) * gsd
+    x1 = math.ceil((xmax + margin) / gsd) * gsd
+    y1 = math.ceil((ymax + margin) / gsd) * gsd
+    return Grid(parse_crs(crs), x0, y1, gsd, round((x1 - x0) / gsd), round((y1 - y0) / gsd))
+
+
+def overlaps(grid: Grid, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
+    """Whether a raster with `bounds` in `crs` overlaps the grid."""
+    try:
+        xmin, ymin, xmax, ymax = transform_bounds(grid.crs, crs, *grid.bounds, densify_pts=21)
+    except Exception:  # a CRS pair GDAL cannot transform: let the warp decide
+        return True
+    return xmin < bounds[2] and xmax > bounds[0] and ymin < bounds[3] and ymax > bounds[1]
+
+
+def _warped(
+    src: rasterio.io.DatasetReader, grid: Grid, resampling: Resampling, **options: object
+) -> WarpedVRT:
+    # WarpedVRT rather than rasterio.warp.reproject: reproject does arithmetic on Affine objects, which
+    # fails with some affine/attrs pairs found in QGIS installations (affine 3 with attrs 22).
+    # src_alpha=-1: no band is an alpha band. GDAL writes any 4-band 8-bit GeoTIFF as RGBA, and a mask
+    # stack of two dates is one; left to auto-detection, its last band would mask the others.
+    return WarpedVRT(
+        src,
+        crs=grid.crs,
+        transform=grid.transform,
+        width=grid.width,
+        height=grid.height,
+        resampling=resampling,
+        src_alpha=-1,
+        **options,
+    )
+
+
+def read_band(source: BandSource, grid: Grid, resampling: Resampling = Resampling.bilinear) -> np.ndarray:
+    """One band warped onto the grid: H x W float32 reflectance x 10000, NaN where missing."""
+    with rasterio.open(source.path) as src:
+        nodata = source.nodata if source.nodata is not None else src.nodatavals[source.band - 1]
+        with _warped(src, grid, resampling, src_nodata=nodata, nodata=np.nan, dtype="float32") as vrt:
+            out = vrt.read(source.band)
+    return source.to_reflectance(out)
+
+
+def read_mask(source: MaskSource, grid: Grid) -> np.ndarray:
+    """A snow or cloud layer on the grid: H x W uint8 probabilities 0..100 (nearest neighbour)."""
+    with (
+        rasterio.open(source.path) as src,
+        _warped(src, grid, Resampling.nearest, src_nodata=None, nodata=0) as vrt,
+    ):
+        out = vrt.read(source.band)
+    return source.to_probability(out)
+
+
+def raster_footprint(src: rasterio.io.DatasetReader) -> tuple[float, float, float, float]:
+    """(xmin, ymin, xmax, ymax) of a north-up raster, from its transform's coefficients."""
+    t = src.transform
+    xs = (t.c, t.c + t.a * src.width)
+    ys = (t.f, t.f + t.e * src.height)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def read_layout(layout: ProductLayout, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """An acquisition on the grid: data 10 x H x W float32 (NaN = missing), masks 2 x H x W uint8."""
+    data = np.empty((len(layout.bands), grid.height, grid.width), dtype=np.float32)
+    for index, band in enumerate(layout.bands):
+        data[index] = read_band(band, grid)
+    masks = np.zeros((2, grid.height, grid.width), dtype=np.uint8)
+    for index, mask in enumerate(layout.masks):
+        if mask is not None:
+            masks[index] = read_mask(mask, grid)
+    return data, masks
+
+
+def paste_first_valid(
+    data: np.ndarray, masks: np.ndarray, new_data: np.ndarray, new_masks: np.ndarray
+) -> int:
+    """Mosaic: copy into `data`/`masks` (10 x H x W, 2 x H x W) the pixels of the new acquisition
+    where the mosaic has no value yet; returns how many pixels it filled."""
+    take = np.isnan(data).all(axis=0) & ~np.isnan(new_data).all(axis=0)
+    data[:, take] = new_data[:, take]
+    masks[:, take] = new_masks[:, take]
+    return int(take.sum())

@@ -1,0 +1,57 @@
+"""Theia/MAJA Level-2A products (folders or .zip): FRE reflectances and CLM/MG2 bit masks.
+
+`<name>_FRE_B2.tif` ... `_FRE_B12.tif` hold int16 reflectance x 10000 (nodata -10000); B2 B3 B4 B8 at
+10 m, the others at 20 m. `MASKS/<name>_CLM_R1.tif` is the cloud bit mask at 10 m (any bit set =
+cloud) and `MASKS/<name>_MG2_R1.tif` the geophysical mask, whose bit 2 (value 4) flags snow, as in
+CESBIO's MAJA format description. Both become probabilities 0 or 100.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .layout import BANDS, BITS, BandSource, MaskSource, ProductLayout
+
+NODATA = -10000
+CLOUD_BITS = 0xFF
+SNOW_BIT = 1 << 2
+NAME = re.compile(r"SENTINEL2[A-D]_\d{8}-\d{6}-\d{3}_L2A_T\w{5}_\w_V\d+-\d+", re.IGNORECASE)
+
+
+def _find(names: list[str], suffix: str) -> str | None:
+    found = sorted(n for n in names if n.upper().endswith(suffix.upper()))
+    return found[0] if found else None
+
+
+def layout_from_names(names: list[str], prefix: str) -> tuple[ProductLayout | None, str]:
+    """Layout from the member names of a product (relative, with '/'); None and a reason if a band lacks."""
+    bands, missing = [], []
+    for band in BANDS:
+        name = _find(names, f"_FRE_{band}.tif")
+        if name is None:
+            missing.append(f"FRE_{band}")
+        else:
+            bands.append(BandSource(prefix + name, 1, NODATA))
+    if missing:
+        return None, f"missing bands {', '.join(missing)}"
+    clm = _find(names, "_CLM_R1.tif")
+    mg2 = _find(names, "_MG2_R1.tif")
+    cloud = MaskSource(prefix + clm, 1, BITS, bits=CLOUD_BITS) if clm else None
+    snow = MaskSource(prefix + mg2, 1, BITS, bits=SNOW_BIT) if mg2 else None
+    note = "" if clm and mg2 else "no cloud or snow mask"
+    return ProductLayout(tuple(bands), snow, cloud), note
+
+
+def theia_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:
+    names = [p.relative_to(folder).as_posix() for p in folder.rglob("*.tif")]
+    return layout_from_names(names, folder.as_posix() + "/")
+
+
+def theia_zip_layout(path: Path, names: list[str]) -> tuple[ProductLayout | None, str]:
+    members = [n for n in names if n.lower().endswith(".tif")]
+    return layout_from_names(members, f"/vsizip/{path.resolve().as_posix()}/")
+
+
+def is_theia_folder(folder: Path) -> bool:
+    return bool(NAME.search(folder.name)) or any(folder.glob("*_FRE_B2.tif"))

@@ -1,0 +1,124 @@
+"""The bundle's self-description round-trips and refuses incomplete or contradictory metadata,
+naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from flair_qgis.core.bundle_spec import (
+    AERIAL_BANDS,
+    SENTINEL2_BANDS,
+    BundleSpec,
+    OutputSpec,
+    flair2_aerial_input,
+    flair2_sentinel2_input,
+)
+from flair_qgis.core.errors import BundleError
+from flair_qgis.core.nomenclature import FLAIR_13, FLAIR_19, flair19_to_flair13
+
+
+def _utt_spec() -> BundleSpec:
+    return BundleSpec(
+        model_name="FLAIR #2 U-T&T",
+        model_version="1.0",
+        architecture="utt",
+        aerial=flair2_aerial_input(),
+        sentinel2=flair2_sentinel2_input(),
+        aerial_metadata=None,
+        output=OutputSpec("logits", "logits"),
+        nomenclature=FLAIR_13,
+        provenance={"dataset": "FLAIR #2"},
+    )
+
+
+def test_round_trip() -> None:
+    spec = _utt_spec()
+    again = BundleSpec.from_json(spec.to_json())
+    assert again == spec
+    assert again.needs_sentinel2
+    assert again.sentinel2.reference_month_day == (5, 15)
+    assert again.aerial.bands == AERIAL_BANDS and again.sentinel2.bands == SENTINEL2_BANDS
+    assert again.nomenclature.by_code(7).colour == "#46e483"
+
+
+def test_aerial_only_bundle_needs_no_sentinel2() -> None:
+    data = _utt_spec().to_dict()
+    data["model"]["architecture"] = "unet"
+    del data["inputs"]["sentinel2"]
+    spec = BundleSpec.from_dict(data)
+    assert not spec.needs_sentinel2
+
+
+def _broken(mutate) -> BundleError:
+    data = copy.deepcopy(_utt_spec().to_dict())
+    mutate(data)
+    with pytest.raises(BundleError) as caught:
+        BundleSpec.from_dict(json.loads(json.dumps(data)))
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d.pop("format"), "format"),
+        (lambda d: d["model"].pop("name"), "model.name"),
+        (lambda d: d["model"].update(architecture="resnet"), "model.architecture"),
+        (lambda d: d["inputs"]["aerial"].pop("tile_size"), "inputs.aerial.tile_size"),
+        (lambda d: d["inputs"]["aerial"].update(tile_size=-4), "inputs.aerial.tile_size"),
+        (lambda d: d["inputs"]["aerial"].update(mean=[0, 0, 0]), "inputs.aerial.mean"),
+        (lambda d: d["inputs"]["aerial"].update(std=[1, 1, 0, 1, 1]), "inputs.aerial.std"),
+        (lambda d: d["inputs"]["aerial"].update(bands=["red", "red"]), "inputs.aerial.bands"),
+        (lambda d: d["inputs"]["aerial"].update(bands=["red", "swir"]), "inputs.aerial.bands"),
+        (lambda d: d["inputs"]["aerial"].update(value_range=[255, 0]), "inputs.aerial.value_range"),
+        (lambda d: d["inputs"]["aerial"].update(gsd="0.2"), "inputs.aerial.gsd"),
+        (lambda d: d["inputs"].pop("sentinel2"), "inputs.sentinel2"),
+        (
+            lambda d: d["inputs"]["sentinel2"].update(reference_date="15/05"),
+            "inputs.sentinel2.reference_date",
+        ),
+        (lambda d: d["inputs"]["sentinel2"].update(date_encoding="doy"), "inputs.sentinel2.date_encoding"),
+        (
+            lambda d: d["inputs"]["sentinel2"].update(monthly_average="yes"),
+            "inputs.sentinel2.monthly_average",
+        ),
+        (
+            lambda d: d["inputs"]["sentinel2"]["cloud_filter"].update(probability_threshold=160),
+            "inputs.sentinel2.cloud_filter.probability_threshold",
+        ),
+        (lambda d: d["inputs"]["sentinel2"].update(name="aerial"), "inputs"),
+        (lambda d: d["output"].update(kind="scores"), "output.kind"),
+        (lambda d: d["nomenclature"]["classes"][0].update(colour="red"), "nomenclature.classes[0].colour"),
+        (lambda d: d["nomenclature"]["classes"][1].update(code=1), "nomenclature.classes"),
+        (lambda d: d["nomenclature"]["classes"][2].update(code=0), "nomenclature.classes[2].code"),
+        (lambda d: d["nomenclature"].update(classes=[]), "nomenclature.classes"),
+    ],
+)
+def test_validator_names_the_field(mutate, field: str) -> None:
+    error = _broken(mutate)
+    assert error.field == field
+    assert f"'{field}'" in str(error)
+
+
+def test_newer_format_is_refused_with_a_hint() -> None:
+    error = _broken(lambda d: d.update(format_version=99))
+    assert error.field == "format_version"
+    assert "Update the plugin" in str(error)
+
+
+def test_not_json() -> None:
+    with pytest.raises(BundleError, match="not valid JSON"):
+        BundleSpec.from_json("{nope")
+
+
+def test_nomenclatures() -> None:
+    assert FLAIR_13.codes == list(range(1, 14))
+    assert FLAIR_19.codes == list(range(1, 20))
+    assert FLAIR_13.by_code(3).rgb == (0xF8, 0x0C, 0x00)
+    assert FLAIR_13.by_code(10).label("fr_FR") == "pelouse"
+    assert FLAIR_13.by_code(10).label("en") == "herbaceous vegetation"
+    assert [flair19_to_flair13(c) for c in (1, 12, 13, 18, 19)] == [1, 12, 13, 13, 13]
+    with pytest.raises(ValueError):
+        flair19_to_flair13(0)

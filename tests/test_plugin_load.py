@@ -1,0 +1,77 @@
+"""The plugin loads into a real QGIS, adds its button, menu entry and Processing provider, and removes
+them all when unloaded."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from qgis.core import QgsApplication
+
+import flair_qgis
+from tests.qgis_profile import make_profile, run_qgis_desktop
+
+DESKTOP_CHECK = textwrap.dedent(
+    """
+    import json
+    from qgis.core import QgsApplication
+    from qgis.PyQt.QtCore import QTimer
+    from qgis.utils import iface, plugins, unloadPlugin
+
+    def raster_menu():
+        return [
+            [menu.text(), action.objectName(), action.text()]
+            for menu in iface.rasterMenu().actions() if menu.menu()
+            for action in menu.menu().actions()
+        ]
+
+    def state():
+        return {
+            "toolbar": [a.objectName() for a in iface.pluginToolBar().actions()],
+            "raster_menu": raster_menu(),
+            "provider": QgsApplication.processingRegistry().providerById("flair") is not None,
+        }
+
+    result = {"loaded": "flair_qgis" in plugins, "before": state()}
+    result["unloaded"] = unloadPlugin("flair_qgis")
+    result["after"] = state()
+    with open(RESULT, "w") as f:
+        json.dump(result, f)
+    QTimer.singleShot(0, QgsApplication.instance().quit)
+    """
+)
+
+
+def test_real_qgis_window_loads_and_unloads_the_plugin(tmp_path: Path) -> None:
+    profiles = make_profile(tmp_path / "qgis")
+    result_file = tmp_path / "result.json"
+    script = f"RESULT = {str(result_file)!r}\n{DESKTOP_CHECK}"
+    result = run_qgis_desktop(profiles, script, result_file)
+
+    assert result["loaded"]
+    before = result["before"]
+    assert "flair_qgis_run" in before["toolbar"]
+    assert ["&FLAIR land cover", "flair_qgis_run", "FLAIR land cover…"] in before["raster_menu"]
+    assert before["provider"]
+
+    assert result["unloaded"]
+    after = result["after"]
+    assert "flair_qgis_run" not in after["toolbar"]
+    assert not [entry for entry in after["raster_menu"] if entry[1] == "flair_qgis_run"]
+    assert not after["provider"]
+
+
+def test_processing_provider_registers_in_this_qgis(qgis_app, qgis_iface) -> None:
+    registry = QgsApplication.processingRegistry()
+    plugin = flair_qgis.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        provider = registry.providerById("flair")
+        assert provider is not None
+        assert provider.name() == "FLAIR land cover"
+        assert not provider.icon().isNull()
+        assert plugin.action is not None and not plugin.action.icon().isNull()
+    finally:
+        plugin.unload()
+    assert registry.providerById("flair") is None
+    assert plugin.action is None
