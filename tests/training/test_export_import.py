@@ -27,6 +27,9 @@ from flair_training.lightning_module import build_model
 from flair_training.models import UTT, AerialUNet
 from tests.data.flair2.reference_keys import write_ign_weights, write_reference_checkpoint
 
+#: one torch thread: on a busy 2-core machine two threads waiting on each other are far slower
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def bundle_metadata(path) -> BundleSpec:
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}

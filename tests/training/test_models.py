@@ -10,6 +10,9 @@ from flair_training.models import UTAE, UTT, AerialUNet
 from flair_training.models.utt import centre_crop, footprint_size
 from tests.data.flair2.reference_keys import random_state, reference_utt_shapes
 
+#: one torch thread: on a busy 2-core machine two threads waiting on each other are far slower
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def small_utt(**kwargs) -> UTT:
     """Reference U-T&T widths on the Sentinel-2 side, a ResNet-18 aerial encoder to stay fast."""

@@ -197,3 +197,24 @@ def test_augmentation_moves_aerial_labels_and_sentinel2_together(flip: bool, tur
     assert out_series.shape == series.shape and out_aerial.shape == aerial.shape
     expected = np.rot90(aerial[..., ::-1] if flip else aerial, k=turns, axes=(-2, -1))
     assert np.array_equal(out_aerial, expected)
+
+
+def test_a_training_step_with_aerial_metadata(synthetic_root, one_thread) -> None:
+    """The optional metadata vector flows from the dataset through the task to the metadata MLP."""
+    from flair_training.config import load_config, sentinel2_spec
+    from flair_training.lightning_module import SegmentationTask
+
+    config = load_config(
+        "quick", [f"data.root={synthetic_root}", "data.tile_size=32", "data.aerial_metadata=true"]
+    )
+    task = SegmentationTask(config)
+    assert task.model.mtd_mlp is not None
+    patches = find_patches(synthetic_root)[:3]
+    dataset = Flair2Dataset(
+        synthetic_root, patches, flair2_aerial_input(32), sentinel2_spec(config), with_metadata=True
+    )
+    batch = collate([dataset[i] for i in range(3)])
+    loss, logits = task._loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and logits.shape == (3, 13, 32, 32)
+    assert task.model.mtd_mlp.enc_mlp[0].weight.grad.abs().sum() > 0
