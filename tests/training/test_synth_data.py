@@ -218,3 +218,27 @@ def test_a_training_step_with_aerial_metadata(synthetic_root, one_thread) -> Non
     loss.backward()
     assert torch.isfinite(loss) and logits.shape == (3, 13, 32, 32)
     assert task.model.mtd_mlp.enc_mlp[0].weight.grad.abs().sum() > 0
+
+
+def test_a_large_scene_is_drawn_block_by_block_for_the_demo(tmp_path) -> None:
+    """write_aerial_scene: a tiled, compressed, georeferenced GeoTIFF whose pixels follow the scene's
+    classes, drawn in blocks that join (the same as drawing it in one go)."""
+    from flair_training.synth import LandCoverScene, sentinel2_profiles, write_aerial_scene
+
+    bounds = (650_000.0, 6_860_000.0, 650_060.0, 6_860_040.0)
+    scene = LandCoverScene.random(bounds, seed=3)
+    path = write_aerial_scene(tmp_path / "scene.tif", scene, bounds, block=128)
+    with rasterio.open(path) as src:
+        assert (src.width, src.height, src.count) == (300, 200, 5)
+        assert src.crs.to_epsg() == 2154 and src.transform.a == pytest.approx(0.2)
+        assert (src.bounds.left, src.bounds.top) == pytest.approx((bounds[0], bounds[3]))
+        assert src.profile["tiled"] and src.compression is not None
+        image = src.read()
+        codes = scene.rasterize(src.transform, src.width, src.height)
+    assert (
+        image[4][np.isin(codes, (1, 6, 7))].mean() > image[4][np.isin(codes, (3, 5, 10, 11, 12))].mean() + 20
+    )
+    if (codes == 5).any():  # water is dark in the near infrared
+        assert image[3][codes == 5].mean() < 60
+    profiles = sentinel2_profiles(np.arange(1, 366, 30), codes=[10, 11, 12])
+    assert profiles[11].shape == (13, 10) and not np.allclose(profiles[10], profiles[11])
