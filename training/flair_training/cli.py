@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(run=_fit)
 
     evaluate = commands.add_parser("evaluate", help="IoU, mIoU, confusion matrix and predictions on a split")
-    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("checkpoint", help="checkpoint of `fit`, or a bundle (.onnx) run with ONNX Runtime")
     evaluate.add_argument("--data", required=True, help="FLAIR #2 root folder")
     evaluate.add_argument("--out", required=True, help="folder for predictions and metrics")
     evaluate.add_argument("--split", default="test", choices=["train", "test"])
