@@ -12,6 +12,8 @@ from pathlib import Path
 
 from flair_qgis.core.errors import FlairError
 
+from .checkpoints import KINDS
+
 
 def _fit(args: argparse.Namespace) -> None:
     from .config import load_config
@@ -162,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import-checkpoint", help="turn a reference or IGN checkpoint into a bundle")
     imp.add_argument("checkpoint")
     imp.add_argument("output", help="bundle path (.onnx)")
-    imp.add_argument("--kind", default="auto", choices=["auto", "utt", "ign-unet"])
+    imp.add_argument("--kind", default="auto", choices=list(KINDS))
     imp.add_argument(
         "--classes", default="flair13", help="IGN U-Net: 'flair13' or FLAIR-19 codes to keep, e.g. 1,2,3"
     )

@@ -37,7 +37,7 @@ class Flair2DataModule(L.LightningDataModule):
             find_patches(self.root, "train"), data["val_domains"], data["val_fraction"]
         )
         common = dict(aerial=aerial_spec(self.config), sentinel2=sentinel2_spec(self.config))
-        common |= dict(with_metadata=data["aerial_metadata"], seed=self.config["seed"])
+        common |= dict(with_metadata=data["aerial_metadata"])
         self.train_set = Flair2Dataset(self.root, train, augment=data["augment"], **common)
         self.val_set = Flair2Dataset(self.root, val, augment=False, **common)
 
