@@ -56,10 +56,12 @@ def test_bad_configuration_files(tmp_path) -> None:
 
 
 def test_cli_reports_errors_and_exits_2(tmp_path, capsys) -> None:
-    assert cli.main(["fit", "--config", "quick", "trainer.max_epochs=1"]) == 2
+    assert cli.main(["fit", "--config", "quick", "trainer.max_epochs=1", f"output_dir={tmp_path / 'x'}"]) == 2
     assert "data.root is not set" in capsys.readouterr().err
-    assert cli.main(["fit", "--config", "quick", f"data.root={tmp_path}"]) == 2
+    output = tmp_path / "run"
+    assert cli.main(["fit", "--config", "quick", f"data.root={tmp_path}", f"output_dir={output}"]) == 2
     assert "No FLAIR #2 train aerial folder" in capsys.readouterr().err
+    assert not output.exists()
     assert (
         cli.main(
             ["evaluate", str(tmp_path / "none.ckpt"), "--data", str(tmp_path), "--out", str(tmp_path / "e")]

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from flair_qgis.core.bundle_spec import METADATA_KEY, BundleSpec
-from flair_qgis.core.errors import OutputError
+from flair_qgis.core.errors import BundleError, OutputError
 from flair_training import cli
 from flair_training.checkpoints import (
     IGN_MEANS,
@@ -22,10 +22,14 @@ from flair_training.checkpoints import (
     utt_from_state,
 )
 from flair_training.config import aerial_spec, load_config, sentinel2_spec
+from flair_training.evaluate import evaluate
 from flair_training.export import ExportError, bundle_spec, export_bundle, sample_inputs
 from flair_training.lightning_module import build_model
 from flair_training.models import UTT, AerialUNet
 from tests.data.flair2.reference_keys import write_ign_weights, write_reference_checkpoint
+
+#: one torch thread: on a busy 2-core machine two threads waiting on each other are far slower
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bundle_metadata(path) -> BundleSpec:
@@ -156,6 +160,8 @@ def test_ign_weights_with_a_chosen_subset_of_classes(tmp_path) -> None:
     )
     names = [c.name for c in bundle_metadata(out).nomenclature.classes]
     assert names == ["building", "water", "greenhouse"]
+    with pytest.raises(BundleError, match="needs the 13-class nomenclature"):
+        evaluate(out, tmp_path, tmp_path / "evaluation")
 
 
 class Payload:

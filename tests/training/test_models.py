@@ -10,6 +10,9 @@ from flair_training.models import UTAE, UTT, AerialUNet
 from flair_training.models.utt import centre_crop, footprint_size
 from tests.data.flair2.reference_keys import random_state, reference_utt_shapes
 
+#: one torch thread: on a busy 2-core machine two threads waiting on each other are far slower
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def small_utt(**kwargs) -> UTT:
     """Reference U-T&T widths on the Sentinel-2 side, a ResNet-18 aerial encoder to stay fast."""
@@ -125,3 +128,27 @@ def test_aerial_unet_shapes() -> None:
     model = AerialUNet(encoder_name="resnet18").eval()
     with torch.no_grad():
         assert model(torch.rand(3, 5, 64, 64)).shape == (3, 13, 64, 64)
+
+
+def test_every_trainable_parameter_gets_a_gradient() -> None:
+    """What DDP needs: no trainable parameter left out of the loss (the parts kept only for reference
+    checkpoints are frozen), with and without metadata."""
+    for metadata_size in (None, 45):
+        model = small_utt(metadata_size=metadata_size).train()
+        sentinel2, positions = series(2, 4)
+        metadata = torch.rand(2, 45) if metadata_size else None
+        logits, aux = model(torch.rand(2, 5, 64, 64), sentinel2, positions, metadata)
+        (logits.mean() + aux.mean()).backward()
+        idle = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+        assert idle == []
+        frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+        assert frozen and all(
+            n.startswith(
+                (
+                    "arch_hr.out_conv.",
+                    "fm_utae_featmap_cropped.conv_list.0.",
+                    "fm_utae_featmap_collapsed.mlps.0.",
+                )
+            )
+            for n in frozen
+        )

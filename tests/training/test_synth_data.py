@@ -197,3 +197,48 @@ def test_augmentation_moves_aerial_labels_and_sentinel2_together(flip: bool, tur
     assert out_series.shape == series.shape and out_aerial.shape == aerial.shape
     expected = np.rot90(aerial[..., ::-1] if flip else aerial, k=turns, axes=(-2, -1))
     assert np.array_equal(out_aerial, expected)
+
+
+def test_a_training_step_with_aerial_metadata(synthetic_root, one_thread) -> None:
+    """The optional metadata vector flows from the dataset through the task to the metadata MLP."""
+    from flair_training.config import load_config, sentinel2_spec
+    from flair_training.lightning_module import SegmentationTask
+
+    config = load_config(
+        "quick", [f"data.root={synthetic_root}", "data.tile_size=32", "data.aerial_metadata=true"]
+    )
+    task = SegmentationTask(config)
+    assert task.model.mtd_mlp is not None
+    patches = find_patches(synthetic_root)[:3]
+    dataset = Flair2Dataset(
+        synthetic_root, patches, flair2_aerial_input(32), sentinel2_spec(config), with_metadata=True
+    )
+    batch = collate([dataset[i] for i in range(3)])
+    loss, logits = task._loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and logits.shape == (3, 13, 32, 32)
+    assert task.model.mtd_mlp.enc_mlp[0].weight.grad.abs().sum() > 0
+
+
+def test_a_large_scene_is_drawn_block_by_block_for_the_demo(tmp_path) -> None:
+    """write_aerial_scene: a tiled, compressed, georeferenced GeoTIFF whose pixels follow the scene's
+    classes, drawn in blocks that join (the same as drawing it in one go)."""
+    from flair_training.synth import LandCoverScene, sentinel2_profiles, write_aerial_scene
+
+    bounds = (650_000.0, 6_860_000.0, 650_060.0, 6_860_040.0)
+    scene = LandCoverScene.random(bounds, seed=3)
+    path = write_aerial_scene(tmp_path / "scene.tif", scene, bounds, block=128)
+    with rasterio.open(path) as src:
+        assert (src.width, src.height, src.count) == (300, 200, 5)
+        assert src.crs.to_epsg() == 2154 and src.transform.a == pytest.approx(0.2)
+        assert (src.bounds.left, src.bounds.top) == pytest.approx((bounds[0], bounds[3]))
+        assert src.profile["tiled"] and src.compression is not None
+        image = src.read()
+        codes = scene.rasterize(src.transform, src.width, src.height)
+    assert (
+        image[4][np.isin(codes, (1, 6, 7))].mean() > image[4][np.isin(codes, (3, 5, 10, 11, 12))].mean() + 20
+    )
+    if (codes == 5).any():  # water is dark in the near infrared
+        assert image[3][codes == 5].mean() < 60
+    profiles = sentinel2_profiles(np.arange(1, 366, 30), codes=[10, 11, 12])
+    assert profiles[11].shape == (13, 10) and not np.allclose(profiles[10], profiles[11])

@@ -124,7 +124,9 @@ def test_resume_continues_from_the_last_checkpoint(trained, synthetic_root, tmp_
     assert resumed.epochs == EPOCHS + 1
 
 
-def test_cli_exports_a_trained_model(trained, tmp_path, capsys, one_thread) -> None:
+def test_cli_exports_a_trained_model(
+    trained, evaluations, synthetic_root, tmp_path, capsys, one_thread
+) -> None:
     result, _ = trained["utt"]
     out = tmp_path / "trained.onnx"
     assert cli.main(["export", result.best_checkpoint, str(out), "--name", "synthetic-utt"]) == 0
@@ -133,3 +135,8 @@ def test_cli_exports_a_trained_model(trained, tmp_path, capsys, one_thread) -> N
     spec = BundleSpec.from_json(props[METADATA_KEY])
     assert spec.model_name == "synthetic-utt" and spec.sentinel2.window_size == 16
     assert spec.sentinel2.scaling.scale == (1e-4,) * 10 and spec.provenance["config"]["model"]["n_head"] == 4
+    # the bundle, run by ONNX Runtime, scores the test split as the checkpoint does in torch
+    from_bundle = evaluate(out, synthetic_root, tmp_path / "bundle_eval")
+    differing = np.abs(from_bundle.confusion - evaluations["utt"].confusion).sum()
+    assert differing <= 0.001 * from_bundle.confusion.sum() * 2
+    assert from_bundle.miou == pytest.approx(evaluations["utt"].miou, abs=1e-3)

@@ -22,7 +22,7 @@ from .models import UTT, AerialUNet
 #: IGN's normalisation of its FLAIR aerial models, on 0..255 values (R, G, B, NIR, elevation).
 IGN_MEANS = (105.08, 110.87, 101.82, 106.38, 53.26)
 IGN_STDS = (52.17, 45.38, 44.00, 39.69, 79.30)
-KINDS = ("auto", "utt", "ign-unet", "unet")
+KINDS = ("auto", "utt", "ign-unet")
 
 
 class CheckpointError(FlairError):
@@ -85,7 +85,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def detect_kind(state: dict[str, torch.Tensor]) -> str:
-    """ "utt" (reference U-T&T), "ign-unet" (IGN aerial U-Net) or "unet" (this package's aerial U-Net)."""
+    """ "utt" (a U-T&T: the reference's `model.`-prefixed keys or bare ones) or "ign-unet" (IGN's aerial
+    U-Net)."""
     keys = list(state)
     if any(k.startswith("model.arch_vhr.") for k in keys):
         return "utt"

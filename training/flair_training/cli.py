@@ -12,6 +12,8 @@ from pathlib import Path
 
 from flair_qgis.core.errors import FlairError
 
+from .checkpoints import KINDS
+
 
 def _fit(args: argparse.Namespace) -> None:
     from .config import load_config
@@ -142,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(run=_fit)
 
     evaluate = commands.add_parser("evaluate", help="IoU, mIoU, confusion matrix and predictions on a split")
-    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("checkpoint", help="checkpoint of `fit`, or a bundle (.onnx) run with ONNX Runtime")
     evaluate.add_argument("--data", required=True, help="FLAIR #2 root folder")
     evaluate.add_argument("--out", required=True, help="folder for predictions and metrics")
     evaluate.add_argument("--split", default="test", choices=["train", "test"])
@@ -162,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import-checkpoint", help="turn a reference or IGN checkpoint into a bundle")
     imp.add_argument("checkpoint")
     imp.add_argument("output", help="bundle path (.onnx)")
-    imp.add_argument("--kind", default="auto", choices=["auto", "utt", "ign-unet"])
+    imp.add_argument("--kind", default="auto", choices=list(KINDS))
     imp.add_argument(
         "--classes", default="flair13", help="IGN U-Net: 'flair13' or FLAIR-19 codes to keep, e.g. 1,2,3"
     )

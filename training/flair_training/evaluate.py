@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,8 @@ import rasterio
 import torch
 from torch.utils.data import DataLoader
 
-from flair_qgis.core.errors import OutputError
+from flair_qgis.core.bundle_spec import METADATA_KEY, AerialInput, BundleSpec, Sentinel2Input
+from flair_qgis.core.errors import BundleError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
 
 from .checkpoints import CheckpointError, load_checkpoint, load_strict, model_state, state_dict_of
@@ -97,33 +100,87 @@ def write_confusion(output_dir: Path, confusion: np.ndarray) -> None:
     plt.close(figure)
 
 
+class BundlePredictor:
+    """Runs a model bundle (.onnx) with ONNX Runtime on dataset batches, as the plugin would."""
+
+    def __init__(self, path: str | Path) -> None:
+        import onnxruntime as ort
+
+        try:
+            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises its own exception types
+            raise BundleError(f"ONNX Runtime cannot open {Path(path).name}: {exc}") from exc
+        text = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if text is None:
+            raise BundleError(f"{Path(path).name} has no '{METADATA_KEY}' metadata: not a model bundle")
+        self.spec = BundleSpec.from_json(text)
+        if self.spec.nomenclature.codes != FLAIR_13.codes:
+            raise BundleError(
+                f"Evaluation on FLAIR #2 needs the 13-class nomenclature; this bundle predicts "
+                f"{self.spec.nomenclature.codes}",
+                "nomenclature.classes",
+            )
+
+    def __call__(self, batch: dict) -> torch.Tensor:
+        """Class indices B x S x S."""
+        spec = self.spec
+        feeds = {spec.aerial.name: batch["aerial"].numpy()}
+        if spec.sentinel2 is not None:
+            feeds[spec.sentinel2.name] = batch["sentinel2"].numpy()
+            feeds[spec.sentinel2.dates_name] = batch["positions"].numpy()
+        if spec.aerial_metadata is not None:
+            feeds[spec.aerial_metadata.name] = batch["metadata"].numpy()
+        logits = self.session.run([spec.output.name], feeds)[0]
+        return torch.from_numpy(logits.argmax(axis=1))
+
+
+@dataclass
+class Predictor:
+    """A model ready to evaluate: batch -> class indices B x S x S, and the inputs it expects."""
+
+    predict: Callable[[dict], torch.Tensor]
+    aerial: AerialInput
+    sentinel2: Sentinel2Input | None
+    with_metadata: bool
+
+    def dataset(self, root: Path, patches: list) -> Flair2Dataset:
+        return Flair2Dataset(root, patches, self.aerial, self.sentinel2, with_metadata=self.with_metadata)
+
+
+def load_predictor(model_path: str | Path) -> Predictor:
+    """A checkpoint of `fit` (run in torch) or a bundle (.onnx, run by ONNX Runtime)."""
+    if Path(model_path).suffix.lower() == ".onnx":
+        bundle = BundlePredictor(model_path)
+        spec = bundle.spec
+        return Predictor(bundle, spec.aerial, spec.sentinel2, spec.aerial_metadata is not None)
+    model, config, _ = load_trained(model_path)
+    predict = partial(predict_batch, model, architecture=config["model"]["architecture"])
+    return Predictor(predict, aerial_spec(config), sentinel2_spec(config), config["data"]["aerial_metadata"])
+
+
 def evaluate(
     checkpoint: str | Path, root: str | Path, output_dir: str | Path, split: str = "test", batch_size: int = 4,
     overwrite: bool = False,
 ) -> Evaluation:  # fmt: skip
-    """Predict every patch of `split` under `root`, write predictions and metrics into `output_dir`."""
+    """Predict every patch of `split` under `root` with a checkpoint of `fit` or a bundle (.onnx, run by
+    ONNX Runtime), and write the predictions and metrics into `output_dir`."""
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
         raise OutputError(f"{output_dir} is not empty", "Choose another folder or pass --overwrite.")
-    model, config, _ = load_trained(checkpoint)
-    architecture = config["model"]["architecture"]
+    predictor = load_predictor(checkpoint)
     patches = find_patches(root, split)
-    dataset = Flair2Dataset(
-        root,
-        patches,
-        aerial_spec(config),
-        sentinel2_spec(config),
-        with_metadata=config["data"]["aerial_metadata"],
-    )
+    pad_value = predictor.sentinel2.pad_value if predictor.sentinel2 is not None else 0.0
     loader = DataLoader(
-        dataset, batch_size=batch_size, collate_fn=lambda s: collate(s, float(config["model"]["pad_value"]))
+        predictor.dataset(Path(root), patches),
+        batch_size=batch_size,
+        collate_fn=partial(collate, pad_value=pad_value),
     )
     predictions_dir = output_dir / "predictions"
     predictions_dir.mkdir(parents=True, exist_ok=True)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     by_name = {p.name: p for p in patches}
     for batch in loader:
-        predicted = predict_batch(model, batch, architecture).numpy()
+        predicted = predictor.predict(batch).numpy()
         for i, name in enumerate(batch["name"]):
             patch = by_name[name]
             write_prediction(

@@ -37,7 +37,7 @@ class Flair2DataModule(L.LightningDataModule):
             find_patches(self.root, "train"), data["val_domains"], data["val_fraction"]
         )
         common = dict(aerial=aerial_spec(self.config), sentinel2=sentinel2_spec(self.config))
-        common |= dict(with_metadata=data["aerial_metadata"], seed=self.config["seed"])
+        common |= dict(with_metadata=data["aerial_metadata"])
         self.train_set = Flair2Dataset(self.root, train, augment=data["augment"], **common)
         self.val_set = Flair2Dataset(self.root, val, augment=False, **common)
 
@@ -112,9 +112,10 @@ def fit(config: dict, resume: str | Path | None = None) -> FitResult:
     if config["trainer"]["threads"]:
         torch.set_num_threads(int(config["trainer"]["threads"]))
     L.seed_everything(config["seed"], workers=True)
+    datamodule = Flair2DataModule(config)
+    find_patches(datamodule.root, "train")  # a wrong data.root fails before anything is written
     output_dir = Path(config["output_dir"])
     output_dir.mkdir(parents=True, exist_ok=True)
-    datamodule = Flair2DataModule(config)
     task = SegmentationTask(config)
     trainer, checkpoint = make_trainer(config, output_dir)
     trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume) if resume else None)

@@ -166,7 +166,6 @@ class Flair2Dataset(Dataset):
         sentinel2: Sentinel2Input | None = None,
         augment: bool = False,
         with_metadata: bool = False,
-        seed: int = 0,
     ) -> None:
         self.root = Path(root)
         self.patches = patches
@@ -174,12 +173,10 @@ class Flair2Dataset(Dataset):
         self.sentinel2 = sentinel2
         self.augment = augment
         self.with_metadata = with_metadata
-        self.seed = seed
         self.lookup = label_lookup()
         self._super_areas: dict[Path, FlairSuperArea] = {}
         self._centroids: dict[str, tuple[int, int]] | None = None
         self._metadata: dict[str, dict] | None = None
-        self._draws = 0
 
     def __len__(self) -> int:
         return len(self.patches)

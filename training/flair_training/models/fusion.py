@@ -25,11 +25,14 @@ class FMCropped(nn.Module):
             nn.Conv2d(in_channels, width, kernel_size=1) for width in out_channels_list
         )
 
+    def stage(self, index: int, footprint: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The map added to stage `index`: B x C_index x size."""
+        return F.interpolate(
+            self.conv_list[index](footprint), size=size, mode="bilinear", align_corners=False
+        )
+
     def forward(self, footprint: torch.Tensor, sizes: Sequence[tuple[int, int]]) -> list[torch.Tensor]:
-        return [
-            F.interpolate(conv(footprint), size=size, mode="bilinear", align_corners=False)
-            for conv, size in zip(self.conv_list, sizes, strict=True)
-        ]
+        return [self.stage(i, footprint, size) for i, size in enumerate(sizes)]
 
 
 def _collapsed_widths(in_channels: int, out_channels: int) -> list[int]:
@@ -65,12 +68,13 @@ class FMCollapsed(nn.Module):
                 )
             )
 
+    def stage(self, index: int, summary: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The map added to stage `index`: B x C_index x size, constant over the stage."""
+        vector = self.mlps[index](summary)  # B x C_index
+        return vector[:, :, None, None].expand(-1, -1, size[0], size[1])
+
     def forward(self, summary: torch.Tensor, sizes: Sequence[tuple[int, int]]) -> list[torch.Tensor]:
-        out = []
-        for mlp, (height, width) in zip(self.mlps, sizes, strict=True):
-            vector = mlp(summary)  # B x C_i
-            out.append(vector[:, :, None, None].expand(-1, -1, height, width))
-        return out
+        return [self.stage(i, summary, size) for i, size in enumerate(sizes)]
 
 
 class MetadataMLP(nn.Module):

@@ -91,10 +91,16 @@ class UTT(nn.Module):
             pad_value=pad_value,
             padding_mode=padding_mode,
         )
+        # U-TAE's own classifier is not part of U-T&T (the auxiliary head is reshape_utae_output): kept so
+        # reference checkpoints load strictly, frozen so DDP does not wait for its gradients (as the
+        # fusion into the first stage below, which the decoder never reads)
+        self.arch_hr.out_conv.requires_grad_(False)
         stage_widths = list(self.arch_vhr.encoder.out_channels)
         utae_width = self.arch_hr.decoder_widths[0]
         self.fm_utae_featmap_cropped = FMCropped(utae_width, stage_widths)
         self.fm_utae_featmap_collapsed = FMCollapsed(utae_width, stage_widths)
+        self.fm_utae_featmap_cropped.conv_list[0].requires_grad_(False)
+        self.fm_utae_featmap_collapsed.mlps[0].requires_grad_(False)
         if metadata_size:
             deepest_size = tile_size // 2 ** (len(stage_widths) - 1)
             self.mtd_mlp = MetadataMLP(metadata_size, deepest_size)
@@ -110,12 +116,21 @@ class UTT(nn.Module):
     def fuse(
         self, stages: list[torch.Tensor], utae_map: torch.Tensor, aerial_size: int
     ) -> list[torch.Tensor]:
-        """Adds the cropped and collapsed U-TAE summaries to every encoder stage (per sample)."""
-        sizes = [(stage.shape[-2], stage.shape[-1]) for stage in stages]
+        """Adds the cropped and collapsed U-TAE summaries to the encoder stages (per sample).
+
+        The first stage (the input itself) is left alone: the U-Net decoder never reads it, so its fusion
+        modules, kept for the reference's checkpoints, would only cost time (they are frozen).
+        """
         crop = footprint_size(aerial_size, self.aerial_gsd, self.sentinel2_gsd, int(utae_map.shape[-1]))
-        cropped = self.fm_utae_featmap_cropped(centre_crop(utae_map, crop), sizes)
-        collapsed = self.fm_utae_featmap_collapsed(utae_map.mean(dim=(-2, -1)), sizes)
-        return [stage + a + b for stage, a, b in zip(stages, cropped, collapsed, strict=True)]
+        footprint = centre_crop(utae_map, crop)
+        summary = utae_map.mean(dim=(-2, -1))
+        fused = [stages[0]]
+        for index in range(1, len(stages)):
+            size = (int(stages[index].shape[-2]), int(stages[index].shape[-1]))
+            cropped = self.fm_utae_featmap_cropped.stage(index, footprint, size)
+            collapsed = self.fm_utae_featmap_collapsed.stage(index, summary, size)
+            fused.append(stages[index] + cropped + collapsed)
+        return fused
 
     def segment(
         self,
