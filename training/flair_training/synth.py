@@ -173,7 +173,7 @@ class LandCoverScene:
     def rasterize(self, transform: Affine, width: int, height: int) -> np.ndarray:
         """The class map on a raster grid (pixel centres): height x width uint8 FLAIR-19 codes."""
         cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-        xs, ys = transform @ (cols, rows)
+        xs, ys = transform * (cols, rows)
         return self.classes_at(np.asarray(xs), np.asarray(ys))
 
     def fractions(self, transform: Affine, width: int, height: int, samples: int = 5) -> np.ndarray:
@@ -183,7 +183,7 @@ class LandCoverScene:
         cols, rows = np.meshgrid(np.arange(width), np.arange(height))
         for dy in offsets:
             for dx in offsets:
-                xs, ys = transform @ (cols + dx, rows + dy)
+                xs, ys = transform * (cols + dx, rows + dy)
                 codes = self.classes_at(np.asarray(xs), np.asarray(ys))
                 np.add.at(counts, (codes, rows, cols), 1.0)
         return counts / samples**2
@@ -320,7 +320,7 @@ def write_aerial_scene(
             for col in range(0, width, block):
                 h, w = min(block, height - row), min(block, width - col)
                 cols, rows = np.meshgrid(np.arange(col, col + w) + 0.5, np.arange(row, row + h) + 0.5)
-                xs, ys = (np.asarray(a) for a in transform @ (cols, rows))
+                xs, ys = (np.asarray(a) for a in transform * (cols, rows))
                 image = draw_aerial(scene.classes_at(xs, ys), xs, ys, rng)
                 dst.write(image, window=rasterio.windows.Window(col, row, w, h))
     return path
@@ -385,7 +385,7 @@ def _write_patch(
     """IMG_<id>.tif and MSK_<id>.tif of the size x size patch whose upper-left corner is (left, top)."""
     transform = from_origin(left, top, AERIAL_GSD, AERIAL_GSD)
     cols, rows = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
-    xs, ys = (np.asarray(a) for a in transform @ (cols, rows))
+    xs, ys = (np.asarray(a) for a in transform * (cols, rows))
     codes = scene.classes_at(xs, ys)
     write_aerial(aerial_dir / f"IMG_{patch_id:06d}.tif", draw_aerial(codes, xs, ys, rng), transform)
     write_labels(label_dir / f"MSK_{patch_id:06d}.tif", codes, transform)
@@ -438,7 +438,7 @@ def write_dataset(
             left, top = round(left / AERIAL_GSD) * AERIAL_GSD, round(top / AERIAL_GSD) * AERIAL_GSD
             _write_patch(scene, left, top, size, next_id, aerial_dir, label_dir, rng)
             centre_x, centre_y = left + patch_metres / 2, top - patch_metres / 2
-            col, row = ~sen_transform @ (centre_x, centre_y)
+            col, row = ~sen_transform * (centre_x, centre_y)
             centroids[f"IMG_{next_id:06d}.tif"] = [round(row), round(col)]
             metadata[f"IMG_{next_id:06d}"] = _patch_metadata(centre_x, centre_y, domain, zone, rng)
             counts[split] += 1
