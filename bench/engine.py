@@ -1,7 +1,7 @@
 """Engine benchmark: throughput and peak memory of `predict()` on 5-band 0.2 m imagery, against a plain
 torch patch-by-patch loop like the FLAIR #2 reference's predict step, measured in the same run.
 
-    python -m bench.engine [--quick] [--areas 1,16] [--heavy-tiles 12] [--overlap 64] [--workdir DIR]
+    python -m bench.engine [--quick] [--areas 1,4,16] [--heavy-tiles 12] [--overlap 64] [--workdir DIR]
                            [--device cpu|gpu]
 
 On a machine with an NVIDIA GPU, `onnxruntime-gpu` and a CUDA build of torch, `--device gpu` runs the
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small areas and few tiles: a smoke run")
-    parser.add_argument("--areas", help="areas in km2 for the memory cases (default 1,16; quick 0.04,0.16)")
+    parser.add_argument("--areas", help="areas in km2 for the memory cases (default 1,4,16; quick 0.04,0.16)")
     parser.add_argument(
         "--heavy-tiles", type=int, help="tiles for the U-T&T throughput cases (default 12; quick 2)"
     )
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
-    areas = [float(a) for a in (args.areas or ("0.04,0.16" if args.quick else "1,16")).split(",")]
+    areas = [float(a) for a in (args.areas or ("0.04,0.16" if args.quick else "1,4,16")).split(",")]
     heavy_tiles = args.heavy_tiles or (2 if args.quick else 12)
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
