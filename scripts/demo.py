@@ -244,9 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=REPO / "demo_output", help="folder for everything the demo makes"
     )
-    parser.add_argument("--scene-size", type=float, default=1500.0, help="side of the square scene, metres")
-    parser.add_argument("--patches", type=int, default=160, help="synthetic training patches")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--scene-size", type=float, default=2000.0, help="side of the square scene, metres")
+    parser.add_argument("--patches", type=int, default=320, help="synthetic training patches")
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
