@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..bundle_spec import SENTINEL2_BANDS
+
 #: Sentinel-2 bands in the order FLAIR models take them.
-BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
+BANDS = SENTINEL2_BANDS
 #: Native resolution of each band (metres).
 BAND_GSD = {
     "B2": 10,

@@ -243,18 +243,8 @@ def write_safe_product(
     return _zip_folder(root, folder / f"{name}.zip") if zipped else root
 
 
-THEIA_GSD = {
-    "B2": 10,
-    "B3": 10,
-    "B4": 10,
-    "B8": 10,
-    "B5": 20,
-    "B6": 20,
-    "B7": 20,
-    "B8A": 20,
-    "B11": 20,
-    "B12": 20,
-}
+#: Theia products keep each band at its native resolution, as ESA's do.
+THEIA_GSD = BAND_GSD
 
 
 def write_theia_product(
