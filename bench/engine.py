@@ -11,7 +11,9 @@ the GPU.
 Cases, each in its own child process (its peak RSS is its own, read with getrusage):
 - memory: the engine over the WHOLE of each area with a cheap known-answer bundle (a 1x1 convolution at
   512 px tiles): the same reading, blending, stitching and writing as any model, so the peak shows how
-  memory grows with the area (target: 16 km2 within 1.3x of 1 km2).
+  memory grows with the area (target: 16 km2 within 1.3x of 1 km2); then the same with a U-T&T-shaped
+  known-answer bundle and a year of Sentinel-2 (12 per-date GeoTIFFs) over each area, so the peak
+  includes the Sentinel-2 series.
 - throughput: the U-T&T of the training package (U-Net ResNet34 + U-TAE, random weights, T = 12 monthly
   dates) on the same `--heavy-tiles` tiles of the 1 km2 scene with their Sentinel-2 windows: exported to
   ONNX and run by the engine, and run in torch by the plain loop (read the window, / 255, Sentinel-2
@@ -40,6 +42,7 @@ import numpy as np
 from flair_qgis.core.tiling import CHUNK_WIDTH
 
 HERE = Path(__file__).resolve().parent
+SENTINEL2_CASE = "engine + Sentinel-2, whole area"
 REPO = HERE.parent
 GSD = 0.2
 TILE = 512
@@ -177,6 +180,18 @@ def cheap_bundle(workdir: Path) -> Path:
         from tests.bundles import make_aerial_bundle
 
         make_aerial_bundle(path, tile_size=TILE)
+    return path
+
+
+def cheap_utt_bundle(workdir: Path) -> Path:
+    """A known-answer bundle shaped like U-T&T (aerial tile + 40 px Sentinel-2 window + dates) whose
+    network costs next to nothing: the memory cases then measure the Sentinel-2 side as well."""
+    path = workdir / "cheap_utt.onnx"
+    if not path.exists():
+        sys.path.insert(0, str(REPO))
+        from tests.bundles import make_utt_bundle
+
+        make_utt_bundle(path, tile_size=TILE, sentinel2_window=40)
     return path
 
 
@@ -412,6 +427,18 @@ def _run(workdir: Path, areas: list[float], heavy_tiles: int, args: argparse.Nam
         rows.append(
             {"case": "engine, whole area", "model": "1x1 conv (I/O + blending)", "area": km2, **figures}
         )
+    cheap_utt = cheap_utt_bundle(workdir)
+    for km2 in areas:
+        side = round(math.sqrt(km2 * 1e6) / GSD)
+        sentinel2 = write_sentinel2(workdir / f"s2_{km2:g}km2", side * GSD)
+        _log(f"memory case: engine with Sentinel-2 over the whole {km2:g} km2")
+        figures = run_child(dict(name=f"memory s2 {km2:g}", kind="engine", aerial=str(orthos[km2]),
+                                 bundle=str(cheap_utt), sentinel2=str(sentinel2),
+                                 output=str(workdir / f"map_s2_{km2:g}.tif"), overlap=overlap,
+                                 threads=args.threads))  # fmt: skip
+        rows.append(
+            {"case": SENTINEL2_CASE, "model": "U-T&T-shaped 1x1 conv + series", "area": km2, **figures}
+        )
     base = areas[0]
     side = round(math.sqrt(base * 1e6) / GSD)
     bounds, n_tiles, _ = heavy_area(heavy_tiles, overlap)
@@ -470,6 +497,13 @@ def report(
         lines.append(
             f"- Whole {row['area']:g} km² map checked against the known answer on 8 windows of 300 x 300 px "
             f"(corners included): {row['mismatches']} pixels differ."
+        )
+    with_sentinel2 = [r for r in rows if r["case"] == SENTINEL2_CASE]
+    if len(with_sentinel2) >= 2:
+        ratio = with_sentinel2[-1]["peak_rss_mb"] / with_sentinel2[0]["peak_rss_mb"]
+        lines.append(
+            f"- Peak memory with a year of Sentinel-2 (12 dates), {with_sentinel2[-1]['area']:g} km² / "
+            f"{with_sentinel2[0]['area']:g} km² (whole areas, measured): **{ratio:.2f}x**."
         )
     if len(memory) >= 2:
         ratio = memory[-1]["peak_rss_mb"] / memory[0]["peak_rss_mb"]
