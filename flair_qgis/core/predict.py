@@ -1,5 +1,9 @@
 """One prediction from end to end: check every input first, then run the bundle tile by tile on a
-reader thread's prefetched batches, blend, and hand finished windows to the output writer."""
+reader thread's prefetched batches, blend, and hand finished windows to the output writer.
+
+Memory does not grow with the area: tiles go column chunk by column chunk, top to bottom (tiling.py),
+the stitcher keeps one strip per chunk, and the reader thread loads the Sentinel-2 series of one region
+(a chunk x a band of tile rows, sentinel2/regions.py) at a time."""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from affine import Affine
 from rasterio.windows import Window
 
 from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
@@ -21,14 +24,12 @@ from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
 from .outputs import ClassStatistics, OutputOptions, OutputPaths, OutputWriter, check_outputs
 from .runtime import CPU, Runner, create_runner
-from .sentinel2 import Sentinel2Series, discover, load_series, prepare_window
-from .tiling import Stitcher, Tile, TileGrid
+from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, prepare_window
+from .sentinel2.regions import REGION_HEIGHT
+from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
 Progress = Callable[[float, str], None]
 IsCancelled = Callable[[], bool]
-
-#: Share of the progress bar given to loading the Sentinel-2 series (when the bundle needs it).
-SENTINEL2_SHARE = 0.1
 
 
 @dataclass
@@ -79,10 +80,18 @@ class PredictionResult:
 
 
 def predict(
-    request: PredictionRequest, progress: Progress | None = None, is_cancelled: IsCancelled | None = None
+    request: PredictionRequest,
+    progress: Progress | None = None,
+    is_cancelled: IsCancelled | None = None,
+    *,
+    chunk_width: int = CHUNK_WIDTH,
+    region_height: int = REGION_HEIGHT,
 ) -> PredictionResult:
     """Run `request`; see PredictionRequest. Raises FlairError subclasses (InputError, BundleError,
-    OutputError, Cancelled) with nothing left at the output paths."""
+    OutputError, Cancelled) with nothing left at the output paths.
+
+    chunk_width and region_height (output px) size the column chunks of the tiling and the Sentinel-2
+    regions: memory grows with them, not with the area."""
     started = time.monotonic()
     report = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
@@ -94,17 +103,19 @@ def predict(
     with open_aerial(spec.aerial, request.aerial) as aerial:
         grid = aerial.grid_for(request.area)
         warnings += aerial.warnings
-        sentinel2 = _sentinel2_series(request, spec, grid, warnings, report, cancelled)
+        sentinel2 = _sentinel2_catalog(request, spec, warnings, report)
         if spec.aerial_metadata is not None:
             warnings.append(
                 f"The model takes an aerial metadata vector ('{spec.aerial_metadata.name}'), which arbitrary "
                 "imagery does not have: it is fed zeros."
             )
-        report(SENTINEL2_SHARE if sentinel2 is not None else 0.0, "Starting ONNX Runtime")
+        report(0.0, "Starting ONNX Runtime")
         runner = create_runner(bundle.path, request.device, request.threads)
         if runner.fallback_reason:
             warnings.append(f"Running on {runner.provider}: {runner.fallback_reason}")
-        run = _Run(request, bundle, aerial, grid, sentinel2, runner, report, cancelled)
+        run = _Run(
+            request, bundle, aerial, grid, sentinel2, runner, report, cancelled, chunk_width, region_height
+        )
         statistics, paths = run.execute()
         warnings += run.warnings
     return PredictionResult(
@@ -159,31 +170,19 @@ def check_options(request: PredictionRequest, spec: BundleSpec) -> None:
         raise InputError(f"The Sentinel-2 folder {request.sentinel2} does not exist or is not a folder")
 
 
-def _sentinel2_series(
-    request: PredictionRequest,
-    spec: BundleSpec,
-    grid: OutputGrid,
-    warnings: list[str],
-    report: Progress,
-    cancelled: IsCancelled,
-) -> Sentinel2Series | None:
+def _sentinel2_catalog(
+    request: PredictionRequest, spec: BundleSpec, warnings: list[str], report: Progress
+) -> Sentinel2Catalog | None:
+    """The Sentinel-2 acquisitions of the request's folder, discovered once before any tile (InputError
+    for a folder without any); None for an aerial-only bundle. The series is read region by region."""
     if spec.sentinel2 is None:
         if request.sentinel2 is not None:
             warnings.append("The model is aerial-only: the Sentinel-2 folder is not used.")
         return None
+    assert request.sentinel2 is not None  # check_options refused a U-T&T bundle without a folder
     catalog = discover(request.sentinel2)
     report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
-
-    def series_progress(fraction: float, message: str) -> None:
-        report(SENTINEL2_SHARE * fraction, message)
-
-    series = load_series(
-        catalog, grid.crs, grid.bounds, spec.sentinel2, progress=series_progress, is_cancelled=cancelled
-    )
-    if cancelled():
-        raise Cancelled()
-    warnings += series.warnings
-    return series
+    return catalog
 
 
 @dataclass
@@ -206,16 +205,33 @@ class _Run:
         bundle: Bundle,
         aerial: AerialComposition,
         grid: OutputGrid,
-        sentinel2: Sentinel2Series | None,
+        catalog: Sentinel2Catalog | None,
         runner: Runner,
         report: Progress,
         cancelled: IsCancelled,
+        chunk_width: int = CHUNK_WIDTH,
+        region_height: int = REGION_HEIGHT,
     ) -> None:
         self.request, self.spec, self.aerial, self.grid = request, bundle.spec, aerial, grid
-        self.sentinel2, self.runner, self.report, self.cancelled = sentinel2, runner, report, cancelled
+        self.runner, self.report, self.cancelled = runner, report, cancelled
         size = self.spec.aerial.tile_size
         overlap = size // 8 if request.overlap is None else request.overlap
-        self.tiling = TileGrid(grid.width, grid.height, size, overlap)
+        self.tiling = TileGrid(grid.width, grid.height, size, overlap, chunk_width)
+        self._stop = threading.Event()  # set when the tile loop ends: the reader thread stops
+        self._notes: queue.SimpleQueue[str] = queue.SimpleQueue()  # reader thread -> progress messages
+        self.sentinel2: RegionalSeries | None = None
+        if catalog is not None:
+            assert self.spec.sentinel2 is not None
+            self.sentinel2 = RegionalSeries(
+                catalog,
+                grid.crs,
+                grid.transform,
+                self.tiling,
+                self.spec.sentinel2,
+                region_height=region_height,
+                progress=self._notes.put,
+                is_cancelled=lambda: self._stop.is_set() or cancelled(),
+            )
         self.batch_size = request.batch_size or (1 if runner.provider == CPU else 4)
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
@@ -235,6 +251,8 @@ class _Run:
             self._loop(stitcher)
             stitcher.finish()
             written = writer.commit()
+        if self.sentinel2 is not None:
+            self.warnings += self.sentinel2.warnings
         if self.cloudy_tiles:
             self.warnings.append(
                 f"{self.cloudy_tiles} of {len(self.tiling)} tiles had only cloudy Sentinel-2 dates; their "
@@ -244,20 +262,15 @@ class _Run:
 
     def _loop(self, stitcher: Stitcher) -> None:
         batches: queue.Queue = queue.Queue(maxsize=2)
-        stop = threading.Event()
+        stop = self._stop
         reader = threading.Thread(
             target=self._read_batches, args=(batches, stop), name="flair-reader", daemon=True
         )
         reader.start()
         total = len(self.tiling)
-        start = SENTINEL2_SHARE if self.sentinel2 is not None else 0.0
         try:
             while True:
-                if self.cancelled():
-                    raise Cancelled()
-                waiting = time.perf_counter()
-                item = batches.get()
-                self.waited += time.perf_counter() - waiting
+                item = self._next_batch(batches)
                 if item is None:
                     break
                 if isinstance(item, BaseException):
@@ -270,8 +283,7 @@ class _Run:
                 self.tiles_done += len(item.tiles)
                 self.cloudy_tiles += item.cloudy
                 self.report(
-                    start + (1 - start) * self.tiles_done / total,
-                    f"Tile {self.tiles_done} of {total} on {self.runner.provider}",
+                    self.tiles_done / total, f"Tile {self.tiles_done} of {total} on {self.runner.provider}"
                 )
         finally:
             stop.set()
@@ -279,6 +291,21 @@ class _Run:
                 with contextlib.suppress(queue.Empty):
                     batches.get(timeout=0.05)
             reader.join()
+
+    def _next_batch(self, batches: queue.Queue) -> _Batch | BaseException | None:
+        """The reader thread's next item; meanwhile its progress messages are reported and a cancel is
+        noticed (a Sentinel-2 region load can take a while)."""
+        waiting = time.perf_counter()
+        try:
+            while True:
+                while not self._notes.empty():
+                    self.report(self.tiles_done / len(self.tiling), self._notes.get())
+                if self.cancelled():
+                    raise Cancelled()
+                with contextlib.suppress(queue.Empty):
+                    return batches.get(timeout=0.1)
+        finally:
+            self.waited += time.perf_counter() - waiting
 
     def _infer(self, batch: _Batch) -> np.ndarray:
         """B x C x S x S probabilities; tiles without a valid pixel are not run (their output is masked)."""
@@ -331,13 +358,11 @@ class _Run:
     def _sentinel2_feeds(self, tiles: list[Tile], feeds: dict[str, np.ndarray]) -> int:
         """Add the Sentinel-2 windows centred on each tile, T padded to the batch's longest series."""
         spec = self.spec.sentinel2
-        assert spec is not None
-        half = self.spec.aerial.tile_size / 2
+        assert spec is not None and self.sentinel2 is not None
         prepared = []
         for tile in tiles:
-            x, y = _map_point(self.grid.transform, tile.x + half, tile.y + half)
-            data, masks = self.sentinel2.window(x, y, spec.window_size)
-            prepared.append(prepare_window(data, masks, self.sentinel2.dates, spec))
+            data, masks, dates = self.sentinel2.window(tile)
+            prepared.append(prepare_window(data, masks, dates, spec))
         values, positions = pad_series(
             [p.values for p in prepared], [p.positions for p in prepared], spec.pad_value
         )
@@ -390,12 +415,6 @@ def pad_series(
 def _has_data(tile: Tile, valid: np.ndarray) -> bool:
     """Whether the part of the tile inside the grid has a pixel with data."""
     return bool(valid[: tile.window.height, : tile.window.width].any())
-
-
-def _map_point(transform: Affine, col: float, row: float) -> tuple[float, float]:
-    """Map coordinates of the pixel position (col, row) on a grid with `transform`."""
-    t = transform
-    return t.c + t.a * col + t.b * row, t.f + t.d * col + t.e * row
 
 
 def _chunks(tiles: Iterator[Tile], size: int) -> Iterator[list[Tile]]:

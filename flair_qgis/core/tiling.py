@@ -15,6 +15,8 @@ Design (memory bounded whatever the area):
   first tile) are partial sums: they are written, row strip by row strip, to an unlinked temporary
   file and read back in the same order by the next chunk, which adds them before emitting. So no tile
   is computed twice, and the only thing that grows with the area is that file (C x overlap x height).
+- The Sentinel-2 series of a U-T&T run follows the same order: the reader loads it for one region at a
+  time, a chunk x a band of tile rows (sentinel2/regions.py), so it does not grow with the area either.
 - Blending weights are separable ramps over the overlap band, strictly positive inside the tile, so
   every pixel of the area (edges included) has a positive weight sum and overlaps fade without seams.
 """

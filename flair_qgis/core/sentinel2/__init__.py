@@ -6,6 +6,7 @@ from .dates import parse_date, parse_tile
 from .flair_npy import FlairSuperArea, patch_window, read_centroids, read_products, super_area_for_patch
 from .grid import Grid, grid_for_bounds
 from .layout import BANDS
+from .regions import Region, RegionalSeries, tile_regions
 from .series import Sentinel2Series, load_series
 from .timeseries import PreparedWindow, prepare_window, reference_date
 
@@ -15,6 +16,8 @@ __all__ = [
     "FlairSuperArea",
     "Grid",
     "PreparedWindow",
+    "Region",
+    "RegionalSeries",
     "Sentinel2Catalog",
     "Sentinel2Series",
     "discover",
@@ -28,4 +31,5 @@ __all__ = [
     "read_products",
     "reference_date",
     "super_area_for_patch",
+    "tile_regions",
 ]
