@@ -88,22 +88,19 @@ def measure(config: dict, case: Case, device: str, batch: int, dates: int, steps
         with torch.inference_mode(), autocast:
             model.segment(aerial, sentinel2, positions).softmax(dim=1)
 
+    def samples_per_second(step) -> float:
+        step()  # warm-up, not timed
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        return steps * batch / (time.perf_counter() - start)
+
     model.train()
-    train_step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        train_step()
-    _sync(device)
-    train_rate = steps * batch / (time.perf_counter() - start)
+    train_rate = samples_per_second(train_step)
     model.eval()
-    infer_step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        infer_step()
-    _sync(device)
-    infer_rate = steps * batch / (time.perf_counter() - start)
+    infer_rate = samples_per_second(infer_step)
     return train_rate, infer_rate
 
 
