@@ -10,10 +10,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The checkout's own packages first, whichever checkout built the shared environment.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/training
 
-.PHONY: help env lint format test test-fast package demo bench screenshots clean
+.PHONY: help env lint format test test-qgis-newer test-fast package demo bench screenshots clean
 
 help:
 	@echo "make test         set up (QGIS, virtual environment) then lint and run every test"
+	@echo "make test-qgis-newer  the plugin's QGIS tests on QGIS 3.40 and 3.44 only"
 	@echo "make demo         set up, then run the main job end to end on a synthetic scene"
 	@echo "make package      build dist/flair_qgis-<version>.zip for QGIS's plugin manager"
 	@echo "make bench        run the benchmarks and write bench/RESULTS.md"
@@ -33,9 +34,21 @@ format: env
 	$(PY) -m ruff format .
 
 # pytest-qgis keeps QGIS's settings in .qgis-settings/: start each run from none, as a fresh clone does.
+# Then the plugin's real-QGIS tests again on QGIS 3.40 and 3.44 (Debian 13 root filesystems).
 test: lint
 	rm -rf .qgis-settings
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-qgis-newer
+
+# The plugin's tests that run in a real QGIS: loading, dialog, runs, Processing, qgis_process, installer.
+QGIS_TESTS := tests/plugin tests/test_plugin_load.py tests/test_qgis_process.py
+QGIS_RELEASES := 3.40 3.44
+
+test-qgis-newer:
+	@for release in $(QGIS_RELEASES); do \
+		echo "== the plugin's QGIS tests on QGIS $$release (Debian 13)"; \
+		scripts/qgis-rootfs.sh test $$release $(QGIS_TESTS) -q || exit 1; \
+	done
 
 # The tests without the slow ones (training runs, large areas), for quick iterations.
 test-fast: env

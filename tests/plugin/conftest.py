@@ -93,3 +93,17 @@ def wait_for_scan(dialog, timeout: float = 30.0) -> None:
         QgsApplication.processEvents()
         time.sleep(0.01)
     assert dialog.sentinel2_task is None, "the Sentinel-2 folder scan did not finish"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def layer_tree_view(qgis_iface):
+    """A real layer tree view of the project behind the test interface, for the whole session: QGIS >=
+    3.44's Processing adds result layers through `iface.layerTreeView()` (also when a batch row finishes
+    after its test), which the test interface does not provide."""
+    from qgis.core import QgsLayerTreeModel
+    from qgis.gui import QgsLayerTreeView
+
+    view = QgsLayerTreeView()
+    view.setModel(QgsLayerTreeModel(QgsProject.instance().layerTreeRoot()))
+    qgis_iface.layerTreeView = lambda: view
+    return view
