@@ -225,7 +225,9 @@ def test_an_exception_mid_write_leaves_nothing(tmp_path):
     paths = OutputPaths.for_classes(tmp_path / "map.tif", confidence=True, probabilities=True)
     with pytest.raises(RuntimeError, match="model crashed"), OutputWriter(paths, grid, FLAIR_13) as writer:
         writer.write(Window(0, 0, 30, 10), known_classes(grid)[:10])
-        partial = [p.name for p in tmp_path.iterdir()]
+        partial = sorted(p.name for p in tmp_path.iterdir())
+        assert ".map.tif.lock" in partial  # held while the run writes
+        partial.remove(".map.tif.lock")
         assert len(partial) == 3 and all(".partial-" in name for name in partial)
         raise RuntimeError("model crashed")
     assert list(tmp_path.iterdir()) == []
