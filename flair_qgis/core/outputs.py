@@ -201,7 +201,14 @@ def replacement_rule(paths: OutputPaths, options: OutputOptions):
     named = [paths.classes, *(getattr(paths, kind) for kind in paths.named)]
     named += [r.with_name(r.name + s) for r in paths.rasters().values() for s in RASTER_COMPANIONS]
     named = set(named)
-    return lambda path: path in named or written_by_this_program(path, paths)
+
+    def replaceable(path: Path) -> bool:
+        return path in named or written_by_this_program(path, paths)
+
+    replaceable.hint = (  # type: ignore[attr-defined]
+        "It is not a file this program wrote for this map: move it, or choose another name for the map."
+    )
+    return replaceable
 
 
 def written_by_this_program(path: Path, paths: OutputPaths) -> bool:

@@ -348,7 +348,8 @@ def check_replaceable(path: Path, replaceable: Callable[[Path], bool]) -> None:
     if not replaceable(path):
         raise OutputError(
             f"The output {path} already exists.",
-            "Pass overwrite (--overwrite) to replace it, or choose another name.",
+            getattr(replaceable, "hint", None)
+            or "Pass overwrite (--overwrite) to replace it, or choose another name.",
         )
 
 
