@@ -313,12 +313,14 @@ def switch(
             if lock is not None:
                 lock.update(state="writing")
             if isinstance(exc, OSError):
-                where = Path(exc.filename) if exc.filename else None
-                name = where.name if where is not None else "a file"
-                if where is not None and where.name.startswith(".") and "-" + token in where.name:
-                    name = _original_of(where, token).name if ".backup-" in where.name else where.name
+                where = Path(exc.filename) if exc.filename else next(iter(everything))
+                name = where.name
+                if name.startswith(".") and f".backup-{token}" in name:
+                    name = _original_of(where, token).name
+                elif name.startswith(".") and f".partial-{token}" in name:
+                    name = name[1 : name.index(f".partial-{token}")]
                 raise OutputError(
-                    f"The outputs could not be replaced: {name} in {next(iter(folders))}: "
+                    f"The outputs could not be replaced: {name} in {where.parent}: "
                     f"{exc.strerror or exc}. The previous files are as they were."
                     + ("" if not notes else " " + " ".join(notes)),
                     "Close the program that holds the file (or make it writable) and run again.",

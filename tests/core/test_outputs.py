@@ -498,3 +498,37 @@ def test_the_probabilities_mask_is_inside_the_file_even_where_gdal_defaults_to_a
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".msk") or p.name.startswith(".")]
     with rasterio.open(tmp_path / "map.probabilities.tif") as ds:
         np.testing.assert_array_equal(ds.dataset_mask(), np.where(classes > 0, 255, 0))
+
+
+def test_a_replacement_interrupted_by_sigkill_is_undone_by_the_next_run(tmp_path):
+    """A real process takes the lock, records the switch, moves two files of the previous set aside,
+    puts one new file in place, and is killed (SIGKILL) there, as a kill mid-switch would leave it."""
+    import sys
+
+    (tmp_path / "map.tif").write_bytes(b"old map")
+    (tmp_path / "map.qml").write_bytes(b"old style")
+    child = f"""
+import os, signal
+from pathlib import Path
+from flair_qgis.core.transaction import OutputLock, backup_path, partial_path
+folder = Path({str(tmp_path)!r})
+token = "0123456789abcdef"
+lock = OutputLock(folder / "map.tif", token)
+lock.acquire()
+temps = {{}}
+for name in ("map.tif", "map.qml"):
+    temps[folder / name] = partial_path(folder / name, token)
+    temps[folder / name].write_bytes(b"new " + name.encode())
+lock.update(state="switching", placements={{str(f): str(t) for f, t in temps.items()}})
+for name in ("map.tif", "map.qml"):
+    os.rename(folder / name, backup_path(folder / name, token))
+os.link(temps[folder / "map.tif"], folder / "map.tif")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    assert (tmp_path / "map.tif").read_bytes() == b"new map.tif" and not (tmp_path / "map.qml").exists()
+    with pytest.raises(OutputError, match=r"map\.tif already exists"):  # the previous map is back
+        OutputWriter(OutputPaths.for_classes(tmp_path / "map.tif"), make_grid(), FLAIR_13)
+    assert _contents(tmp_path) == {"map.tif": b"old map", "map.qml": b"old style"}
