@@ -66,7 +66,8 @@ class OutputLock:
         """Take the lock or raise OutputError naming the run that holds it."""
         for _ in range(10):
             fd = self._open()
-            if not _try_lock(fd):
+            locked = _try_lock(fd)
+            if locked is False:
                 os.close(fd)
                 raise _held_error(self.target, self.path, read_record(self.path))
             try:
@@ -78,7 +79,8 @@ class OutputLock:
                 continue
             self._fd = fd
             record = _read_fd(fd)
-            self.previous = record if record.get("token") not in (None, self.token) else None
+            dead = locked and record.get("token") not in (None, self.token)
+            self.previous = record if dead else None  # unlocked file systems prove no death
             self.update(state="writing")
             return
         raise OutputError(f"The lock {self.path} keeps changing.", "Another program is using it; retry.")
@@ -124,12 +126,16 @@ class OutputLock:
                 os.unlink(self.path)
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int) -> bool | None:
+    """True when the lock is taken, False when another process holds it, None where the file system
+    has no locks (some network shares): then the run goes on unlocked and no run is taken for dead."""
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        except OSError:
+            return None
         return True
     os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)  # pragma: no cover
     try:  # pragma: no cover
@@ -227,7 +233,7 @@ def clean_dead_runs(folders: set[Path], own: set[Path]) -> list[str]:
                 continue
             try:
                 if not _try_lock(fd):
-                    continue  # a live run
+                    continue  # a live run, or no locks on this file system: nothing is provably dead
                 try:
                     same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
                 except FileNotFoundError:
@@ -359,7 +365,7 @@ def _place(temp: Path, final: Path) -> None:
     """Give `temp` the name `final`, failing if `final` exists (a hard link, then the partial name
     removed; a rename after a check where the file system has no hard links)."""
     try:
-        os.link(temp, final, follow_symlinks=False)
+        os.link(temp, final)  # `temp` is this run's own regular file
     except FileExistsError:
         raise
     except OSError as exc:

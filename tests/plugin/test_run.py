@@ -16,6 +16,7 @@ from qgis.core import (
     QgsSingleBandPseudoColorRenderer,
 )
 
+from flair_qgis.core.outputs import OutputPaths
 from flair_qgis.gui.dialog import FlairDialog
 from flair_qgis.gui.task import PredictionTask, start
 
@@ -453,3 +454,25 @@ def test_a_side_output_that_cannot_be_written_is_a_processing_error_and_leaves_n
     assert "Traceback" not in str(raised.value)
     assert sorted(p.name for p in scene.folder.iterdir()) == before
     assert list(closed.iterdir()) == []
+
+
+def test_processing_refuses_an_output_another_run_is_writing(scene, flair_provider):
+    import os
+
+    import pytest
+    from qgis.core import QgsProcessingException
+
+    from flair_qgis.core.outputs import OutputReservation
+
+    output = scene.folder / "busy.tif"
+    with (
+        OutputReservation(OutputPaths.for_classes(output)),
+        pytest.raises(
+            QgsProcessingException, match=rf"Another run is writing .*busy\.tif \(process {os.getpid()}"
+        ),
+    ):
+        _landcover(scene, OUTPUT=str(output))
+    assert not output.exists() and _hidden(scene.folder) == []
+    (scene.folder / ".busy.tif.lock").mkdir()
+    with pytest.raises(QgsProcessingException, match="lock file"):
+        _landcover(scene, OUTPUT=str(output))
