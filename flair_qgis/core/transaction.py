@@ -81,7 +81,14 @@ class OutputLock:
             record = _read_fd(fd)
             dead = locked and record.get("token") not in (None, self.token)
             self.previous = record if dead else None  # unlocked file systems prove no death
-            self.update(state="writing")
+            try:
+                self.update(state="writing")
+            except OSError as exc:
+                self.release()
+                raise OutputError(
+                    f"The lock file {self.path} cannot be written: {exc.strerror or exc}.",
+                    "Free some space in that folder, or choose another folder.",
+                ) from exc
             return
         raise OutputError(f"The lock {self.path} keeps changing.", "Another program is using it; retry.")
 
@@ -204,12 +211,15 @@ def recover(record: dict[str, Any], folders: set[Path]) -> list[str]:
     folders = folders | {p.parent for p in placements} | {p.parent for p in placements.values()}
     notes: list[str] = []
     pid = record.get("pid")
-    if record.get("state") == "switching":
+    switched = record.get("state") == "switched"
+    if not switched:  # backups are only ever put back, unless the switch was complete
+        had_backups = any(any(_glob(folder, f".*.backup-{token}")) for folder in folders)
         notes += _roll_back(placements, folders, token, placed=[])
-        notes.append(f"An interrupted replacement of the outputs (process {pid}) was undone.")
+        if had_backups:
+            notes.append(f"An interrupted replacement of the outputs (process {pid}) was undone.")
     removed = 0
     for folder in folders:
-        for pattern in (f".*.partial-{token}*", f".*.backup-{token}"):
+        for pattern in [f".*.partial-{token}*"] + ([f".*.backup-{token}"] if switched else []):
             for path in _glob(folder, pattern):
                 with contextlib.suppress(OSError):
                     path.unlink()
@@ -304,7 +314,13 @@ def switch(
         check_replaceable(path, replaceable)
     folders = {p.parent for p in everything}
     if lock is not None:
-        lock.update(state="switching", placements={str(f): str(t) for f, t in placements.items()})
+        try:
+            lock.update(state="switching", placements={str(f): str(t) for f, t in placements.items()})
+        except OSError as exc:
+            raise OutputError(
+                f"The lock file {lock.path} cannot be written: {exc.strerror or exc}. Nothing was replaced.",
+                "Free some space in that folder, or choose another folder.",
+            ) from exc
     placed: list[Path] = []
     with _signals_deferred():
         try:
@@ -317,7 +333,8 @@ def switch(
         except BaseException as exc:
             notes = _roll_back(placements, folders, token, placed)
             if lock is not None:
-                lock.update(state="writing")
+                with contextlib.suppress(OSError):
+                    lock.update(state="writing")
             if isinstance(exc, OSError):
                 where = Path(exc.filename) if exc.filename else next(iter(everything))
                 name = where.name
@@ -333,7 +350,8 @@ def switch(
                 ) from exc
             raise
         if lock is not None:
-            lock.update(state="switched")
+            with contextlib.suppress(OSError):  # then a recovery keeps the backups: nothing is lost
+                lock.update(state="switched")
         for temp in placements.values():
             with contextlib.suppress(OSError):
                 os.unlink(temp)

@@ -3,8 +3,10 @@ the dialog's background task, through `processing.run`, and a cancel that leaves
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import time
 
 import numpy as np
@@ -476,3 +478,38 @@ def test_processing_refuses_an_output_another_run_is_writing(scene, flair_provid
     (scene.folder / ".busy.tif.lock").mkdir()
     with pytest.raises(QgsProcessingException, match="lock file"):
         _landcover(scene, OUTPUT=str(output))
+
+
+def test_a_full_second_disk_for_the_statistics_is_a_processing_error_and_leaves_nothing(
+    scene, flair_provider
+):
+    import subprocess
+
+    import pytest
+    from qgis.core import QgsProcessingException
+
+    disk = scene.folder / "full"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        filler = disk / "filler"
+        with filler.open("wb") as stream, contextlib.suppress(OSError):
+            stream.write(b"x" * 65536)
+        before = sorted(p.name for p in scene.folder.iterdir())
+        parameters = {"OUTPUT": str(scene.folder / "landcover.tif"), "STATISTICS": str(disk / "stats.csv")}
+        # Full to the last page: even the lock beside the statistics cannot be written, before any work.
+        with pytest.raises(QgsProcessingException, match=r"lock file .* cannot be written: No space left"):
+            _landcover(scene, **parameters)
+        # One page free: the lock fits, the statistics do not, after the map was computed.
+        os.truncate(filler, 4096)
+        with pytest.raises(QgsProcessingException, match="disk is full") as raised:
+            _landcover(scene, **parameters)
+        assert "Traceback" not in str(raised.value)
+        assert sorted(p.name for p in scene.folder.iterdir()) == before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
