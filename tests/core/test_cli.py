@@ -256,7 +256,10 @@ def test_the_next_run_cleans_what_a_killed_run_left_but_not_a_live_runs_files(tm
     wait_for_file(tmp_path, ".map.confidence.tif.partial-*", killed)
     killed.kill()
     killed.communicate(timeout=60)
-    left = hidden(tmp_path)
+    # Look-alikes no dead run of this program named: another program's, or one whose lock is gone.
+    (tmp_path / ".notes.txt.partial-0123456789abcdef").write_text("not ours to remove")
+    (tmp_path / ".map.tif.partial-fedcba9876543210").write_text("no lock names it")
+    left = [name for name in hidden(tmp_path) if "0123456789abcdef" not in name and "fedcba98" not in name]
     assert ".map.tif.lock" in left and sum(".partial-" in name for name in left) == 3
     try:
         # Another run in the same folder, on another output: it cleans the killed run's files only.
@@ -266,11 +269,13 @@ def test_the_next_run_cleans_what_a_killed_run_left_but_not_a_live_runs_files(tm
         assert (
             f"2 partial file(s) left by an interrupted run (process {killed.pid}) were removed" in done.stdout
         )
-        assert hidden(tmp_path) == sorted([".live.tif.lock", live_partial.name])
+        assert hidden(tmp_path) == sorted([
+            ".live.tif.lock", live_partial.name, ".map.tif.partial-fedcba9876543210",
+            ".notes.txt.partial-0123456789abcdef"])  # fmt: skip
     finally:
         live.send_signal(signal.SIGCONT)
     assert live.wait(timeout=120) == 0
-    assert hidden(tmp_path) == []
+    assert hidden(tmp_path) == [".map.tif.partial-fedcba9876543210", ".notes.txt.partial-0123456789abcdef"]
     assert not (tmp_path / "map.tif").exists()
 
 
