@@ -1,17 +1,21 @@
 """The command line: `python -m flair_qgis predict | info | devices`, the engine without QGIS.
 
 Failures print the FlairError's message and hint (no traceback) and exit with 1; Ctrl-C cancels
-cleanly (nothing left at the output path) and exits with 130.
+cleanly (nothing left at the output path) and exits with 130; SIGTERM (and SIGHUP) cancel the same way
+and exit with 143 (129).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from .core.errors import Cancelled, FlairError, InputError
@@ -100,13 +104,17 @@ def main(
             return _info(args, out)
         if args.command == "devices":
             return _devices(out)
-        return _predict(args, out, err)
+        with _termination_cancels():
+            return _predict(args, out, err)
     except Cancelled as exc:
         print(f"\n{exc}", file=err)
         return 130
     except KeyboardInterrupt:
         print("\nCancelled.", file=err)
         return 130
+    except Terminated as exc:
+        print(f"\nCancelled by signal {exc.name}; no output was written.", file=err)
+        return 128 + exc.number
     except FlairError as exc:
         print(f"Error: {exc.message}", file=err)
         if exc.hint:
@@ -115,6 +123,34 @@ def main(
     except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
         return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds the run like Ctrl-C, so that nothing is left at the outputs."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+        self.name = signal.Signals(number).name
+
+
+@contextlib.contextmanager
+def _termination_cancels() -> Iterator[None]:
+    """While the block runs (on the main thread), SIGTERM and SIGHUP raise Terminated."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(number: int, frame: object) -> None:
+        raise Terminated(number)
+
+    numbers = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, terminate) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def parse_aerial(values: Sequence[str]) -> Any:

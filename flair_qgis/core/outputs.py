@@ -27,6 +27,17 @@ from rasterio.windows import Window
 from .aerial import OutputGrid
 from .errors import OutputError
 from .nomenclature import Nomenclature
+from .transaction import (
+    OutputLock,
+    check_replaceable,
+    clean_dead_runs,
+    partial_path,
+    recover,
+    switch,
+)
+
+#: The custom property that marks a style as written by this program (see written_by_this_program).
+_QML_MARK = "flair_qgis/generated"
 
 #: Nodata of the class raster (no class has code 0) and of the confidence raster (above 100 %).
 CLASS_NODATA = 0
@@ -58,27 +69,77 @@ class OutputPaths:
     confidence: Path | None = None
     probabilities: Path | None = None
 
+    #: Kinds whose path the user chose one by one (Processing's destinations), besides `classes`.
+    named: frozenset[str] = frozenset()
+
     @classmethod
     def for_classes(
-        cls, classes: str | Path, *, confidence: bool = False, probabilities: bool = False
+        cls,
+        classes: str | Path,
+        *,
+        confidence: bool = False,
+        probabilities: bool = False,
+        destinations: dict[str, str | Path] | None = None,
     ) -> OutputPaths:
-        """The paths of every output beside the class raster `classes` (e.g. map.tif)."""
+        """The paths of every output beside the class raster `classes` (e.g. map.tif); `destinations`
+        puts some outputs ("confidence", "probabilities", "statistics_csv") at paths of their own."""
         classes = Path(classes)
         stem = classes.with_suffix("")
-        return cls(
+        chosen = {kind: Path(path) for kind, path in (destinations or {}).items() if path}
+        unknown = set(chosen) - {"confidence", "probabilities", "statistics_csv"}
+        if unknown:
+            raise ValueError(f"no such output destination: {sorted(unknown)}")
+        confidence = confidence or "confidence" in chosen
+        probabilities = probabilities or "probabilities" in chosen
+        paths = cls(
             classes=classes,
             qml=classes.with_suffix(".qml"),
             aux=classes.with_name(classes.name + ".aux.xml"),
             statistics_json=stem.with_name(stem.name + ".stats.json"),
-            statistics_csv=stem.with_name(stem.name + ".stats.csv"),
-            confidence=stem.with_name(stem.name + ".confidence.tif") if confidence else None,
-            probabilities=stem.with_name(stem.name + ".probabilities.tif") if probabilities else None,
+            statistics_csv=chosen.get("statistics_csv", stem.with_name(stem.name + ".stats.csv")),
+            confidence=chosen.get("confidence", stem.with_name(stem.name + ".confidence.tif"))
+            if confidence
+            else None,
+            probabilities=chosen.get("probabilities", stem.with_name(stem.name + ".probabilities.tif"))
+            if probabilities
+            else None,
+            named=frozenset(chosen),
         )
+        finals = [os.path.normcase(os.path.abspath(p)) for p in paths.items().values()]
+        if len(set(finals)) != len(finals):
+            raise OutputError("Two outputs have the same path.", "Choose a different path for each output.")
+        return paths
 
     def items(self) -> dict[str, Path]:
         """Every output to write, by kind ("classes", "qml", "aux", "statistics_json", ...)."""
         kinds = ("classes", "qml", "aux", "statistics_json", "statistics_csv", "confidence", "probabilities")
         return {kind: getattr(self, kind) for kind in kinds if getattr(self, kind) is not None}
+
+    def rasters(self) -> dict[str, Path]:
+        """The raster outputs, by kind."""
+        return {k: p for k, p in self.items().items() if k in ("classes", "confidence", "probabilities")}
+
+    def members(self, stale: bool = True) -> list[Path]:
+        """Every path the previous set of this map may have: the outputs, GDAL's companion files of the
+        rasters (map.tif.msk...) and, with `stale`, the optional rasters this run does not write at
+        their usual place beside the map (a previous run's map.confidence.tif), with their companions."""
+        rasters = list(self.rasters().values())
+        if stale:
+            beside = OutputPaths.for_classes(self.classes, confidence=True, probabilities=True)
+            rasters += [p for p in (beside.confidence, beside.probabilities) if p not in rasters]
+        paths = list(self.items().values()) + rasters
+        paths += [r.with_name(r.name + suffix) for r in rasters for suffix in RASTER_COMPANIONS]
+        return list(dict.fromkeys(paths))
+
+    def lock_targets(self) -> list[Path]:
+        """The paths locked during a run: the class raster, and each output in another folder."""
+        folder = self.classes.parent.resolve()
+        others = [p for p in self.items().values() if p.parent.resolve() != folder]
+        return sorted(dict.fromkeys([self.classes, *others]))
+
+
+#: Files GDAL may write beside a GeoTIFF: its PAM side-car, an external mask, external overviews.
+RASTER_COMPANIONS = (".aux.xml", ".msk", ".ovr")
 
 
 @dataclass(frozen=True)
@@ -86,7 +147,12 @@ class OutputOptions:
     """How the outputs are written. `language` ("en"/"fr") names the classes in the style and statistics."""
 
     cog: bool = False
+    #: Replace the whole previous set of this map (its stale members included), as --overwrite asks.
     overwrite: bool = False
+    #: Processing's rule instead: the files at the paths the user chose (the class raster, the named
+    #: destinations) and GDAL's companions of those rasters may be replaced; the other files of the set
+    #: (map.qml, map.stats.json, ...) only when this program wrote them (see written_by_this_program).
+    replace_named_only: bool = False
     language: str = "en"
     block_size: int = 512  # a multiple of 16
     compress: str = "DEFLATE"
@@ -115,20 +181,102 @@ class ClassStatistics:
         }
 
 
-def check_outputs(paths: OutputPaths, overwrite: bool) -> None:
+def check_outputs(paths: OutputPaths, overwrite: bool | OutputOptions) -> None:
     """OutputError unless every output can be written: the folder exists and takes a new file (tried
-    for real), no output path is a folder, and no output exists unless `overwrite`."""
+    for real), no output path is a folder or a link, and no file of the set exists unless the options
+    allow replacing it (`overwrite` or OutputOptions)."""
+    options = overwrite if isinstance(overwrite, OutputOptions) else OutputOptions(overwrite=overwrite)
     folders = {p.parent for p in paths.items().values()}
     for folder in folders:
         _check_folder(folder)
-    for path in paths.items().values():
-        if path.is_dir():
-            raise OutputError(f"The output {path} is a folder.", "Choose a file name for the map.")
-        if path.exists() and not overwrite:
-            raise OutputError(
-                f"The output {path} already exists.",
-                "Pass overwrite (--overwrite) to replace it, or choose another name.",
-            )
+    replaceable = replacement_rule(paths, options)
+    for path in paths.members(stale=not options.replace_named_only):
+        check_replaceable(path, replaceable)
+
+
+def replacement_rule(paths: OutputPaths, options: OutputOptions):
+    """Whether an existing file of the set may be replaced, by path."""
+    if not options.replace_named_only:
+        return lambda path: options.overwrite
+    named = [paths.classes, *(getattr(paths, kind) for kind in paths.named)]
+    named += [r.with_name(r.name + s) for r in paths.rasters().values() for s in RASTER_COMPANIONS]
+    named = set(named)
+
+    def replaceable(path: Path) -> bool:
+        return path in named or written_by_this_program(path, paths)
+
+    replaceable.hint = (  # type: ignore[attr-defined]
+        "It is not a file this program wrote for this map: move it, or choose another name for the map."
+    )
+    return replaceable
+
+
+def written_by_this_program(path: Path, paths: OutputPaths) -> bool:
+    """Whether `path`, a side file of `paths`' set, is one this program wrote: a style with this
+    program's mark, statistics of this map in this program's layout. Anything else is the user's."""
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path == paths.qml:
+        return _QML_MARK in text
+    if path == paths.statistics_json:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return False
+        return (
+            isinstance(document, dict)
+            and document.get("map") == paths.classes.name
+            and {"nomenclature", "classes", "pixel_area_m2"} <= set(document)
+        )
+    if path == paths.statistics_csv:
+        return text.startswith("code,class,hectares,percent\n")
+    return False
+
+
+class OutputReservation:
+    """The outputs of one run, reserved before any work: the locks beside them taken (OutputError when
+    another run holds one), what dead runs left there recovered, and the set checked. Use as a context
+    manager; the locks are released on every way out."""
+
+    def __init__(self, paths: OutputPaths, options: OutputOptions | None = None) -> None:
+        self.paths = paths
+        self.options = options or OutputOptions()
+        self.token = secrets.token_hex(8)
+        self.locks = [OutputLock(target, self.token) for target in paths.lock_targets()]
+        #: What was recovered from interrupted runs, for the user.
+        self.notes: list[str] = []
+
+    @property
+    def main_lock(self) -> OutputLock:
+        return self.locks[[lock.target for lock in self.locks].index(self.paths.classes)]
+
+    def __enter__(self) -> OutputReservation:
+        folders = {p.parent for p in self.paths.items().values()}
+        for folder in folders:
+            _check_folder(folder)
+        try:
+            for lock in self.locks:
+                lock.acquire()
+            for lock in self.locks:
+                if lock.previous:
+                    self.notes += recover(lock.previous, folders)
+            self.notes += clean_dead_runs(folders, {lock.path for lock in self.locks})
+            check_outputs(self.paths, self.options)
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        for lock in self.locks:
+            lock.release()
 
 
 def _check_folder(folder: Path) -> None:
@@ -190,6 +338,7 @@ class OutputWriter:
         grid: OutputGrid,
         nomenclature: Nomenclature,
         options: OutputOptions | None = None,
+        reservation: OutputReservation | None = None,
     ) -> None:
         self.paths = paths
         self.grid = grid
@@ -201,8 +350,15 @@ class OutputWriter:
         self._temps: dict[str, Path] = {}
         self._datasets: dict[str, Any] = {}
         self._gdal_env = contextlib.ExitStack()
-        check_outputs(paths, self.options.overwrite)
-        self._gdal_env.enter_context(rasterio.Env(GDAL_CACHEMAX=self.options.gdal_cache_mb * 2**20))
+        self._own = reservation is None  # a reservation of its own, released when done
+        self.reservation = reservation or OutputReservation(paths, self.options).__enter__()
+        if not self._own:
+            check_outputs(paths, self.options)
+        # GDAL_TIFF_INTERNAL_MASK: the probabilities' mask inside the GeoTIFF, not in an external .msk
+        # (QGIS's GDAL 3.6 writes it outside by default).
+        self._gdal_env.enter_context(
+            rasterio.Env(GDAL_CACHEMAX=self.options.gdal_cache_mb * 2**20, GDAL_TIFF_INTERNAL_MASK=True)
+        )
         with self._guard(paths.classes):
             self._open_rasters()
 
@@ -251,9 +407,7 @@ class OutputWriter:
                 self._counts, self.nomenclature, self.grid.pixel_area_m2, self.options.language
             )
             self._write_side_cars()
-        written = self._rename_all()
-        self.committed = True
-        self._gdal_env.close()
+        written = self._switch()
         return written
 
     def abort(self) -> None:
@@ -266,11 +420,15 @@ class OutputWriter:
             _remove_with_side_files(temp)
         self._temps.clear()
         self._gdal_env.close()
+        if self._own:
+            self.reservation.release()
 
     # --- internals ---------------------------------------------------------------------------------
 
     def _temp(self, kind: str, final: Path) -> Path:
-        temp = final.with_name(f".{final.name}.partial-{secrets.token_hex(4)}")
+        temp = partial_path(final, self.reservation.token)
+        if kind.endswith("_cog"):
+            temp = temp.with_name(temp.name + "-cog")
         self._temps[kind] = temp
         return temp
 
@@ -366,21 +524,38 @@ class OutputWriter:
         }
         return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
-    def _rename_all(self) -> dict[str, Path]:
-        """Rename every temporary file to its final path; on failure undo the renames done so far."""
+    def _switch(self) -> dict[str, Path]:
+        """Put the new set in place of the previous one in one step (transaction.switch); on failure the
+        previous set is as it was and nothing of the new one is left."""
         finals = self.paths.items()
-        done: list[Path] = []
+        placements = {finals[kind]: temp for kind, temp in self._temps.items()}
+        for kind, final in self.paths.rasters().items():
+            temp = self._temps[kind]
+            for suffix in RASTER_COMPANIONS:
+                companion = temp.with_name(temp.name + suffix)
+                if not companion.exists():
+                    continue
+                if kind == "classes" and suffix == ".aux.xml":  # this writer's own side-car wins
+                    companion.unlink()
+                    continue
+                placements[final.with_name(final.name + suffix)] = companion
+        members = self.paths.members(stale=not self.options.replace_named_only)
         try:
-            for kind, final in finals.items():
-                os.replace(self._temps[kind], final)
-                done.append(final)
-        except OSError as exc:
-            for path in done:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            switch(
+                placements,
+                members,
+                replacement_rule(self.paths, self.options),
+                self.reservation.token,
+                self.reservation.main_lock,
+            )
+        except BaseException:
             self.abort()
-            raise _output_error(exc, final) from exc
+            raise
         self._temps.clear()
+        self.committed = True
+        self._gdal_env.close()
+        if self._own:
+            self.reservation.release()
         return finals
 
     @contextlib.contextmanager
@@ -429,7 +604,7 @@ def _disk_full(exc: BaseException | None) -> bool:
 
 def _remove_with_side_files(path: Path) -> None:
     """Remove a temporary file and whatever GDAL may have put beside it."""
-    for candidate in (path, path.with_name(path.name + ".aux.xml"), path.with_name(path.name + ".msk")):
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in RASTER_COMPANIONS)):
         with contextlib.suppress(OSError):
             candidate.unlink()
 
@@ -481,6 +656,7 @@ def qml_text(nomenclature: Nomenclature, language: str = "en") -> str:
     """A QGIS layer style: paletted renderer on band 1, one entry per class (code, colour, name)."""
     root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories"})
     properties = ET.SubElement(ET.SubElement(root, "customproperties"), "Option", {"type": "Map"})
+    ET.SubElement(properties, "Option", {"type": "QString", "name": _QML_MARK, "value": "1"})
     ET.SubElement(properties, "Option", {"type": "QString", "name": "identify/format", "value": "Value"})
     pipe = ET.SubElement(root, "pipe")
     provider = ET.SubElement(pipe, "provider")

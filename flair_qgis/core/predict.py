@@ -8,6 +8,7 @@ the stitcher keeps one strip per chunk, and the reader thread loads the Sentinel
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 import time
@@ -22,7 +23,14 @@ from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGri
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
-from .outputs import ClassStatistics, OutputOptions, OutputPaths, OutputWriter, check_outputs
+from .outputs import (
+    ClassStatistics,
+    OutputOptions,
+    OutputPaths,
+    OutputReservation,
+    OutputWriter,
+    check_outputs,
+)
 from .runtime import CPU, Runner, create_runner
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, prepare_window
 from .sentinel2.regions import REGION_HEIGHT
@@ -56,6 +64,9 @@ class PredictionRequest:
     cog: bool = False
     overwrite: bool = False
     language: str = "en"
+    #: Processing: paths the user chose for some outputs ("confidence", "probabilities",
+    #: "statistics_csv"). When given, Processing's rule replaces files (OutputOptions.replace_named_only).
+    destinations: dict[str, str | Path] | None = None
 
 
 @dataclass
@@ -100,7 +111,11 @@ def predict(
     check_output(request)
     check_options(request, spec)
     warnings: list[str] = []
-    with open_aerial(spec.aerial, request.aerial) as aerial:
+    with (
+        OutputReservation(_output_paths(request), _output_options(request)) as reservation,
+        open_aerial(spec.aerial, request.aerial) as aerial,
+    ):
+        warnings += reservation.notes
         grid = aerial.grid_for(request.area)
         warnings += aerial.warnings
         sentinel2 = _sentinel2_catalog(request, spec, warnings, report)
@@ -116,7 +131,7 @@ def predict(
         run = _Run(
             request, bundle, aerial, grid, sentinel2, runner, report, cancelled, chunk_width, region_height
         )
-        statistics, paths = run.execute()
+        statistics, paths = run.execute(reservation)
         warnings += run.warnings
     return PredictionResult(
         class_raster=paths["classes"],
@@ -141,13 +156,50 @@ def check_output(request: PredictionRequest) -> None:
     path = Path(request.output)
     if path.suffix.lower() not in (".tif", ".tiff"):
         raise OutputError(f"The output {path} must be a GeoTIFF (.tif)", "Name the output map *.tif.")
-    check_outputs(_output_paths(request), request.overwrite)
+    paths = _output_paths(request)
+    _check_not_an_input(paths, request)
+    check_outputs(paths, _output_options(request))
 
 
 def _output_paths(request: PredictionRequest) -> OutputPaths:
     return OutputPaths.for_classes(
-        Path(request.output), confidence=request.confidence, probabilities=request.probabilities
+        Path(request.output),
+        confidence=request.confidence,
+        probabilities=request.probabilities,
+        destinations=request.destinations,
     )
+
+
+def _output_options(request: PredictionRequest) -> OutputOptions:
+    return OutputOptions(
+        cog=request.cog,
+        overwrite=request.overwrite,
+        replace_named_only=request.destinations is not None,
+        language=request.language,
+    )
+
+
+def _check_not_an_input(paths: OutputPaths, request: PredictionRequest) -> None:
+    """OutputError when a file the run would write or replace is one of its inputs."""
+    aerial = request.aerial
+    items = [aerial] if isinstance(aerial, (str, Path)) or not isinstance(aerial, (list, tuple)) else aerial
+    inputs = [Path(request.bundle)]
+    for item in items:
+        source = item[0] if isinstance(item, tuple) else getattr(item, "source", item)
+        source = getattr(source, "path", source)
+        if isinstance(source, (str, Path)):
+            inputs.append(Path(source))
+    for member in paths.members():
+        for source in inputs:
+            try:
+                same = os.path.samefile(member, source)
+            except OSError:
+                same = os.path.abspath(member) == os.path.abspath(source)
+            if same:
+                raise OutputError(
+                    f"The output {member} is also an input of the run ({source.name}).",
+                    "Choose another name for the map: it would replace its own input.",
+                )
 
 
 def check_options(request: PredictionRequest, spec: BundleSpec) -> None:
@@ -240,12 +292,10 @@ class _Run:
         self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
         self.warnings: list[str] = []
 
-    def execute(self) -> tuple[list[ClassStatistics], dict[str, Path]]:
+    def execute(self, reservation: OutputReservation) -> tuple[list[ClassStatistics], dict[str, Path]]:
         paths = _output_paths(self.request)
-        options = OutputOptions(
-            cog=self.request.cog, overwrite=self.request.overwrite, language=self.request.language
-        )
-        with OutputWriter(paths, self.grid, self.spec.nomenclature, options) as writer:
+        options = _output_options(self.request)
+        with OutputWriter(paths, self.grid, self.spec.nomenclature, options, reservation) as writer:
             self.writer = writer
             stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
             self._loop(stitcher)

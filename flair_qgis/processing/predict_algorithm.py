@@ -3,11 +3,14 @@ graphical models and through `qgis_process`."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from qgis.core import (
+    QgsApplication,
     QgsFeatureRequest,
     QgsGeometry,
     QgsProcessing,
@@ -233,7 +236,6 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
         probabilities = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context)
         statistics = self.parameterAsFileOutput(parameters, self.STATISTICS, context)
-        _check_side_outputs(output, {"confidence": confidence, "probabilities": probabilities})
         overlap = parameters.get(self.OVERLAP)
         request = PredictionRequest(
             aerial=self._aerial,
@@ -246,11 +248,19 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             confidence=bool(confidence),
             probabilities=bool(probabilities),
-            overwrite=True,  # Processing asks before replacing a chosen file; temporary outputs are new
+            # Each output is written at the path chosen for it. Processing's dialog asked before a chosen
+            # path is replaced; the files written beside the map (style, statistics) are replaced only
+            # when this program wrote them (OutputOptions.replace_named_only).
+            destinations={
+                "confidence": confidence,
+                "probabilities": probabilities,
+                "statistics_csv": statistics,
+            },
             language=qgis_language(),
         )
         try:
-            result = predict(request, progress=_progress(feedback), is_cancelled=feedback.isCanceled)
+            with _termination_cancels(feedback):
+                result = predict(request, progress=_progress(feedback), is_cancelled=feedback.isCanceled)
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
         for warning in result.warnings:
@@ -264,12 +274,12 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         nomenclature = self._spec.nomenclature
         _style_on_load(context, outputs[self.OUTPUT], post_processor(nomenclature))
         if confidence and result.confidence is not None:
-            outputs[self.CONFIDENCE] = _move(result.confidence, confidence)
+            outputs[self.CONFIDENCE] = str(result.confidence)
             _style_on_load(context, outputs[self.CONFIDENCE], post_processor(None))
         if probabilities and result.probabilities is not None:
-            outputs[self.PROBABILITIES] = _move(result.probabilities, probabilities)
+            outputs[self.PROBABILITIES] = str(result.probabilities)
         if statistics and result.statistics_csv is not None:
-            outputs[self.STATISTICS] = _move(result.statistics_csv, statistics)
+            outputs[self.STATISTICS] = str(result.statistics_csv)
         return outputs
 
     def _area_of_interest(self, parameters: dict[str, Any], context: QgsProcessingContext):
@@ -294,19 +304,28 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         return AreaOfInterest.from_wkt(union.asWkt(), source.sourceCrs().toWkt())
 
 
-def _check_side_outputs(output: str, destinations: dict[str, str]) -> None:
-    """The engine writes the optional rasters beside the class raster (map.confidence.tif...) before they
-    are moved to their destinations: refuse to run when that would replace a file nobody chose."""
-    from ..core.outputs import OutputPaths
+@contextlib.contextmanager
+def _termination_cancels(feedback: QgsProcessingFeedback) -> Iterator[None]:
+    """In `qgis_process` (the algorithm on its main thread, in a process of its own), SIGTERM and SIGHUP
+    cancel the run as the Cancel button does: nothing is left at the outputs. Elsewhere (QGIS desktop,
+    a worker thread) the signals are left alone."""
+    if (
+        QgsApplication.platform() != "qgis_process"
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
 
-    beside = OutputPaths.for_classes(output, confidence=True, probabilities=True)
-    for kind, destination in destinations.items():
-        written = getattr(beside, kind)
-        if destination and Path(destination) != written and written.exists():
-            raise QgsProcessingException(
-                f"{written} already exists and would be replaced while the {kind} raster is written; "
-                "move it, or choose that path for the output."
-            )
+    def cancel(number: int, frame: object) -> None:
+        feedback.cancel()
+
+    numbers = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, cancel) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _band_number(key: str, label: str) -> QgsProcessingParameterNumber:
@@ -343,15 +362,6 @@ def _progress(feedback: QgsProcessingFeedback):
             feedback.setProgressText(message)
 
     return report
-
-
-def _move(written: Path, destination: str) -> str:
-    """Put a file the engine wrote beside the class raster at the path the user chose for it."""
-    if Path(written).resolve() == Path(destination).resolve():
-        return str(written)
-    Path(destination).parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(written), destination)
-    return destination
 
 
 def _style_on_load(context: QgsProcessingContext, path: str, styler) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +183,117 @@ def test_main_module_does_not_import_qgis() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+# --- concurrent runs, signals, killed runs (real processes, real signals) ------------------------------
+
+
+def start_predict(tmp_path: Path, scene, out: str, *extra: str) -> subprocess.Popen:
+    path, _, bundle = scene
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen(
+        [sys.executable, "-m", "flair_qgis", "predict", "--aerial", str(path), "--model", str(bundle),
+         "--out", out, "--threads", "1", "--quiet", *extra],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for_file(folder: Path, pattern: str, process: subprocess.Popen, timeout: float = 60) -> Path:
+    """The first file matching `pattern` in `folder` once `process` has written it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob(pattern))
+        if found:
+            return found[0]
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    raise AssertionError(f"no {pattern} in {folder}")
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_a_second_run_on_the_same_output_is_refused_at_once(tmp_path: Path, scene) -> None:
+    first = start_predict(tmp_path, scene, "map.tif")
+    wait_for_file(tmp_path, ".map.tif.partial-*", first)
+    first.send_signal(signal.SIGSTOP)  # holds its lock, frozen mid-run
+    try:
+        for extra in ((), ("--overwrite",)):
+            second = python_m("predict", "--aerial", str(scene[0]), "--model", str(scene[2]), "--out",
+                              "map.tif", *extra, cwd=tmp_path)  # fmt: skip
+            assert second.returncode == 1, second.stderr
+            assert f"Error: Another run is writing map.tif (process {first.pid} on" in second.stderr
+            assert "Hint: Wait for it to finish" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    with rasterio.open(tmp_path / "map.tif") as src:
+        np.testing.assert_array_equal(src.read(1), expected_classes(scene[1]))
+    assert hidden(tmp_path) == []
+
+
+def test_sigterm_cancels_like_ctrl_c_and_leaves_nothing(tmp_path: Path, scene) -> None:
+    (tmp_path / "map.tif").write_bytes(b"previous map")
+    run = start_predict(tmp_path, scene, "map.tif", "--overwrite", "--confidence")
+    wait_for_file(tmp_path, ".map.confidence.tif.partial-*", run)
+    run.send_signal(signal.SIGSTOP)
+    run.send_signal(signal.SIGTERM)
+    run.send_signal(signal.SIGCONT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 143, err
+    assert "Cancelled by signal SIGTERM" in err and "Traceback" not in err
+    assert hidden(tmp_path) == []
+    assert (tmp_path / "map.tif").read_bytes() == b"previous map"
+
+
+def test_the_next_run_cleans_what_a_killed_run_left_but_not_a_live_runs_files(tmp_path: Path, scene) -> None:
+    live = start_predict(tmp_path, scene, "live.tif")
+    live_partial = wait_for_file(tmp_path, ".live.tif.partial-*", live)
+    live.send_signal(signal.SIGSTOP)  # a live run, frozen with its partial file and its lock
+    killed = start_predict(tmp_path, scene, "map.tif", "--confidence")
+    wait_for_file(tmp_path, ".map.confidence.tif.partial-*", killed)
+    killed.kill()
+    killed.communicate(timeout=60)
+    # Look-alikes no dead run of this program named: another program's, or one whose lock is gone.
+    (tmp_path / ".notes.txt.partial-0123456789abcdef").write_text("not ours to remove")
+    (tmp_path / ".map.tif.partial-fedcba9876543210").write_text("no lock names it")
+    left = [name for name in hidden(tmp_path) if "0123456789abcdef" not in name and "fedcba98" not in name]
+    assert ".map.tif.lock" in left and sum(".partial-" in name for name in left) == 3
+    try:
+        # Another run in the same folder, on another output: it cleans the killed run's files only.
+        done = python_m("predict", "--aerial", str(scene[0]), "--model", str(scene[2]), "--out", "other.tif",
+                        cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert (
+            f"2 partial file(s) left by an interrupted run (process {killed.pid}) were removed" in done.stdout
+        )
+        assert hidden(tmp_path) == sorted([
+            ".live.tif.lock", live_partial.name, ".map.tif.partial-fedcba9876543210",
+            ".notes.txt.partial-0123456789abcdef"])  # fmt: skip
+    finally:
+        live.send_signal(signal.SIGCONT)
+    assert live.wait(timeout=120) == 0
+    assert hidden(tmp_path) == [".map.tif.partial-fedcba9876543210", ".notes.txt.partial-0123456789abcdef"]
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_output_mistakes_are_one_clear_line_with_a_hint(tmp_path: Path, scene) -> None:
+    path, _, bundle = scene
+    (tmp_path / "map.stats.json").mkdir()
+    (tmp_path / "elsewhere.txt").write_text("keep")
+    (tmp_path / "link.tif").symlink_to(tmp_path / "elsewhere.txt")
+    cases = {
+        ("--out", str(tmp_path / "map.tif"), "--overwrite"): "map.stats.json is a folder",
+        ("--out", str(path), "--overwrite"): "is also an input of the run",
+        ("--out", str(tmp_path / "link.tif"), "--overwrite"): "is a symbolic link",
+        ("--out", str(tmp_path / "ortho.qml")): "must be a GeoTIFF",
+    }
+    for extra, message in cases.items():
+        code, _, err = call("predict", "--aerial", str(path), "--model", str(bundle), *extra)
+        assert code == 1 and message in err, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 2 and lines[0].startswith("Error: ") and lines[1].startswith("Hint: "), err
+    assert (tmp_path / "elsewhere.txt").read_text() == "keep"
+    assert hidden(tmp_path) == []

@@ -225,7 +225,9 @@ def test_an_exception_mid_write_leaves_nothing(tmp_path):
     paths = OutputPaths.for_classes(tmp_path / "map.tif", confidence=True, probabilities=True)
     with pytest.raises(RuntimeError, match="model crashed"), OutputWriter(paths, grid, FLAIR_13) as writer:
         writer.write(Window(0, 0, 30, 10), known_classes(grid)[:10])
-        partial = [p.name for p in tmp_path.iterdir()]
+        partial = sorted(p.name for p in tmp_path.iterdir())
+        assert ".map.tif.lock" in partial  # held while the run writes
+        partial.remove(".map.tif.lock")
         assert len(partial) == 3 and all(".partial-" in name for name in partial)
         raise RuntimeError("model crashed")
     assert list(tmp_path.iterdir()) == []
@@ -315,3 +317,218 @@ def test_a_full_disk_gives_a_clear_error_and_leaves_nothing(tmp_path, mounted):
         writer.write(grid.window, classes, None, rng.random((13, *grid.shape), dtype=np.float32))
         writer.commit()
     assert list(folder.iterdir()) == []
+
+
+# --- replacing a set --------------------------------------------------------------------------------
+
+
+def _chattr(path: Path, flag: str) -> bool:
+    return subprocess.run(["chattr", flag, str(path)], capture_output=True, check=False).returncode == 0
+
+
+def _old_set(folder: Path) -> dict[str, bytes]:
+    """A previous run's full set (with confidence and probabilities): name -> content."""
+    grid = make_grid()
+    paths = OutputPaths.for_classes(folder / "map.tif", confidence=True, probabilities=True)
+    with OutputWriter(paths, grid, FLAIR_13) as writer:
+        writer.write(grid.window, known_classes(grid), np.full(grid.shape, 0.5, np.float32),
+                     np.full((13, *grid.shape), 0.1, np.float32))  # fmt: skip
+        writer.commit()
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def _new_writer(folder: Path, **options) -> OutputWriter:
+    grid = make_grid()
+    paths = OutputPaths.for_classes(folder / "map.tif", confidence=True, probabilities=True)
+    writer = OutputWriter(paths, grid, FLAIR_13, OutputOptions(overwrite=True, **options))
+    writer.write(grid.window, np.full(grid.shape, 5, np.uint8), np.full(grid.shape, 0.9, np.float32),
+                 np.full((13, *grid.shape), 0.2, np.float32))  # fmt: skip
+    return writer
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["map.tif", "map.tif.aux.xml", "map.qml", "map.stats.json", "map.stats.csv", "map.confidence.tif",
+     "map.probabilities.tif"],
+)  # fmt: skip
+def test_a_file_of_the_set_that_cannot_be_replaced_leaves_the_previous_set_as_it_was(tmp_path, name):
+    """Each file of the previous set made immutable in turn (a real EPERM, as root too): the switch
+    fails at that file, after moving others aside, and puts every one back."""
+    before = _old_set(tmp_path)
+    assert sorted(before) == sorted([
+        "map.tif", "map.tif.aux.xml", "map.qml", "map.stats.json", "map.stats.csv", "map.confidence.tif",
+        "map.probabilities.tif"])  # fmt: skip
+    if not _chattr(tmp_path / name, "+i"):
+        pytest.skip("chattr +i is not available here")
+    try:
+        writer = _new_writer(tmp_path)
+        with pytest.raises(OutputError, match="could not be replaced") as info:
+            writer.commit()
+    finally:
+        _chattr(tmp_path / name, "-i")
+    assert "as they were" in info.value.message and info.value.__cause__ is not None
+    assert _contents(tmp_path) == before
+
+
+def test_a_failure_while_putting_the_new_files_in_place_restores_the_previous_set(tmp_path):
+    """The switch itself, failing at each new file in turn (its partial file gone: a real ENOENT) after
+    the previous files were moved aside and some new ones put in place."""
+    from flair_qgis.core.transaction import switch
+
+    names = ["a.tif", "a.qml", "a.stats.json"]
+    for index in range(len(names)):
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text(f"old {name}")
+        placements = {}
+        for name in names:
+            temp = folder / f".{name}.partial-0123456789abcdef"
+            temp.write_text(f"new {name}")
+            placements[folder / name] = temp
+        list(placements.values())[index].unlink()
+        with pytest.raises(OutputError, match="as they were"):
+            switch(placements, [folder / "a.confidence.tif"], lambda path: True, "0123456789abcdef")
+        assert {p.name: p.read_text() for p in folder.iterdir() if not p.name.startswith(".")} == {
+            name: f"old {name}" for name in names
+        }
+        assert not [p for p in folder.iterdir() if ".backup-" in p.name]
+
+
+def test_a_folder_in_the_way_of_one_side_file_keeps_the_previous_set(tmp_path):
+    before = _old_set(tmp_path)
+    (tmp_path / "map.stats.json").unlink()
+    (tmp_path / "map.stats.json").mkdir()
+    del before["map.stats.json"]
+    grid = make_grid()
+    paths = OutputPaths.for_classes(tmp_path / "map.tif")
+    with pytest.raises(OutputError, match=r"map\.stats\.json is a folder"):
+        OutputWriter(paths, grid, FLAIR_13, OutputOptions(overwrite=True))
+    assert {k: v for k, v in _contents_files(tmp_path).items()} == before
+
+
+def _contents_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_overwrite_replaces_the_whole_set_and_removes_its_stale_rasters_at_the_switch(tmp_path):
+    _old_set(tmp_path)
+    grid = make_grid()
+    paths = OutputPaths.for_classes(tmp_path / "map.tif")  # no confidence, no probabilities this time
+    with OutputWriter(paths, grid, FLAIR_13, OutputOptions(overwrite=True)) as writer:
+        writer.write(grid.window, np.full(grid.shape, 5, np.uint8))
+        assert (tmp_path / "map.confidence.tif").exists()  # still there until the switch
+        writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "map.qml", "map.stats.csv", "map.stats.json", "map.tif", "map.tif.aux.xml"]  # fmt: skip
+    with rasterio.open(tmp_path / "map.tif") as ds:
+        assert (ds.read(1) == 5).all()
+
+
+def test_a_stale_raster_of_the_set_is_refused_without_overwrite(tmp_path):
+    (tmp_path / "map.confidence.tif").write_bytes(b"from an earlier run")
+    with pytest.raises(OutputError, match=r"map\.confidence\.tif already exists"):
+        OutputWriter(OutputPaths.for_classes(tmp_path / "map.tif"), make_grid(), FLAIR_13)
+    (tmp_path / "map.confidence.tif").unlink()
+    (tmp_path / "map.tif.msk").write_bytes(b"an external mask would apply to the new map")
+    with pytest.raises(OutputError, match=r"map\.tif\.msk already exists"):
+        OutputWriter(OutputPaths.for_classes(tmp_path / "map.tif"), make_grid(), FLAIR_13)
+
+
+def test_a_file_written_meanwhile_is_not_replaced_at_the_switch(tmp_path):
+    grid = make_grid()
+    with OutputWriter(OutputPaths.for_classes(tmp_path / "map.tif"), grid, FLAIR_13) as writer:
+        writer.write(grid.window, known_classes(grid))
+        (tmp_path / "map.qml").write_text("written by another program meanwhile")
+        with pytest.raises(OutputError, match=r"map\.qml already exists"):
+            writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml"]
+    assert (tmp_path / "map.qml").read_text() == "written by another program meanwhile"
+
+
+def test_links_at_output_paths_are_refused_and_their_targets_untouched(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep")
+    (tmp_path / "out").mkdir()
+    for name in ("map.tif", "map.qml"):
+        link = tmp_path / "out" / name
+        link.symlink_to(target)
+        with pytest.raises(OutputError, match="symbolic link"):
+            OutputWriter(OutputPaths.for_classes(tmp_path / "out" / "map.tif"), make_grid(), FLAIR_13,
+                         OutputOptions(overwrite=True))  # fmt: skip
+        link.unlink()
+    (tmp_path / "out" / ".map.tif.lock").symlink_to(target)
+    with pytest.raises(OutputError, match="lock file"):
+        OutputWriter(OutputPaths.for_classes(tmp_path / "out" / "map.tif"), make_grid(), FLAIR_13)
+    assert target.read_text() == "keep"
+
+
+def test_a_folder_at_the_lock_path_is_a_clear_error(tmp_path):
+    (tmp_path / ".map.tif.lock").mkdir()
+    with pytest.raises(OutputError, match="lock file") as info:
+        OutputWriter(OutputPaths.for_classes(tmp_path / "map.tif"), make_grid(), FLAIR_13)
+    assert "Remove" in info.value.hint
+
+
+def test_a_second_writer_on_the_same_output_is_refused_and_the_lock_is_released(tmp_path):
+    grid = make_grid()
+    paths = OutputPaths.for_classes(tmp_path / "map.tif")
+    with OutputWriter(paths, grid, FLAIR_13) as first:
+        with pytest.raises(OutputError, match=rf"Another run is writing .*map\.tif \(process {os.getpid()}"):
+            OutputWriter(paths, grid, FLAIR_13)
+        first.write(grid.window, known_classes(grid))
+        first.commit()
+    assert not (tmp_path / ".map.tif.lock").exists()
+    with pytest.raises(RuntimeError), OutputWriter(paths, grid, FLAIR_13, OutputOptions(overwrite=True)):
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_the_probabilities_mask_is_inside_the_file_even_where_gdal_defaults_to_an_external_one(tmp_path):
+    grid = make_grid(4, 2)
+    classes = np.array([[1, 0, 0, 5], [5, 5, 1, 0]], np.uint8)
+    paths = OutputPaths.for_classes(tmp_path / "map.tif", probabilities=True)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=False), OutputWriter(paths, grid, FLAIR_13) as writer:
+        writer.write(grid.window, classes, None, np.full((13, 2, 4), 0.5, np.float32))
+        writer.commit()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".msk") or p.name.startswith(".")]
+    with rasterio.open(tmp_path / "map.probabilities.tif") as ds:
+        np.testing.assert_array_equal(ds.dataset_mask(), np.where(classes > 0, 255, 0))
+
+
+def test_a_replacement_interrupted_by_sigkill_is_undone_by_the_next_run(tmp_path):
+    """A real process takes the lock, records the switch, moves two files of the previous set aside,
+    puts one new file in place, and is killed (SIGKILL) there, as a kill mid-switch would leave it."""
+    import sys
+
+    (tmp_path / "map.tif").write_bytes(b"old map")
+    (tmp_path / "map.qml").write_bytes(b"old style")
+    child = f"""
+import os, signal
+from pathlib import Path
+from flair_qgis.core.transaction import OutputLock, backup_path, partial_path
+folder = Path({str(tmp_path)!r})
+token = "0123456789abcdef"
+lock = OutputLock(folder / "map.tif", token)
+lock.acquire()
+temps = {{}}
+for name in ("map.tif", "map.qml"):
+    temps[folder / name] = partial_path(folder / name, token)
+    temps[folder / name].write_bytes(b"new " + name.encode())
+lock.update(state="switching", placements={{str(f): str(t) for f, t in temps.items()}})
+for name in ("map.tif", "map.qml"):
+    os.rename(folder / name, backup_path(folder / name, token))
+os.link(temps[folder / "map.tif"], folder / "map.tif")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    assert (tmp_path / "map.tif").read_bytes() == b"new map.tif" and not (tmp_path / "map.qml").exists()
+    with pytest.raises(OutputError, match=r"map\.tif already exists"):  # the previous map is back
+        OutputWriter(OutputPaths.for_classes(tmp_path / "map.tif"), make_grid(), FLAIR_13)
+    assert _contents(tmp_path) == {"map.tif": b"old map", "map.qml": b"old style"}

@@ -64,3 +64,57 @@ def test_qgis_process_reports_a_bad_bundle_and_writes_nothing(tmp_path):
     assert done.returncode != 0
     assert "broken.onnx" in done.stdout + done.stderr
     assert not output.exists()
+
+
+@pytest.mark.slow
+def test_sigterm_cancels_qgis_process_and_a_killed_ones_files_are_cleaned_by_the_next_run(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from tests.qgis_profile import QGIS_PROCESS, qgis_environment
+
+    aerial = write_geotiff(tmp_path / "ortho.tif", np.tile(scene_bands(), (1, 8, 8)))  # 1024 x 1024 px
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=32)
+    profiles = make_profile(tmp_path / "qgis")
+    (profiles / "runtime").mkdir(mode=0o700, exist_ok=True)
+    output = tmp_path / "landcover.tif"
+    output.write_bytes(b"the previous map")
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            [QGIS_PROCESS, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2",
+             "BATCH_SIZE=1", f"OUTPUT={output}"],
+            env=qgis_environment(profiles), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def wait_for_partial(process: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".landcover.tif.partial-*")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    def hidden() -> list[str]:
+        return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+
+    run = start()
+    wait_for_partial(run)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode != 0 and "cancelled" in (out + err).lower(), out + err
+    assert hidden() == [] and output.read_bytes() == b"the previous map"
+
+    killed = start()
+    wait_for_partial(killed)
+    killed.kill()
+    killed.communicate(timeout=60)
+    assert ".landcover.tif.lock" in hidden()
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2",
+        f"OUTPUT={tmp_path / 'next.tif'}", timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "left by an interrupted run" in done.stdout + done.stderr
+    assert hidden() == [] and output.read_bytes() == b"the previous map"

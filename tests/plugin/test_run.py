@@ -3,8 +3,10 @@ the dialog's background task, through `processing.run`, and a cancel that leaves
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import time
 
 import numpy as np
@@ -16,6 +18,7 @@ from qgis.core import (
     QgsSingleBandPseudoColorRenderer,
 )
 
+from flair_qgis.core.outputs import OutputPaths
 from flair_qgis.gui.dialog import FlairDialog
 from flair_qgis.gui.task import PredictionTask, start
 
@@ -358,13 +361,157 @@ def test_processing_reports_bad_inputs_as_processing_errors(scene, flair_provide
     assert "band 4 of 'ortho_rvb' does not exist" in error_of(base)
     layers = {"NIR_LAYER": scene.irc, "ELEVATION_LAYER": scene.elevation}
     assert "outside the aerial image" in error_of({**base, **layers, "EXTENT": "0,10,0,10 [EPSG:2154]"})
-    # The confidence raster is written beside the map before it is moved: an unrelated file there is kept.
-    unrelated = scene.folder / "bad.confidence.tif"
-    unrelated.write_bytes(b"someone else's file")
-    message = error_of({**base, **layers, "CONFIDENCE": str(scene.folder / "elsewhere.tif")})
-    assert "bad.confidence.tif already exists" in message
-    assert unrelated.read_bytes() == b"someone else's file"
+    # The map would replace its own input.
+    assert "is also an input of the run" in error_of(
+        {**base, **layers, "OUTPUT": str(scene.folder / "ortho_irc.tif")}
+    )
     broken = scene.folder / "broken.onnx"
     broken.write_text("not a model")
     assert "broken.onnx" in error_of({**base, **layers, "BUNDLE": str(broken)})
     assert not (scene.folder / "bad.tif").exists()
+
+
+def _landcover(scene, **outputs) -> dict:
+    import processing
+
+    parameters = {"AERIAL": scene.rgb, "NIR_LAYER": scene.irc, "ELEVATION_LAYER": scene.elevation,
+                  "BUNDLE": str(scene.bundle), "DEVICE": 2, **outputs}  # fmt: skip
+    return processing.run("flair:landcover", parameters)
+
+
+def _hidden(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_processing_writes_each_output_at_its_chosen_path_and_keeps_the_probabilities_mask(
+    scene, flair_provider
+):
+    chosen = scene.folder / "chosen"
+    chosen.mkdir()
+    (scene.folder / "landcover.confidence.tif").write_bytes(b"an unrelated file beside the map")
+    result = _landcover(
+        scene,
+        OUTPUT=str(scene.folder / "landcover.tif"),
+        CONFIDENCE=str(chosen / "confidence.tif"),
+        PROBABILITIES=str(chosen / "probabilities.tif"),
+        STATISTICS=str(chosen / "statistics.csv"),
+    )
+    assert result["PROBABILITIES"] == str(chosen / "probabilities.tif")
+    assert sorted(p.name for p in chosen.iterdir()) == [
+        "confidence.tif",
+        "probabilities.tif",
+        "statistics.csv",
+    ]
+    assert (scene.folder / "landcover.confidence.tif").read_bytes() == b"an unrelated file beside the map"
+    assert not (scene.folder / "landcover.stats.csv").exists()  # written where it was asked, nowhere else
+    with rasterio.open(chosen / "probabilities.tif") as written:
+        assert written.count == 13
+        assert (written.dataset_mask() == 255).all()
+        assert "per_dataset" in [flag.name for flag in written.mask_flag_enums[0]]
+    from osgeo import gdal  # QGIS's own GDAL, which writes external masks by default
+
+    dataset = gdal.Open(str(chosen / "probabilities.tif"))
+    assert dataset.GetRasterBand(1).GetMaskFlags() == gdal.GMF_PER_DATASET
+    dataset = None
+    assert _hidden(scene.folder) == [] and _hidden(chosen) == []
+
+
+def test_processing_refuses_to_replace_the_users_own_side_files(scene, flair_provider):
+    import pytest
+    from qgis.core import QgsProcessingException
+
+    output = scene.folder / "landcover.tif"
+    mine = {"landcover.qml": "<qgis>my own style</qgis>", "landcover.stats.csv": "my,own\n1,2\n"}
+    for name, text in mine.items():
+        (scene.folder / name).write_text(text)
+        with pytest.raises(QgsProcessingException, match=rf"{name} already exists") as raised:
+            _landcover(scene, OUTPUT=str(output))
+        assert "not a file this program wrote" in str(raised.value)
+        assert (scene.folder / name).read_text() == text
+        assert not output.exists()
+        (scene.folder / name).unlink()
+    # This program's own earlier set is replaced by a rerun on the same path (the dialog asked).
+    _landcover(scene, OUTPUT=str(output))
+    first = {p.name for p in scene.folder.iterdir()}
+    _landcover(scene, OUTPUT=str(output))
+    assert {p.name for p in scene.folder.iterdir()} == first and _hidden(scene.folder) == []
+
+
+def test_a_side_output_that_cannot_be_written_is_a_processing_error_and_leaves_nothing(scene, flair_provider):
+    import subprocess
+
+    import pytest
+    from qgis.core import QgsProcessingException
+
+    closed = scene.folder / "closed"
+    closed.mkdir()
+    if subprocess.run(["chattr", "+i", str(closed)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    before = sorted(p.name for p in scene.folder.iterdir())
+    try:
+        with pytest.raises(QgsProcessingException, match="not writable") as raised:
+            _landcover(
+                scene, OUTPUT=str(scene.folder / "landcover.tif"), STATISTICS=str(closed / "stats.csv")
+            )
+    finally:
+        subprocess.run(["chattr", "-i", str(closed)], check=True)
+    assert "Traceback" not in str(raised.value)
+    assert sorted(p.name for p in scene.folder.iterdir()) == before
+    assert list(closed.iterdir()) == []
+
+
+def test_processing_refuses_an_output_another_run_is_writing(scene, flair_provider):
+    import os
+
+    import pytest
+    from qgis.core import QgsProcessingException
+
+    from flair_qgis.core.outputs import OutputReservation
+
+    output = scene.folder / "busy.tif"
+    with (
+        OutputReservation(OutputPaths.for_classes(output)),
+        pytest.raises(
+            QgsProcessingException, match=rf"Another run is writing .*busy\.tif \(process {os.getpid()}"
+        ),
+    ):
+        _landcover(scene, OUTPUT=str(output))
+    assert not output.exists() and _hidden(scene.folder) == []
+    (scene.folder / ".busy.tif.lock").mkdir()
+    with pytest.raises(QgsProcessingException, match="lock file"):
+        _landcover(scene, OUTPUT=str(output))
+
+
+def test_a_full_second_disk_for_the_statistics_is_a_processing_error_and_leaves_nothing(
+    scene, flair_provider
+):
+    import subprocess
+
+    import pytest
+    from qgis.core import QgsProcessingException
+
+    disk = scene.folder / "full"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        filler = disk / "filler"
+        with filler.open("wb") as stream, contextlib.suppress(OSError):
+            stream.write(b"x" * 65536)
+        before = sorted(p.name for p in scene.folder.iterdir())
+        parameters = {"OUTPUT": str(scene.folder / "landcover.tif"), "STATISTICS": str(disk / "stats.csv")}
+        # Full to the last page: even the lock beside the statistics cannot be written, before any work.
+        with pytest.raises(QgsProcessingException, match=r"lock file .* cannot be written: No space left"):
+            _landcover(scene, **parameters)
+        # One page free: the lock fits, the statistics do not, after the map was computed.
+        os.truncate(filler, 4096)
+        with pytest.raises(QgsProcessingException, match="disk is full") as raised:
+            _landcover(scene, **parameters)
+        assert "Traceback" not in str(raised.value)
+        assert sorted(p.name for p in scene.folder.iterdir()) == before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
