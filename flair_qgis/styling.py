@@ -115,6 +115,8 @@ def present_classes(classes_path: str) -> list[int] | None:
 def set_legend_title(node: QgsLayerTreeLayer, title: str = LEGEND_TITLE) -> None:
     """Show `title` in the legend above the classes instead of the band's name."""
     QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, title)
+    if node.layer() is not None:  # layer tree views already showing the node rebuild its legend
+        node.layer().legendChanged.emit()
 
 
 def confidence_range(layer: QgsRasterLayer, band: int = 1) -> tuple[float, float]:

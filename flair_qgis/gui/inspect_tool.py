@@ -10,8 +10,9 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
 )
-from qgis.gui import QgsDockWidget, QgsMapCanvas, QgsMapMouseEvent, QgsMapToolEmitPoint
+from qgis.gui import QgsDockWidget, QgsMapCanvas, QgsMapMouseEvent, QgsMapToolEmitPoint, QgsVertexMarker
 from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..core.errors import FlairError
@@ -89,6 +90,25 @@ class InspectTool(QgsMapToolEmitPoint):
         #: returns the layer selected in the Layers panel (iface.activeLayer), or None
         self.current_layer = current_layer or (lambda: None)
         self.last: PixelInfo | None = None
+        self.marker: QgsVertexMarker | None = None
+
+    def deactivate(self) -> None:
+        self._remove_marker()
+        super().deactivate()
+
+    def _remove_marker(self) -> None:
+        if self.marker is not None:
+            self.canvas().scene().removeItem(self.marker)
+            self.marker = None
+
+    def _mark(self, point: QgsPointXY) -> None:
+        if self.marker is None:
+            self.marker = QgsVertexMarker(self.canvas())
+            self.marker.setIconType(QgsVertexMarker.ICON_CROSS)
+            self.marker.setIconSize(14)
+            self.marker.setPenWidth(3)
+            self.marker.setColor(QColor("#00e5ff"))
+        self.marker.setCenter(point)
 
     def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:
         self.inspect(self.toMapCoordinates(event.pos()))
@@ -105,6 +125,7 @@ class InspectTool(QgsMapToolEmitPoint):
             self.canvas().mapSettings().destinationCrs(), layer.crs(), QgsProject.instance()
         )
         local = transform.transform(point)
+        self._mark(point)
         try:
             self.last = result.pixel(local.x(), local.y(), qgis_language())
             text = pixel_text(self.last, layer.name())

@@ -47,11 +47,21 @@ class ZoneSpec:
         return self.area_m2 * (1.0 - self.mean_confidence)
 
 
-def write_review_zones(
-    path: Path, zones: list[ZoneSpec], epsg: int = 2154, layer: str = "review_zones"
-) -> Path:
-    """A GeoPackage at `path` with one polygon per zone, ranked most urgent first, all 'to review'.
+def write_review_zones(path: Path, zones: list[ZoneSpec], epsg: int = 2154, layer: str = "review_zones") -> Path:
+    """A GeoPackage at `path` with one square polygon per zone, ranked most urgent first, all 'to review'.
     Features are written in the given order (not rank order), as a real writer need not sort them."""
+    rows = []
+    for zone in zones:
+        x, y, s = zone.x, zone.y, zone.side
+        wkt = f"POLYGON(({x} {y},{x + s} {y},{x + s} {y + s},{x} {y + s},{x} {y}))"
+        rows.append((wkt, zone.area_m2, zone.mean_confidence, zone.class_code, zone.class_name,
+                     zone.runner_up_code, zone.runner_up_name))  # fmt: skip
+    return write_zone_rows(path, rows, epsg, layer)
+
+
+def write_zone_rows(path: Path, rows: list[tuple], epsg: int = 2154, layer: str = "review_zones") -> Path:
+    """A review-zones GeoPackage from rows (polygon WKT, area m², mean confidence, class code, class name,
+    runner-up code or None, runner-up name), ranked by area x (1 - mean confidence), all 'to review'."""
     driver = ogr.GetDriverByName("GPKG")
     dataset = driver.CreateDataSource(str(path))
     srs = osr.SpatialReference()
@@ -59,21 +69,19 @@ def write_review_zones(
     table = dataset.CreateLayer(layer, srs, ogr.wkbPolygon)
     for name in schema.REVIEW_FIELDS:
         table.CreateField(ogr.FieldDefn(name, FIELD_TYPES[name]))
-    ranks = {id(z): rank for rank, z in enumerate(sorted(zones, key=lambda z: -z.urgency), start=1)}
-    for zone in zones:
+    urgency = sorted(range(len(rows)), key=lambda i: -rows[i][1] * (1.0 - rows[i][2]))
+    ranks = {index: rank for rank, index in enumerate(urgency, start=1)}
+    for index, (wkt, area, confidence, code, name, runner_code, runner_name) in enumerate(rows):
         feature = ogr.Feature(table.GetLayerDefn())
-        x, y, s = zone.x, zone.y, zone.side
-        feature.SetGeometry(
-            ogr.CreateGeometryFromWkt(f"POLYGON(({x} {y},{x + s} {y},{x + s} {y + s},{x} {y + s},{x} {y}))")
-        )
-        feature[schema.RANK] = ranks[id(zone)]
-        feature[schema.AREA] = zone.area_m2
-        feature[schema.MEAN_CONFIDENCE] = zone.mean_confidence
-        feature[schema.CLASS_CODE] = zone.class_code
-        feature[schema.CLASS_NAME] = zone.class_name
-        if zone.runner_up_code is not None:
-            feature[schema.RUNNER_UP_CODE] = zone.runner_up_code
-        feature[schema.RUNNER_UP_NAME] = zone.runner_up_name
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        feature[schema.RANK] = ranks[index]
+        feature[schema.AREA] = area
+        feature[schema.MEAN_CONFIDENCE] = confidence
+        feature[schema.CLASS_CODE] = code
+        feature[schema.CLASS_NAME] = name
+        if runner_code is not None:
+            feature[schema.RUNNER_UP_CODE] = runner_code
+        feature[schema.RUNNER_UP_NAME] = runner_name
         feature[schema.STATUS] = schema.TO_REVIEW
         feature[schema.NOTE] = ""
         table.CreateFeature(feature)
