@@ -15,6 +15,7 @@ from flair_qgis import styling
 from flair_qgis.gui.dialog import FlairDialog
 
 from .conftest import QUADRANT_CODES
+from .rasters import GSD, ORIGIN
 from .test_run import wait_for
 
 
@@ -106,3 +107,28 @@ def test_processing_layers_carry_the_output_name(scene, flair_provider):
     assert classes.renderer().opacity() == styling.DEFAULT_CLASS_OPACITY
     node = QgsProject.instance().layerTreeRoot().findLayer(classes.id())
     assert legend_labels(node)[0] == "FLAIR land cover"
+
+
+def test_identify_labels_the_confidence_as_it_shows_it(scene, qgis_iface, qgis_canvas):
+    from qgis.core import QgsGeometry, QgsPointXY
+    from qgis.gui import QgsMapToolIdentify
+
+    group = run_dialog(scene, qgis_iface, "identify")
+    confidence, classes = (node.layer() for node in group.findLayers()[:2])
+    qgis_canvas.setDestinationCrs(classes.crs())
+    qgis_canvas.setExtent(classes.extent())
+    tool = QgsMapToolIdentify(qgis_canvas)
+    point = QgsGeometry.fromPointXY(QgsPointXY(ORIGIN[0] + 100.5 * GSD, ORIGIN[1] - 10.5 * GSD))  # water
+    found = {
+        result.mLayer.id(): result.mAttributes
+        for result in tool.identify(
+            point, QgsMapToolIdentify.TopDownAll, [confidence, classes], tool.RasterLayer
+        )
+    }
+    # QGIS applies the GDAL scale: the value is the probability 0..1, and so says its label.
+    ((label, value),) = found[confidence.id()].items()
+    assert label == "Band 1: confidence (0..1)"
+    assert 0.0 < float(value) <= 1.0
+    # QGIS 3.22 shows the class code only (no class name: see the inspect tool); the code is right.
+    ((label, value),) = found[classes.id()].items()
+    assert label.startswith("Band 1: land cover") and value == "5"
