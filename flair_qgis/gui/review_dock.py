@@ -266,7 +266,15 @@ class ReviewDock(QgsDockWidget):
     def mark(self, status: str) -> None:
         if self.queue is None:
             return
-        self.queue.mark(status, self.note_edit.text())
+        try:
+            self.queue.mark(status, self.note_edit.text())
+        except OSError as exc:
+            self.progress_label.setText(
+                tr("The verdict was not saved: {error}. Check that the GeoPackage is writable.").format(
+                    error=exc
+                )
+            )
+            return
         if status != TO_REVIEW and self.queue.index < len(self.queue.zones) - 1:
             self.queue.go(1)
         self.show_current()

@@ -47,7 +47,9 @@ class ZoneSpec:
         return self.area_m2 * (1.0 - self.mean_confidence)
 
 
-def write_review_zones(path: Path, zones: list[ZoneSpec], epsg: int = 2154, layer: str = "review_zones") -> Path:
+def write_review_zones(
+    path: Path, zones: list[ZoneSpec], epsg: int = 2154, layer: str = "review_zones"
+) -> Path:
     """A GeoPackage at `path` with one square polygon per zone, ranked most urgent first, all 'to review'.
     Features are written in the given order (not rank order), as a real writer need not sort them."""
     rows = []

@@ -129,6 +129,35 @@ def test_inspect_tool_on_a_map_loaded_from_disk_in_french(scene, qgis_canvas, fr
     assert f"1. eau (5): {100 * info.top[0].probability:.0f} %" in text
 
 
+def test_a_click_on_the_canvas_inspects_the_pixel_under_it(scene, qgis_canvas):
+    from qgis.gui import QgsMapMouseEvent
+    from qgis.PyQt.QtCore import QEvent, QPoint, Qt
+
+    result = run(scene, confidence=True)
+    layer = QgsRasterLayer(str(result.classes), "landcover - classes")
+    QgsProject.instance().addMapLayer(layer)
+    qgis_canvas.resize(400, 400)
+    qgis_canvas.setDestinationCrs(layer.crs())
+    qgis_canvas.setExtent(layer.extent())
+    panel = InspectPanel()
+    tool = InspectTool(qgis_canvas, panel, lambda: layer)
+    qgis_canvas.setMapTool(tool)
+    position = qgis_canvas.getCoordinateTransform().transform(QgsPointXY(*pixel_centre(100, 100)))
+    click = QgsMapMouseEvent(
+        qgis_canvas, QEvent.Type.MouseButtonRelease, QPoint(round(position.x()), round(position.y())),
+        Qt.MouseButton.LeftButton,
+    )  # fmt: skip
+
+    tool.canvasReleaseEvent(click)
+
+    assert tool.last.code == 4  # bottom-right quadrant: NIR brightest, bare soil
+    assert abs(tool.last.row - 100) <= 1 and abs(tool.last.col - 100) <= 1
+    assert "<b>bare soil</b> (code 4)" in panel.label.text()
+    assert tool.marker is not None  # the clicked point is marked on the map
+    qgis_canvas.unsetMapTool(tool)
+    assert tool.marker is None
+
+
 def test_inspect_tool_says_when_no_flair_map_is_shown(scene, qgis_canvas):
     qgis_canvas.setDestinationCrs(scene.rgb.crs())
     panel = InspectPanel()
