@@ -23,6 +23,11 @@ class FlairPlugin:
         self.action: QAction | None = None
         self.provider = None
         self.dialog = None
+        self.inspect_action: QAction | None = None
+        self.review_action: QAction | None = None
+        self.inspect_panel = None
+        self.inspect_tool = None
+        self.review_dock = None
 
     def initProcessing(self) -> None:
         from .processing.provider import FlairProvider
@@ -39,8 +44,79 @@ class FlairPlugin:
         self.action.triggered.connect(self.show_dialog)
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(MENU, self.action)
+        self._add_review_actions()
+
+    def _add_review_actions(self) -> None:
+        from .gui.tr import tr
+
+        window = self.iface.mainWindow()
+        self.inspect_action = QAction(
+            QgsApplication.getThemeIcon("/mActionIdentify.svg"), tr("FLAIR inspect"), window
+        )
+        self.inspect_action.setObjectName("flair_qgis_inspect")
+        self.inspect_action.setToolTip(
+            tr("Click a pixel of a FLAIR map: its class, confidence and top 3 classes")
+        )
+        self.inspect_action.setCheckable(True)
+        self.inspect_action.triggered.connect(self.activate_inspect)
+        self.review_action = QAction(
+            QgsApplication.getThemeIcon("/mActionOpenTable.svg"), tr("FLAIR review"), window
+        )
+        self.review_action.setObjectName("flair_qgis_review")
+        self.review_action.setToolTip(tr("Walk through the low-confidence zones and record a verdict"))
+        self.review_action.triggered.connect(self.show_review_dock)
+        for action in (self.inspect_action, self.review_action):
+            self.iface.addToolBarIcon(action)
+            self.iface.addPluginToRasterMenu(MENU, action)
+
+    def activate_inspect(self) -> None:
+        from qgis.PyQt.QtCore import Qt
+
+        from .gui.inspect_tool import InspectPanel, InspectTool
+
+        if self.inspect_panel is None:
+            self.inspect_panel = InspectPanel(self.iface.mainWindow())
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspect_panel)
+        if self.inspect_tool is None:
+            self.inspect_tool = InspectTool(
+                self.iface.mapCanvas(), self.inspect_panel, self.iface.activeLayer
+            )
+            self.inspect_tool.setAction(self.inspect_action)
+        self.iface.mapCanvas().setMapTool(self.inspect_tool)
+        self.inspect_panel.show()
+
+    def show_review_dock(self) -> None:
+        from qgis.PyQt.QtCore import Qt
+
+        from .gui.review_dock import ReviewDock
+
+        if self.review_dock is None:
+            self.review_dock = ReviewDock(self.iface.mapCanvas(), parent=self.iface.mainWindow())
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
+        self.review_dock.refresh_layers()
+        self.review_dock.show()
+        self.review_dock.raise_()
+
+    def _remove_review_actions(self) -> None:
+        if self.inspect_tool is not None:
+            if self.iface.mapCanvas().mapTool() is self.inspect_tool:
+                self.iface.mapCanvas().unsetMapTool(self.inspect_tool)
+            self.inspect_tool.deleteLater()
+            self.inspect_tool = None
+        for dock in (self.inspect_panel, self.review_dock):
+            if dock is not None:
+                self.iface.removeDockWidget(dock)
+                dock.deleteLater()
+        self.inspect_panel = self.review_dock = None
+        for action in (self.inspect_action, self.review_action):
+            if action is not None:
+                self.iface.removePluginRasterMenu(MENU, action)
+                self.iface.removeToolBarIcon(action)
+                action.deleteLater()
+        self.inspect_action = self.review_action = None
 
     def unload(self) -> None:
+        self._remove_review_actions()
         if self.action is not None:
             self.iface.removePluginRasterMenu(MENU, self.action)
             self.iface.removeToolBarIcon(self.action)

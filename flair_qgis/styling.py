@@ -3,10 +3,14 @@ ramp on the confidence raster, and a Processing post-processor that applies them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from qgis.core import (
     Qgis,
     QgsColorRampShader,
+    QgsLayerTreeLayer,
     QgsMapLayer,
+    QgsMapLayerLegendUtils,
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingFeedback,
@@ -19,7 +23,13 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QLocale
 from qgis.PyQt.QtGui import QColor
 
+from . import settings
 from .core.nomenclature import Nomenclature
+
+#: The legend title of a class layer (instead of GDAL's "Band 1: land cover (...)").
+LEGEND_TITLE = "FLAIR land cover"
+#: Opacity of a new class layer over the ortho, until the user chooses another one.
+DEFAULT_CLASS_OPACITY = 0.7
 
 #: Colours of the confidence ramp, from unsure (red) to sure (green); ColorBrewer RdYlGn.
 CONFIDENCE_RAMP = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
@@ -34,21 +44,79 @@ def qgis_language() -> str:
 
 
 def class_renderer(
-    layer: QgsRasterLayer, nomenclature: Nomenclature, language: str | None = None, band: int = 1
+    layer: QgsRasterLayer,
+    nomenclature: Nomenclature,
+    language: str | None = None,
+    band: int = 1,
+    codes: Iterable[int] | None = None,
 ) -> QgsPalettedRasterRenderer:
-    """A paletted renderer with one entry per class: its code, its official colour, its name."""
+    """A paletted renderer with one entry per class: its code, its official colour, its name; only the
+    classes of `codes` when given (e.g. those present in the map)."""
     language = language or qgis_language()
+    keep = None if codes is None else set(codes)
     classes = [
         QgsPalettedRasterRenderer.Class(c.code, QColor(c.colour), c.label(language))
         for c in nomenclature.classes
+        if keep is None or c.code in keep
     ]
     return QgsPalettedRasterRenderer(layer.dataProvider(), band, classes)
 
 
-def apply_class_style(layer: QgsRasterLayer, nomenclature: Nomenclature, language: str | None = None) -> None:
-    """Style a class raster (codes of `nomenclature`, 0 = nodata) with the palette and class names."""
-    layer.setRenderer(class_renderer(layer, nomenclature, language))
+def apply_class_style(
+    layer: QgsRasterLayer,
+    nomenclature: Nomenclature,
+    language: str | None = None,
+    codes: Iterable[int] | None = None,
+    opacity: float | None = None,
+) -> None:
+    """Style a class raster (codes of `nomenclature`, 0 = nodata) with the palette and class names,
+    listing only `codes` when given, at `opacity` (default: opaque; results added for review use
+    class_opacity())."""
+    renderer = class_renderer(layer, nomenclature, language, codes=codes)
+    renderer.setOpacity(1.0 if opacity is None else opacity)
+    layer.setRenderer(renderer)
     layer.triggerRepaint()
+
+
+def class_opacity() -> float:
+    """The opacity of class layers over the ortho, as the user last chose it (0..1)."""
+    value = settings.value("class_opacity", DEFAULT_CLASS_OPACITY, float)
+    return min(max(float(value), 0.0), 1.0)
+
+
+def remember_class_opacity(layer: QgsRasterLayer) -> None:
+    """Remember the opacity the user gives `layer` (in its properties or the styling panel) for the
+    class layers of later runs."""
+
+    def store() -> None:
+        renderer = layer.renderer()
+        if renderer is not None:
+            settings.set_value("class_opacity", float(renderer.opacity()))
+
+    layer.styleChanged.connect(store)
+
+
+def list_present_classes_only() -> bool:
+    """Whether class layers list only the classes present in the map (setting, off by default)."""
+    return bool(settings.value("legend_present_only", False, bool))
+
+
+def present_classes(classes_path: str) -> list[int] | None:
+    """The class codes present in the map at `classes_path` (from its .stats.json), None if unknown."""
+    from .core.errors import FlairError
+    from .core.result import FlairResult
+
+    try:
+        return FlairResult(classes_path).present_codes()
+    except FlairError:
+        return None
+
+
+def set_legend_title(node: QgsLayerTreeLayer, title: str = LEGEND_TITLE) -> None:
+    """Show `title` in the legend above the classes instead of the band's name."""
+    QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, title)
+    if node.layer() is not None:  # layer tree views already showing the node rebuild its legend
+        node.layer().legendChanged.emit()
 
 
 def confidence_range(layer: QgsRasterLayer, band: int = 1) -> tuple[float, float]:
@@ -107,7 +175,13 @@ class LayerStyler(QgsProcessingLayerPostProcessorInterface):
         if self.name:
             layer.setName(self.name)
         if self.nomenclature is not None:
-            apply_class_style(layer, self.nomenclature)
+            codes = present_classes(layer.source()) if list_present_classes_only() else None
+            apply_class_style(layer, self.nomenclature, codes=codes, opacity=class_opacity())
+            remember_class_opacity(layer)
+            project = context.project()
+            node = project.layerTreeRoot().findLayer(layer.id()) if project is not None else None
+            if node is not None:
+                set_legend_title(node)
         else:
             apply_confidence_style(layer)
 

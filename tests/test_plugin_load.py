@@ -33,6 +33,11 @@ DESKTOP_CHECK = textwrap.dedent(
         }
 
     result = {"loaded": "flair_qgis" in plugins, "before": state()}
+    plugin = plugins["flair_qgis"]
+    plugin.inspect_action.trigger()
+    plugin.review_action.trigger()
+    result["map_tool"] = type(iface.mapCanvas().mapTool()).__name__
+    result["docks"] = [plugin.inspect_panel.isVisible(), plugin.review_dock.isVisible()]
     result["unloaded"] = unloadPlugin("flair_qgis")
     result["after"] = state()
     with open(RESULT, "w") as f:
@@ -53,10 +58,17 @@ def test_real_qgis_window_loads_and_unloads_the_plugin(tmp_path: Path) -> None:
     assert "flair_qgis_run" in before["toolbar"]
     assert ["&FLAIR land cover", "flair_qgis_run", "FLAIR land cover…"] in before["raster_menu"]
     assert before["provider"]
+    # The review tools sit next to the FLAIR button and open their map tool and docks.
+    toolbar = before["toolbar"]
+    assert toolbar.index("flair_qgis_inspect") == toolbar.index("flair_qgis_run") + 1
+    assert "flair_qgis_review" in toolbar
+    assert result["map_tool"] == "InspectTool"
+    assert result["docks"] == [True, True]
 
     assert result["unloaded"]
     after = result["after"]
     assert "flair_qgis_run" not in after["toolbar"]
+    assert not {"flair_qgis_inspect", "flair_qgis_review"} & set(after["toolbar"])
     assert not [entry for entry in after["raster_menu"] if entry[1] == "flair_qgis_run"]
     assert not after["provider"]
 

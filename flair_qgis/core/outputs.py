@@ -465,9 +465,9 @@ class OutputWriter:
         classes.update_tags(1, **{f"CLASS_{c.code}": c.label(language) for c in self.nomenclature.classes})
         if self.paths.confidence is not None:
             confidence = self._raster("confidence", self.paths.confidence, 1, nodata=CONFIDENCE_NODATA)
-            confidence.set_band_description(1, "confidence (%)")
-            confidence.scales = (0.01,)  # GIS that apply scales show the probability 0..1
-            confidence.units = ("percent",)
+            # Stored as percent; GIS that apply the scale (QGIS does) show, and label, the probability 0..1.
+            confidence.set_band_description(1, "confidence (0..1)")
+            confidence.scales = (0.01,)
         if self.paths.probabilities is not None:
             count = len(self.nomenclature.classes)
             probabilities = self._raster("probabilities", self.paths.probabilities, count)

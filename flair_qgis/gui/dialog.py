@@ -49,6 +49,7 @@ from ..core.bundle_spec import AERIAL_BANDS
 from ..paths import resource
 from ..sources import COLOUR_BANDS, band_count, is_colour_service
 from ..styling import qgis_language
+from .tr import tr
 
 AREA_MODES = (
     ("layer", "Whole aerial image"),
@@ -219,10 +220,12 @@ class FlairDialog(QDialog):
         self.overwrite_check = QCheckBox("Replace the file if it exists")
         self.confidence_check = QCheckBox("Confidence raster")
         self.probabilities_check = QCheckBox("Probability of every class")
+        self.present_only_check = QCheckBox(tr("List only the classes present in the legend"))
         form.addRow("Land cover", self.output_widget)
         form.addRow(self.overwrite_check)
         form.addRow(self.confidence_check)
         form.addRow(self.probabilities_check)
+        form.addRow(self.present_only_check)
         return box
 
     def _build_advanced(self) -> QgsCollapsibleGroupBox:
@@ -285,6 +288,7 @@ class FlairDialog(QDialog):
         self.output_widget.setFilePath(self.default_output())
         self.confidence_check.setChecked(settings.value("confidence", True, bool))
         self.probabilities_check.setChecked(settings.value("probabilities", False, bool))
+        self.present_only_check.setChecked(settings.value("legend_present_only", False, bool))
         self._select(self.device_combo, settings.value("device", "auto"))
         self._select(self.area_mode, settings.value("area", "layer"))
         self.overlap_spin.setValue(settings.value("overlap", -1, int))
@@ -296,6 +300,7 @@ class FlairDialog(QDialog):
         settings.set_value("output_folder", str(Path(self.output_widget.filePath()).parent))
         settings.set_value("confidence", self.confidence_check.isChecked())
         settings.set_value("probabilities", self.probabilities_check.isChecked())
+        settings.set_value("legend_present_only", self.present_only_check.isChecked())
         settings.set_value("device", self.device_combo.currentData())
         settings.set_value("area", self.area_mode.currentData())
         settings.set_value("overlap", self.overlap_spin.value())

@@ -12,14 +12,25 @@ from qgis.core import (
     Qgis,
     QgsApplication,
     QgsLayerTreeGroup,
+    QgsMapLayer,
     QgsMessageLog,
     QgsProject,
     QgsRasterLayer,
     QgsTask,
+    QgsVectorLayer,
 )
+from qgis.PyQt.QtCore import QUrl
 
 from ..core.errors import Cancelled, FlairError
-from ..styling import apply_class_style, apply_confidence_style
+from ..styling import (
+    apply_class_style,
+    apply_confidence_style,
+    class_opacity,
+    list_present_classes_only,
+    present_classes,
+    remember_class_opacity,
+    set_legend_title,
+)
 
 LOG_TAG = "FLAIR land cover"
 
@@ -51,7 +62,7 @@ class PredictionTask(QgsTask):
         self.error: FlairError | None = None
         self.details = ""
         self.message = ""
-        self.layers: list[QgsRasterLayer] = []
+        self.layers: list[QgsMapLayer] = []
         self.group: QgsLayerTreeGroup | None = None
         #: True once finished() has run (the task manager deletes the C++ task soon after).
         self.done = False
@@ -104,26 +115,37 @@ class PredictionTask(QgsTask):
             nomenclature = load_bundle(self.request.bundle).spec.nomenclature
         root = self.project.layerTreeRoot()
         self.group = root.insertGroup(0, self.title)
-        classes = QgsRasterLayer(str(result.class_raster), f"{self.title} - classes")
-        apply_class_style(classes, nomenclature, getattr(self.request, "language", None))
-        self._add(classes)
+        # Confidence first (unticked): ticking it shows it over the classes. The classes are drawn
+        # semi-transparent over the ortho; the probabilities serve the inspect tool.
         if result.confidence is not None:
             confidence = QgsRasterLayer(str(result.confidence), f"{self.title} - confidence")
             apply_confidence_style(confidence)
             self._add(confidence, visible=False)
-        if result.probabilities is not None:  # one band per class, for inspection with the identify tool
+        classes = QgsRasterLayer(str(result.class_raster), f"{self.title} - classes")
+        codes = present_classes(str(result.class_raster)) if list_present_classes_only() else None
+        language = getattr(self.request, "language", None)
+        apply_class_style(classes, nomenclature, language, codes=codes, opacity=class_opacity())
+        node = self._add(classes)
+        if node is not None:
+            set_legend_title(node)
+            remember_class_opacity(classes)
+        if result.probabilities is not None:
             self._add(
                 QgsRasterLayer(str(result.probabilities), f"{self.title} - probabilities"), visible=False
             )
+        statistics = getattr(result, "statistics_csv", None)
+        if statistics is not None:  # the per-class table stays in the project after the dialog closes
+            self._add(statistics_table(statistics, f"{self.title} - statistics"))
 
-    def _add(self, layer: QgsRasterLayer, visible: bool = True) -> None:
+    def _add(self, layer: QgsMapLayer, visible: bool = True):
         if not layer.isValid():
             self._log(f"The output {layer.source()} could not be opened", Qgis.Warning)
-            return
+            return None
         self.project.addMapLayer(layer, False)
         node = self.group.addLayer(layer)
         node.setItemVisibilityChecked(visible)
         self.layers.append(layer)
+        return node
 
     def _report_success(self) -> None:
         result = self.result
@@ -149,6 +171,13 @@ class PredictionTask(QgsTask):
     def _push(self, title: str, text: str, level: int) -> None:
         if self.message_bar is not None:
             self.message_bar.pushMessage(title, text, level, 10 if level != Qgis.Critical else 0)
+
+
+def statistics_table(path: str | Path, name: str) -> QgsVectorLayer:
+    """The per-class statistics CSV (code, class, hectares, percent) as a table layer with typed fields."""
+    url = QUrl.fromLocalFile(str(path))
+    url.setQuery("type=csv&delimiter=,&detectTypes=yes&geomType=none")
+    return QgsVectorLayer(url.toString(), name, "delimitedtext")
 
 
 # A task needs a Python reference until it has finished, or its finished() is never called.

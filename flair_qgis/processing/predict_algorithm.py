@@ -272,10 +272,11 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
         outputs = {self.OUTPUT: str(result.class_raster)}
         nomenclature = self._spec.nomenclature
-        _style_on_load(context, outputs[self.OUTPUT], post_processor(nomenclature))
+        title = Path(result.class_raster).stem  # layer names tell runs apart
+        _style_on_load(context, outputs[self.OUTPUT], post_processor(nomenclature, f"{title} - classes"))
         if confidence and result.confidence is not None:
             outputs[self.CONFIDENCE] = str(result.confidence)
-            _style_on_load(context, outputs[self.CONFIDENCE], post_processor(None))
+            _style_on_load(context, outputs[self.CONFIDENCE], post_processor(None, f"{title} - confidence"))
         if probabilities and result.probabilities is not None:
             outputs[self.PROBABILITIES] = str(result.probabilities)
         if statistics and result.statistics_csv is not None:

@@ -55,11 +55,11 @@ def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     # The class layer, styled with the FLAIR palette, and the confidence layer, in one group.
     group = QgsProject.instance().layerTreeRoot().findGroup("landcover")
     assert group is not None
-    names = [node.layer().name() for node in group.findLayers()]
-    assert names == ["landcover - classes", "landcover - confidence", "landcover - probabilities"]
-    with rasterio.open(group.findLayers()[2].layer().source()) as probabilities:
+    layers = {node.layer().name(): node.layer() for node in group.findLayers()}
+    assert {"landcover - classes", "landcover - confidence", "landcover - probabilities"} <= set(layers)
+    with rasterio.open(layers["landcover - probabilities"].source()) as probabilities:
         assert probabilities.count == 13  # one band per class
-    classes = group.findLayers()[0].layer()
+    classes = layers["landcover - classes"]
     assert isinstance(classes.renderer(), QgsPalettedRasterRenderer)
     palette = {c.value: c.color.name() for c in classes.renderer().classes()}
     assert palette == FLAIR2_COLOURS
@@ -70,7 +70,8 @@ def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     for code in QUADRANT_CODES:
         assert rows[code] == ("0.0164", "25.00")
     assert dialog.statistics_tsv().splitlines()[0] == "Code\tClass\tHectares\t%"
-    # The rendered map shows each class's colour in its quadrant.
+    # The rendered map shows each class's colour in its quadrant (drawn opaque: no ortho under it).
+    classes.renderer().setOpacity(1.0)
     pixels = render(classes, 100)
     for (row, col), code in zip(((25, 25), (25, 75), (75, 25), (75, 75)), QUADRANT_CODES, strict=True):
         assert pixels[row, col] == FLAIR2_COLOURS[code]

@@ -1,0 +1,188 @@
+"""A FLAIR result as it lies on disk, read back without the run that wrote it: its side files
+(map.tif -> map.confidence.tif, map.probabilities.tif, map.stats.json), its class names (the GeoTIFF's own
+CLASS_<code> band tags, else the .aux.xml category names) and the values at one point."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.errors
+
+from .errors import InputError
+from .nomenclature import FLAIR_13, FLAIR_19, Nomenclature
+from .outputs import CLASS_NODATA, CONFIDENCE_NODATA, OutputPaths
+
+#: The nomenclatures whose French and English names are known, by the name a class raster records.
+KNOWN_NOMENCLATURES = {n.name: n for n in (FLAIR_13, FLAIR_19)}
+
+
+@dataclass(frozen=True)
+class ClassProbability:
+    """One class and its probability (0..1) at a pixel."""
+
+    code: int
+    name: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class PixelInfo:
+    """What a FLAIR result says at one pixel. `code` is None outside the map (nodata); `confidence`
+    (0..1) is None without a confidence raster or where it has no value; `top` (most probable first) is
+    empty without a probabilities raster."""
+
+    row: int
+    col: int
+    code: int | None
+    name: str
+    confidence: float | None
+    top: tuple[ClassProbability, ...] = ()
+
+
+class FlairResult:
+    """The files of one FLAIR map and its nomenclature, read back from the class raster `classes`.
+
+    Raises InputError when `classes` is missing or is not a FLAIR class raster (not a one-band uint8
+    raster, or without class names).
+    """
+
+    def __init__(self, classes: str | Path) -> None:
+        self.classes = Path(classes)
+        if not self.classes.is_file():
+            raise InputError(f"The class raster {self.classes} does not exist.", "Choose a FLAIR map (.tif).")
+        paths = OutputPaths.for_classes(self.classes, confidence=True, probabilities=True)
+        self.confidence = paths.confidence if paths.confidence and paths.confidence.is_file() else None
+        self.probabilities = (
+            paths.probabilities if paths.probabilities and paths.probabilities.is_file() else None
+        )
+        self.statistics_json = paths.statistics_json if paths.statistics_json.is_file() else None
+        self.statistics_csv = paths.statistics_csv if paths.statistics_csv.is_file() else None
+        self.aux = paths.aux
+        self.nomenclature_name, self.names = self._read_names()
+
+    def _read_names(self) -> tuple[str, dict[int, str]]:
+        try:
+            with rasterio.open(self.classes) as dataset:
+                if dataset.count != 1 or dataset.dtypes[0] != "uint8":
+                    raise InputError(
+                        f"{self.classes.name} is not a FLAIR class raster: it has {dataset.count} band(s) of "
+                        f"{dataset.dtypes[0]}, a FLAIR map has one band of uint8 class codes.",
+                        "Choose the class raster of a FLAIR result (map.tif, not its confidence).",
+                    )
+                tags = dataset.tags(1)
+                nomenclature = dataset.tags().get("NOMENCLATURE", "")
+        except rasterio.errors.RasterioError as exc:
+            raise InputError(f"{self.classes} cannot be read: {exc}", "Check that it is a GeoTIFF.") from exc
+        names = {
+            int(key[6:]): value
+            for key, value in tags.items()
+            if key.startswith("CLASS_") and key[6:].isdigit()
+        }
+        if not names:
+            names = _category_names(self.aux)
+        if not names:
+            raise InputError(
+                f"{self.classes.name} is not a FLAIR class raster: it carries no class names "
+                "(no CLASS_<code> band tags, no category names in its .aux.xml).",
+                "Choose a map written by FLAIR land cover.",
+            )
+        return nomenclature, names
+
+    @property
+    def nomenclature(self) -> Nomenclature | None:
+        """The known nomenclature the map was made with (French and English names), if any."""
+        return KNOWN_NOMENCLATURES.get(self.nomenclature_name)
+
+    def class_name(self, code: int, language: str = "en") -> str:
+        """The name of class `code` in `language` when the nomenclature is known, else as the file says."""
+        known = self.nomenclature
+        if known is not None and code in known.codes:
+            return known.by_code(code).label(language)
+        return self.names.get(code, str(code))
+
+    def present_codes(self) -> list[int] | None:
+        """The codes with at least one pixel according to map.stats.json; None when it is missing."""
+        if self.statistics_json is None:
+            return None
+        try:
+            document = json.loads(self.statistics_json.read_text(encoding="utf-8"))
+            return [int(row["code"]) for row in document["classes"] if int(row["pixels"]) > 0]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def pixel(self, x: float, y: float, language: str = "en", top: int = 3) -> PixelInfo | None:
+        """What the map says at (x, y) in the class raster's CRS; None outside the raster."""
+        with rasterio.open(self.classes) as dataset:
+            cell = _cell(dataset, x, y)
+            if cell is None:
+                return None
+            row, col = cell
+            code = int(dataset.read(1, window=((row, row + 1), (col, col + 1)))[0, 0])
+        if code == CLASS_NODATA:
+            return PixelInfo(row, col, None, "", None, ())
+        return PixelInfo(
+            row,
+            col,
+            code,
+            self.class_name(code, language),
+            self._confidence(x, y),
+            self._top(x, y, language, top),
+        )
+
+    def _confidence(self, x: float, y: float) -> float | None:
+        if self.confidence is None:
+            return None
+        with rasterio.open(self.confidence) as dataset:
+            cell = _cell(dataset, x, y)
+            if cell is None:
+                return None
+            row, col = cell
+            value = int(dataset.read(1, window=((row, row + 1), (col, col + 1)))[0, 0])
+            if value == (dataset.nodata if dataset.nodata is not None else CONFIDENCE_NODATA):
+                return None
+            return value * (dataset.scales[0] or 0.01)
+
+    def _top(self, x: float, y: float, language: str, count: int) -> tuple[ClassProbability, ...]:
+        if self.probabilities is None:
+            return ()
+        with rasterio.open(self.probabilities) as dataset:
+            cell = _cell(dataset, x, y)
+            if cell is None:
+                return ()
+            row, col = cell
+            window = ((row, row + 1), (col, col + 1))
+            if not dataset.read_masks(1, window=window)[0, 0]:
+                return ()
+            values = dataset.read(window=window)[:, 0, 0].astype(np.float64)
+            codes = [int(dataset.tags(band).get("CODE", band)) for band in range(1, dataset.count + 1)]
+            scales = [scale or 1 / 255 for scale in dataset.scales]
+        probabilities = [value * scale for value, scale in zip(values, scales, strict=True)]
+        order = sorted(range(len(codes)), key=lambda i: -probabilities[i])[:count]
+        return tuple(
+            ClassProbability(codes[i], self.class_name(codes[i], language), probabilities[i]) for i in order
+        )
+
+
+def _cell(dataset, x: float, y: float) -> tuple[int, int] | None:
+    row, col = dataset.index(x, y)
+    if 0 <= row < dataset.height and 0 <= col < dataset.width:
+        return int(row), int(col)
+    return None
+
+
+def _category_names(aux: Path) -> dict[int, str]:
+    """Category names of band 1 in GDAL's PAM side-car (index = code), empty entries left out."""
+    try:
+        root = ET.parse(aux).getroot()
+    except (OSError, ET.ParseError):
+        return {}
+    band = root.find("PAMRasterBand[@band='1']")
+    categories = band.find("CategoryNames") if band is not None else None
+    if categories is None:
+        return {}
+    return {code: (c.text or "") for code, c in enumerate(categories.findall("Category")) if c.text}

@@ -1,0 +1,134 @@
+"""How a run's results are added for review, after real runs through the dialog and Processing: layer
+order and visibility, the class layer's opacity (remembered), the legend title, only the classes present,
+layer names carrying the output's name, and the statistics kept as a table layer."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsLayerTreeModel,
+    QgsProject,
+    QgsSettings,
+    QgsVectorLayer,
+)
+
+from flair_qgis import styling
+from flair_qgis.gui.dialog import FlairDialog
+
+from .conftest import QUADRANT_CODES
+from .rasters import GSD, ORIGIN
+from .test_run import wait_for
+
+
+def run_dialog(scene, iface, name: str, present_only: bool = False):
+    dialog = FlairDialog(iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.output_widget.setFilePath(str(scene.folder / f"{name}.tif"))
+    dialog.confidence_check.setChecked(True)
+    dialog.probabilities_check.setChecked(True)
+    dialog.present_only_check.setChecked(present_only)
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    assert dialog.check() == []
+    dialog.run()
+    task = dialog.task
+    wait_for(task)
+    assert task.error is None, str(task.error)
+    group = QgsProject.instance().layerTreeRoot().findGroup(name)
+    dialog.close()
+    dialog.deleteLater()
+    return group
+
+
+def legend_labels(node) -> list[str]:
+    model = QgsLayerTreeModel(QgsProject.instance().layerTreeRoot())
+    return [legend.data(0) for legend in model.layerLegendNodes(node)]
+
+
+def test_results_are_added_for_review(scene, qgis_iface):
+    group = run_dialog(scene, qgis_iface, "june")
+
+    nodes = group.findLayers()
+    names = [node.layer().name() for node in nodes]
+    assert names == ["june - confidence", "june - classes", "june - probabilities", "june - statistics"]
+    visible = [node.itemVisibilityChecked() for node in nodes]
+    assert visible == [False, True, False, True]  # ticking the confidence shows it above the classes
+    classes = nodes[1].layer()
+    assert classes.renderer().opacity() == styling.DEFAULT_CLASS_OPACITY
+    labels = legend_labels(nodes[1])
+    assert labels[0] == "FLAIR land cover"
+    assert len(labels) == 1 + 13  # every class listed by default
+    # The statistics stay in the project as a table with typed columns, one row per class.
+    table = nodes[3].layer()
+    assert isinstance(table, QgsVectorLayer) and not table.isSpatial()
+    rows = {f["code"]: (f["class"], f["percent"]) for f in table.getFeatures()}
+    assert len(rows) == 13
+    assert all(rows[code][1] == 25.0 for code in QUADRANT_CODES)
+    assert rows[5][0] == "water"
+
+
+def test_opacity_is_remembered_and_present_classes_only(scene, qgis_iface):
+    first = run_dialog(scene, qgis_iface, "first")
+    classes = first.findLayers()[1].layer()
+    # The user makes the classes more transparent in the layer's properties.
+    classes.renderer().setOpacity(0.4)
+    classes.emitStyleChanged()
+    assert QgsSettings().value("flair_qgis/class_opacity", type=float) == 0.4
+
+    second = run_dialog(scene, qgis_iface, "second", present_only=True)
+
+    assert [n.layer().name() for n in second.findLayers()][:2] == ["second - confidence", "second - classes"]
+    classes = second.findLayers()[1].layer()
+    assert classes.renderer().opacity() == 0.4
+    labels = legend_labels(second.findLayers()[1])
+    assert labels == ["FLAIR land cover", "building", "pervious surface", "bare soil", "water"]
+    assert QgsSettings().value("flair_qgis/legend_present_only", type=bool) is True
+    # Two runs are told apart by their layer names.
+    assert first.findLayers()[1].layer().name() == "first - classes"
+
+
+def test_processing_layers_carry_the_output_name(scene, flair_provider):
+    import processing
+
+    result = processing.runAndLoadResults(
+        "flair:landcover",
+        {
+            "AERIAL": scene.rgb,
+            "NIR_LAYER": scene.irc,
+            "ELEVATION_LAYER": scene.elevation,
+            "BUNDLE": str(scene.bundle),
+            "OUTPUT": str(scene.folder / "august.tif"),
+            "CONFIDENCE": str(scene.folder / "august_confidence.tif"),
+        },
+    )
+
+    layers = {layer.source(): layer for layer in QgsProject.instance().mapLayers().values()}
+    classes = layers[result["OUTPUT"]]
+    assert classes.name() == "august - classes"
+    assert layers[result["CONFIDENCE"]].name() == "august - confidence"
+    assert classes.renderer().opacity() == styling.DEFAULT_CLASS_OPACITY
+    node = QgsProject.instance().layerTreeRoot().findLayer(classes.id())
+    assert legend_labels(node)[0] == "FLAIR land cover"
+
+
+def test_identify_labels_the_confidence_as_it_shows_it(scene, qgis_iface, qgis_canvas):
+    from qgis.core import QgsGeometry, QgsPointXY
+    from qgis.gui import QgsMapToolIdentify
+
+    group = run_dialog(scene, qgis_iface, "identify")
+    confidence, classes = (node.layer() for node in group.findLayers()[:2])
+    qgis_canvas.setDestinationCrs(classes.crs())
+    qgis_canvas.setExtent(classes.extent())
+    tool = QgsMapToolIdentify(qgis_canvas)
+    point = QgsGeometry.fromPointXY(QgsPointXY(ORIGIN[0] + 100.5 * GSD, ORIGIN[1] - 10.5 * GSD))  # water
+    found = {
+        result.mLayer.id(): result.mAttributes
+        for result in tool.identify(
+            point, QgsMapToolIdentify.TopDownAll, [confidence, classes], tool.RasterLayer
+        )
+    }
+    # QGIS applies the GDAL scale: the value is the probability 0..1, and so says its label.
+    ((label, value),) = found[confidence.id()].items()
+    assert label == "Band 1: confidence (0..1)"
+    assert 0.0 < float(value) <= 1.0
+    # QGIS 3.22 shows the class code only (no class name: see the inspect tool); the code is right.
+    ((label, value),) = found[classes.id()].items()
+    assert label.startswith("Band 1: land cover") and value == "5"
