@@ -161,12 +161,20 @@ def training_rate(seconds: float, dates: int) -> dict:
 BUSY_LOOP = (
     "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 )
+#: A competitor like another torch job on the machine: small matrix products on torch's default threads.
+TORCH_LOOP = (
+    "import sys, time, torch\na = torch.rand(96, 96)\nend = time.monotonic() + float(sys.argv[1])\n"
+    "while time.monotonic() < end:\n    a = torch.tanh(a @ a)\n"
+)
 
 
 @contextlib.contextmanager
-def competitors(count: int, seconds: float):
-    """`count` CPU-bound Python processes, each bounded to `seconds`, stopped on exit."""
-    processes = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(seconds)]) for _ in range(count)]
+def competitors(count: int, seconds: float, kind: str = "python"):
+    """`count` CPU-bound processes (Python busy loops, or torch loops), each bounded to `seconds`,
+    stopped on exit."""
+    code = TORCH_LOOP if kind == "torch" else BUSY_LOOP
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}  # torch's defaults
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(seconds)], env=env) for _ in range(count)]
     try:
         time.sleep(1.0)  # let them take the cores
         yield
@@ -189,16 +197,19 @@ def busy_worker(setting: str, seconds: float, dates: int) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def busy_comparison(seconds: float, count: int, dates: int) -> None:
+def busy_comparison(seconds: float, count: int, dates: int, kind: str = "python") -> None:
+    what = (
+        "Python busy loops" if kind == "python" else "torch loops of small matrix products (torch defaults)"
+    )
     print(
         f"quick preset training (batch 8, 64 px, T = {dates}), {seconds:.0f} s per figure, "
-        f"{available_cores()} cores available, competitors: {count} Python busy loops\n"
+        f"{available_cores()} cores available, competitors: {count} {what}\n"
     )
     settings = ("torch defaults", "flair-train", "flair-train, 1 thread")
     rows = []
     for setting in settings:
         idle = busy_worker(setting, seconds, dates)
-        with competitors(count, seconds + 30):
+        with competitors(count, seconds + 30, kind):
             busy = busy_worker(setting, seconds, dates)
         rows.append((setting, idle, busy))
     print(
@@ -236,6 +247,12 @@ def main() -> None:
     parser.add_argument(
         "--competitors", type=int, default=None, help="--busy: busy loops (default: one per core)"
     )
+    parser.add_argument(
+        "--competitor",
+        default="python",
+        choices=["python", "torch"],
+        help="--busy: kind of competing process",
+    )
     parser.add_argument("--busy-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--torch-defaults", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -245,7 +262,7 @@ def main() -> None:
         print(json.dumps(training_rate(args.seconds, args.dates)))
         return
     if args.busy:
-        busy_comparison(args.seconds, args.competitors or available_cores(), args.dates)
+        busy_comparison(args.seconds, args.competitors or available_cores(), args.dates, args.competitor)
         return
     config = load_config("quick" if args.quick else "utt_baseline")
     model = config["model"]
