@@ -10,12 +10,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The checkout's own packages first, whichever checkout built the shared environment.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/training
 
-.PHONY: help env lint format test test-qgis-newer test-fast package demo bench screenshots clean
+.PHONY: help env lint format test test-qgis-newer test-fast package demo demo-train demo-bundle bench screenshots clean
 
 help:
 	@echo "make test         set up (QGIS, virtual environment) then lint and run every test"
 	@echo "make test-qgis-newer  the plugin's QGIS tests on QGIS 3.40 and 3.44 only"
-	@echo "make demo         set up, then run the main job end to end on a synthetic scene"
+	@echo "make demo         set up, then run the main job (Processing, styled map) on a synthetic scene"
+	@echo "make demo-train   the same, training its own model first (synthetic data, quick preset, export)"
+	@echo "make demo-bundle  build the demo's model bundle once (cached in ~/.cache/flair_qgis)"
 	@echo "make package      build dist/flair_qgis-<version>.zip for QGIS's plugin manager"
 	@echo "make bench        run the benchmarks and write bench/RESULTS.md"
 	@echo "make screenshots  capture the dialog and a styled result in a real QGIS window"
@@ -60,6 +62,12 @@ package: env
 
 demo: env
 	$(PY) scripts/demo.py
+
+demo-train: env
+	$(PY) scripts/demo.py --train
+
+demo-bundle: env
+	$(PY) scripts/build_demo_bundle.py
 
 bench: env
 	$(PY) -m bench.run

@@ -2,19 +2,38 @@
 precision (bf16 autocast on CPU, fp16 on CUDA) and channels-last, all measured in the same run.
 
     python bench/training.py [--quick] [--device cpu|cuda] [--batch 2] [--dates 12] [--steps 4]
+    python bench/training.py --busy [--seconds 20] [--competitors 2]
 
 Default: the published U-T&T (U-Net ResNet-34 + U-TAE 64/64/128/128, 512 px tiles, 40 px Sentinel-2
 windows, T dates) with random weights and random inputs; --quick uses the `quick` preset's small model
 at 64 px for a smoke run. On a GPU machine run it with --device cuda (the mixed-precision rows then use
 fp16 autocast, as `trainer.precision=16-mixed` does in Lightning; bf16 where the GPU supports it).
 Prints a Markdown table; ratios are against the fp32 row of the same run.
+
+--busy measures the quick preset's training iterations/s (batch 8, 64 px, as `flair-train fit --config
+quick` runs them) on the machine as it is and with competing CPU-bound processes (Python busy loops, one
+per core, stopped after the measurement), with torch's thread defaults and with the settings the
+`flair-train` entry point applies (flair_training.threads), each in a fresh process; it prints the load
+average next to each figure and the ratios busy/idle and after/before.
 """
 
 from __future__ import annotations
 
+import sys
+
+from flair_training.threads import available_cores, prepare_openmp, set_torch_threads
+
+# This benchmark runs as `flair-train` does, unless a --busy worker measures torch's own defaults: OpenMP
+# reads its wait policy once, when torch loads it.
+if "--torch-defaults" not in sys.argv:
+    prepare_openmp()
+
 import argparse
 import contextlib
+import json
+import os
 import platform
+import subprocess
 import time
 from dataclasses import dataclass
 
@@ -104,6 +123,111 @@ def measure(config: dict, case: Case, device: str, batch: int, dates: int, steps
     return train_rate, infer_rate
 
 
+def training_rate(seconds: float, dates: int) -> dict:
+    """Quick-preset training iterations/s over `seconds` (after two warm-up steps), in this process."""
+    config = load_config("quick")
+    torch.manual_seed(0)
+    model = build_model(config).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=config["optim"]["lr"])
+    aerial, sentinel2, positions, labels = inputs(config, config["data"]["batch_size"], dates, "cpu", False)
+
+    def step() -> None:
+        logits, aux = model(aerial, sentinel2, positions)
+        loss = torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(
+            aux, labels
+        )
+        loss.backward()
+        optimiser.step()
+        optimiser.zero_grad(set_to_none=True)
+
+    for _ in range(2):
+        step()
+    load = os.getloadavg()[0]
+    iterations, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        iterations += 1
+    elapsed = time.perf_counter() - start
+    return {
+        "iterations_per_s": iterations / elapsed,
+        "iterations": iterations,
+        "load_at_start": load,
+        "load_at_end": os.getloadavg()[0],
+        "threads": torch.get_num_threads(),
+        "wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+    }
+
+
+BUSY_LOOP = (
+    "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
+)
+#: A competitor like another torch job on the machine: small matrix products on torch's default threads.
+TORCH_LOOP = (
+    "import sys, time, torch\na = torch.rand(96, 96)\nend = time.monotonic() + float(sys.argv[1])\n"
+    "while time.monotonic() < end:\n    a = torch.tanh(a @ a)\n"
+)
+
+
+@contextlib.contextmanager
+def competitors(count: int, seconds: float, kind: str = "python"):
+    """`count` CPU-bound processes (Python busy loops, or torch loops), each bounded to `seconds`,
+    stopped on exit."""
+    code = TORCH_LOOP if kind == "torch" else BUSY_LOOP
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}  # torch's defaults
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(seconds)], env=env) for _ in range(count)]
+    try:
+        time.sleep(1.0)  # let them take the cores
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+def busy_worker(setting: str, seconds: float, dates: int) -> dict:
+    command = [sys.executable, __file__, "--busy-worker", "--seconds", str(seconds), "--dates", str(dates)]
+    env = dict(os.environ)
+    if setting == "torch defaults":
+        command.append("--torch-defaults")
+        env.pop("OMP_WAIT_POLICY", None)
+    elif setting == "flair-train, 1 thread":
+        command += ["--threads", "1"]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def busy_comparison(seconds: float, count: int, dates: int, kind: str = "python") -> None:
+    what = (
+        "Python busy loops" if kind == "python" else "torch loops of small matrix products (torch defaults)"
+    )
+    print(
+        f"quick preset training (batch 8, 64 px, T = {dates}), {seconds:.0f} s per figure, "
+        f"{available_cores()} cores available, competitors: {count} {what}\n"
+    )
+    settings = ("torch defaults", "flair-train", "flair-train, 1 thread")
+    rows = []
+    for setting in settings:
+        idle = busy_worker(setting, seconds, dates)
+        with competitors(count, seconds + 30, kind):
+            busy = busy_worker(setting, seconds, dates)
+        rows.append((setting, idle, busy))
+    print(
+        "| threads setting | torch threads, OMP_WAIT_POLICY | as is: it/s (load) | competing: it/s (load) | competing / as is | competing, vs torch defaults |"
+    )
+    print("|---|---|---|---|---|---|")
+    base_busy = rows[0][2]["iterations_per_s"]
+    for setting, idle, busy in rows:
+        print(
+            f"| {setting} | {idle['threads']}, {idle['wait_policy']} "
+            f"| {idle['iterations_per_s']:.2f} ({idle['load_at_start']:.1f}) "
+            f"| {busy['iterations_per_s']:.2f} ({busy['load_at_start']:.1f}) "
+            f"| {busy['iterations_per_s'] / idle['iterations_per_s']:.2f}x "
+            f"| {busy['iterations_per_s'] / base_busy:.2f}x |"
+        )
+    print("\nload: the 1-minute load average when the figure's timing began (os.getloadavg).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the quick preset's small model at 64 px")
@@ -113,10 +237,33 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--dates", type=int, default=12)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per case (after one warm-up)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: the cores available)"
+    )
+    parser.add_argument(
+        "--busy", action="store_true", help="quick-preset training, idle and with competitors"
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="--busy: timing per figure")
+    parser.add_argument(
+        "--competitors", type=int, default=None, help="--busy: busy loops (default: one per core)"
+    )
+    parser.add_argument(
+        "--competitor",
+        default="python",
+        choices=["python", "torch"],
+        help="--busy: kind of competing process",
+    )
+    parser.add_argument("--busy-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--torch-defaults", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if not args.torch_defaults:
+        set_torch_threads(args.threads)
+    if args.busy_worker:
+        print(json.dumps(training_rate(args.seconds, args.dates)))
+        return
+    if args.busy:
+        busy_comparison(args.seconds, args.competitors or available_cores(), args.dates, args.competitor)
+        return
     config = load_config("quick" if args.quick else "utt_baseline")
     model = config["model"]
     print(

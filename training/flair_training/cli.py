@@ -12,7 +12,11 @@ from pathlib import Path
 
 from flair_qgis.core.errors import FlairError
 
-from .checkpoints import KINDS
+from .threads import prepare_openmp
+
+prepare_openmp()  # before torch loads OpenMP (the next import loads torch)
+
+from .checkpoints import KINDS  # noqa: E402
 
 
 def _fit(args: argparse.Namespace) -> None:

@@ -8,7 +8,6 @@ from functools import partial
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
@@ -16,6 +15,7 @@ from torch.utils.data import DataLoader
 from .config import ConfigError, aerial_spec, sentinel2_spec
 from .data.flair2 import Flair2Dataset, collate, find_patches, split_by_domain
 from .lightning_module import SegmentationTask
+from .threads import set_torch_threads
 
 
 class Flair2DataModule(L.LightningDataModule):
@@ -109,8 +109,7 @@ def fit(config: dict, resume: str | Path | None = None) -> FitResult:
     """Train a model as configured; `resume` continues from a checkpoint of an earlier run."""
     if resume is not None and not Path(resume).is_file():
         raise ConfigError(f"No checkpoint to resume from at {resume}")
-    if config["trainer"]["threads"]:
-        torch.set_num_threads(int(config["trainer"]["threads"]))
+    set_torch_threads(config["trainer"]["threads"])
     L.seed_everything(config["seed"], workers=True)
     datamodule = Flair2DataModule(config)
     find_patches(datamodule.root, "train")  # a wrong data.root fails before anything is written
