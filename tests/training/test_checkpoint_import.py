@@ -209,7 +209,7 @@ def test_flair_inc_format_is_detected_and_other_layouts_refused(tmp_path, capsys
     assert "IGN FLAIR-INC" in bundle_spec_of(out).provenance["source"]
     thirteen = random_state(ign_aerial_shapes(13), seed=2)
     torch.save(thirteen, tmp_path / "thirteen.pth")
-    with pytest.raises(CheckpointError, match="give 19 logits .* this file's segmentation head gives 13"):
+    with pytest.raises(CheckpointError, match=r"give 19 logits .* this file's segmentation head gives 13"):
         convert_flair_inc(tmp_path / "thirteen.pth", tmp_path / "x.onnx", tile_size=32)
     assert not (tmp_path / "x.onnx").exists()
     assert sample_inputs(bundle_spec_of(out), 1, 1)["aerial"].shape == (1, 5, 32, 32)

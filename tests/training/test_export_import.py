@@ -75,7 +75,7 @@ def test_export_writes_a_bundle_onnx_runtime_agrees_with(tmp_path, quick_utt, on
 def test_export_refuses_to_write_a_bundle_that_disagrees(tmp_path, quick_utt, one_thread) -> None:
     model, spec = quick_utt
     path = tmp_path / "strict.onnx"
-    with pytest.raises(ExportError, match="does not reproduce torch: class agreement 100.0000 %"):
+    with pytest.raises(ExportError, match=r"does not reproduce torch: class agreement 100\.0000 %"):
         export_bundle(model, spec, path, tolerance=0.0)  # any rounding difference is too much
     assert list(tmp_path.iterdir()) == []  # neither the bundle nor its temporary file
 
