@@ -193,7 +193,13 @@ def _split_bands(value: str) -> tuple[str, list[int]]:
 def _info(args: argparse.Namespace, out: TextIO) -> int:
     from .core.bundle import load_bundle
 
-    print(load_bundle(args.bundle).describe(), file=out)
+    bundle = load_bundle(args.bundle)
+    print(bundle.describe(), file=out)
+    spec = bundle.spec
+    if spec.aerial_metadata is not None:
+        print(f"Metadata encoding: {spec.aerial_metadata.encoding}", file=out)
+    parity = spec.parity
+    print(f"Parity     {parity.summary() if parity else 'not recorded'}", file=out)
     return 0
 
 

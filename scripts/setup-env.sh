@@ -29,8 +29,10 @@ if ! /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1 || ! command -v xvfb
 fi
 
 # 2. A virtual environment that sees QGIS's packages, named after the requirements it holds.
+# The root pyproject.toml counts by its [project] table only (its tool settings change more often).
 hash="$( (echo "$torch_pins"; cat "$repo/flair_qgis/requirements.txt" "$repo/tests/requirements.txt" \
-    "$repo/training/pyproject.toml" 2>/dev/null) | sha256sum | cut -c1-12)"
+    "$repo/training/pyproject.toml" 2>/dev/null; sed -n '/^\[project\]/,/^\[tool\./p' "$repo/pyproject.toml") \
+    | sha256sum | cut -c1-12)"
 venv="$cache/venv-$hash"
 if [ ! -f "$venv/.complete" ]; then
     say "building the environment $venv (torch and its CUDA libraries: several GB, a few minutes)"
@@ -45,9 +47,10 @@ if [ ! -f "$venv/.complete" ]; then
     "${pip[@]}" --isolated -c "$venv/constraints.txt" $torch_pins
     "${pip[@]}" -c "$venv/constraints.txt" -r "$repo/flair_qgis/requirements.txt" -r "$repo/tests/requirements.txt"
     if [ -f "$repo/training/pyproject.toml" ]; then
-        # Editable: the tests and `flair-train` use the checkout's code (the Makefile also puts the
-        # checkout first on PYTHONPATH, so another checkout sharing this environment tests its own).
-        "${pip[@]}" -c "$venv/constraints.txt" -e "$repo/training"
+        # Editable, the engine (root pyproject.toml, which the training package depends on) with it:
+        # the tests and `flair-train` use the checkout's code (the Makefile also puts the checkout
+        # first on PYTHONPATH, so another checkout sharing this environment tests its own).
+        "${pip[@]}" -c "$venv/constraints.txt" -e "$repo" -e "$repo/training"
     fi
     touch "$venv/.complete"
     for old in "$cache"/venv-*; do

@@ -25,6 +25,14 @@ OUTPUT_KINDS = ("logits", "probabilities")
 #: How acquisition dates become the Sentinel-2 branch's positions: days from the acquisition to the
 #: reference date (positive before it), as the FLAIR #2 baseline computes them.
 DATE_ENCODINGS = ("days_before_reference",)
+#: How a patch's aerial metadata (position, altitude, camera, date, time) becomes the metadata vector:
+#: "flair2-reference" is the FLAIR #2 baseline's 45 values (what IGN's checkpoints were trained on),
+#: "flair-qgis-sinusoidal" this project's own 45 values. A bundle written before the field existed
+#: used the latter.
+METADATA_ENCODINGS = ("flair2-reference", "flair-qgis-sinusoidal")
+DEFAULT_METADATA_ENCODING = "flair-qgis-sinusoidal"
+#: Provenance key of the figures the export's ONNX Runtime vs torch check measured (ParityRecord).
+PARITY_KEY = "parity"
 
 AERIAL_BANDS = ("red", "green", "blue", "nir", "elevation")
 SENTINEL2_BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
@@ -124,13 +132,60 @@ class Sentinel2Input:
 
 @dataclass(frozen=True)
 class MetadataInput:
-    """The optional aerial metadata vector (FLAIR #2's 45 values): B x size, float32."""
+    """The optional aerial metadata vector (FLAIR #2's 45 values): B x size, float32, built from each
+    patch's metadata with the named `encoding` (one of METADATA_ENCODINGS)."""
 
     name: str
     size: int
+    encoding: str = DEFAULT_METADATA_ENCODING
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "size": self.size}
+        return {"name": self.name, "size": self.size, "encoding": self.encoding}
+
+
+@dataclass(frozen=True)
+class ParityRecord:
+    """How closely ONNX Runtime reproduced the source network (torch) when the bundle was written.
+
+    `class_agreement`: the share of sample pixels whose predicted class (argmax) is the same in both;
+    `max_relative_logit_difference`: the largest |logit difference| divided by the logit scale (the
+    largest |logit| torch produced on the same samples), so that networks whose logits reach hundreds
+    and those whose logits stay near 1 are judged alike. The bundle was only written because both
+    passed their thresholds.
+    """
+
+    class_agreement: float
+    min_class_agreement: float
+    max_relative_logit_difference: float
+    tolerance: float
+    logit_scale: float
+    max_probability_difference: float
+    sample_sets: int
+    pixels: int
+    precision: str  # "fp32" or "fp16"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class_agreement": self.class_agreement,
+            "min_class_agreement": self.min_class_agreement,
+            "max_relative_logit_difference": self.max_relative_logit_difference,
+            "tolerance": self.tolerance,
+            "logit_scale": self.logit_scale,
+            "max_probability_difference": self.max_probability_difference,
+            "sample_sets": self.sample_sets,
+            "pixels": self.pixels,
+            "precision": self.precision,
+        }
+
+    def summary(self) -> str:
+        """One line for people: what was compared and how closely it agreed."""
+        return (
+            f"ONNX Runtime vs torch ({self.precision}, {self.sample_sets} sample sets, {self.pixels} pixels): "
+            f"class agreement {100 * self.class_agreement:.4f} % (at least {100 * self.min_class_agreement:g} %); "
+            f"max logit difference {self.max_relative_logit_difference:.3g} of the logit scale "
+            f"{self.logit_scale:.3g} (tolerance {self.tolerance:g}); "
+            f"max probability difference {self.max_probability_difference:.3g}"
+        )
 
 
 @dataclass(frozen=True)
@@ -162,6 +217,12 @@ class BundleSpec:
     @property
     def needs_sentinel2(self) -> bool:
         return self.sentinel2 is not None
+
+    @property
+    def parity(self) -> ParityRecord | None:
+        """The export's parity figures recorded in the provenance (validated on reading), if any."""
+        record = self.provenance.get(PARITY_KEY)
+        return _parity(_Fields(record, f"provenance.{PARITY_KEY}")) if record is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         inputs: dict[str, Any] = {"aerial": self.aerial.to_dict()}
@@ -216,7 +277,12 @@ class BundleSpec:
         metadata = None
         if inputs.has("aerial_metadata"):
             meta = inputs.sub("aerial_metadata")
-            metadata = MetadataInput(meta.get("name", str), meta.positive_int("size"))
+            encoding = (
+                meta.choice("encoding", METADATA_ENCODINGS)
+                if meta.has("encoding")
+                else DEFAULT_METADATA_ENCODING
+            )
+            metadata = MetadataInput(meta.get("name", str), meta.positive_int("size"), encoding)
         if architecture == "utt" and sentinel2 is None:
             raise BundleError("A U-T&T bundle must describe its Sentinel-2 input", "inputs.sentinel2")
         if architecture == "unet" and sentinel2 is not None:
@@ -232,6 +298,8 @@ class BundleSpec:
         if len(set(names)) != len(names):
             raise BundleError(f"Input and output names must differ, got {names}", "inputs")
         provenance = root.get("provenance", dict) if root.has("provenance") else {}
+        if provenance.get(PARITY_KEY) is not None:
+            _parity(root.sub("provenance").sub(PARITY_KEY))
         return cls(
             model_name=model.get("name", str),
             model_version=str(model.get("version", (str, int, float))),
@@ -372,6 +440,26 @@ def _sentinel2(f: _Fields) -> Sentinel2Input:
         max_dates=max_dates,
         cloud_filter=CloudFilter(threshold, fraction),
         scaling=f.scaling(len(bands)),
+    )
+
+
+def _parity(f: _Fields) -> ParityRecord:
+    fractions = {}
+    for key in ("class_agreement", "min_class_agreement"):
+        fractions[key] = f.get(key, float)
+        if not 0 <= fractions[key] <= 1:
+            raise BundleError(f"Must lie in 0..1, got {fractions[key]}", f._name(key))
+    differences = {}
+    for key in ("max_relative_logit_difference", "tolerance", "logit_scale", "max_probability_difference"):
+        differences[key] = f.get(key, float)
+        if not differences[key] >= 0:
+            raise BundleError(f"Must be 0 or more, got {differences[key]}", f._name(key))
+    return ParityRecord(
+        **fractions,
+        **differences,
+        sample_sets=f.positive_int("sample_sets"),
+        pixels=f.positive_int("pixels"),
+        precision=f.choice("precision", ("fp32", "fp16")),
     )
 
 

@@ -54,7 +54,9 @@ def test_export_writes_a_bundle_onnx_runtime_agrees_with(tmp_path, quick_utt, on
     path = tmp_path / "quick.onnx"
     report = export_bundle(model, spec, path)
     assert report.max_probability_difference < 1e-4
+    assert report.parity.class_agreement >= 0.999 and report.parity.max_relative_logit_difference <= 1e-4
     read = bundle_metadata(path)
+    assert read.parity == report.parity  # the figures travel in the bundle
     assert read.architecture == "utt" and read.sentinel2.window_size == 16 and read.aerial.tile_size == 32
     assert read.nomenclature.codes == list(range(1, 14))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -73,7 +75,7 @@ def test_export_writes_a_bundle_onnx_runtime_agrees_with(tmp_path, quick_utt, on
 def test_export_refuses_to_write_a_bundle_that_disagrees(tmp_path, quick_utt, one_thread) -> None:
     model, spec = quick_utt
     path = tmp_path / "strict.onnx"
-    with pytest.raises(ExportError, match="differ from torch's by up to"):
+    with pytest.raises(ExportError, match=r"does not reproduce torch: class agreement 100\.0000 %"):
         export_bundle(model, spec, path, tolerance=0.0)  # any rounding difference is too much
     assert list(tmp_path.iterdir()) == []  # neither the bundle nor its temporary file
 

@@ -130,7 +130,7 @@ def test_cli_exports_a_trained_model(
     result, _ = trained["utt"]
     out = tmp_path / "trained.onnx"
     assert cli.main(["export", result.best_checkpoint, str(out), "--name", "synthetic-utt"]) == 0
-    assert "parity ONNX Runtime vs torch" in capsys.readouterr().out
+    assert "parity: ONNX Runtime vs torch" in capsys.readouterr().out
     props = {p.key: p.value for p in onnx.load(str(out), load_external_data=False).metadata_props}
     spec = BundleSpec.from_json(props[METADATA_KEY])
     assert spec.model_name == "synthetic-utt" and spec.sentinel2.window_size == 16

@@ -1,10 +1,15 @@
-"""Checkpoints from elsewhere turned into this package's networks: FLAIR #2 reference U-T&T checkpoints
-(Lightning `.ckpt`, keys `model.arch_vhr...`) and IGN's aerial-only U-Net weights (`model.seg_model...`,
-19 logits). Everything is read with torch.load(weights_only=True): no code runs from a checkpoint.
+"""Checkpoints from elsewhere turned into this package's networks and into bundles: FLAIR #2 reference
+U-T&T checkpoints (Lightning `.ckpt`, keys `model.arch_vhr...`) and IGN's public FLAIR-INC aerial-only
+U-Net weights (`*_weights.pth`, keys `model.seg_model...`, 19 logits). Everything is read with
+torch.load(weights_only=True): no code runs from a checkpoint.
+
+`import_checkpoint` recognises the format and writes the bundle; `import_reference_utt` and
+`convert_flair_inc` do it for one format each.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -22,7 +27,10 @@ from .models import UTT, AerialUNet
 #: IGN's normalisation of its FLAIR aerial models, on 0..255 values (R, G, B, NIR, elevation).
 IGN_MEANS = (105.08, 110.87, 101.82, 106.38, 53.26)
 IGN_STDS = (52.17, 45.38, 44.00, 39.69, 79.30)
-KINDS = ("auto", "utt", "ign-unet")
+#: Checkpoint formats `import_checkpoint` takes ("ign-unet" is an older name of "flair-inc").
+KINDS = ("auto", "utt", "flair-inc", "ign-unet")
+#: Output logits of IGN's FLAIR-INC weights: the 19 FLAIR classes in code order.
+FLAIR_INC_LOGITS = 19
 
 
 class CheckpointError(FlairError):
@@ -85,13 +93,13 @@ def _first_line(exc: BaseException) -> str:
 
 
 def detect_kind(state: dict[str, torch.Tensor]) -> str:
-    """ "utt" (a U-T&T: the reference's `model.`-prefixed keys or bare ones) or "ign-unet" (IGN's aerial
-    U-Net)."""
+    """ "utt" (a U-T&T: the reference's `model.`-prefixed keys or bare ones) or "flair-inc" (IGN's
+    aerial U-Net)."""
     keys = list(state)
     if any(k.startswith("model.arch_vhr.") for k in keys):
         return "utt"
     if any(k.startswith("model.seg_model.") for k in keys):
-        return "ign-unet"
+        return "flair-inc"
     if any(k.startswith("arch_vhr.") for k in keys):
         return "utt"
     raise CheckpointError(
@@ -258,10 +266,21 @@ def class_groups(classes: str) -> tuple[list[list[int]], Nomenclature]:
 
 
 def ign_unet_from_state(state: dict[str, torch.Tensor]) -> AerialUNet:
-    """IGN's aerial U-Net (keys `model.seg_model.*`) loaded strictly into AerialUNet."""
+    """IGN's FLAIR-INC aerial U-Net (keys `model.seg_model.*`, 19 logits) loaded strictly into AerialUNet."""
     inner = model_state(state)
     classes = _shape(inner, "seg_model.segmentation_head.0.weight")[0]
     channels = _shape(inner, "seg_model.encoder.conv1.weight")[1]
+    if classes != FLAIR_INC_LOGITS:
+        raise CheckpointError(
+            f"IGN's FLAIR-INC weights give {FLAIR_INC_LOGITS} logits (the FLAIR classes in code order); "
+            f"this file's segmentation head gives {classes}",
+            "Only weights in IGN's published layout can be converted.",
+        )
+    if channels != 5:
+        raise CheckpointError(
+            f"This U-Net takes {channels} bands; the converter handles the 5-band (R, G, B, NIR, "
+            "elevation) FLAIR-INC models (rgbie)"
+        )
     model = AerialUNet(channels, classes, _resnet_name(inner, "seg_model."))
     return load_strict(model, inner)
 
@@ -273,3 +292,123 @@ def ign_aerial_scaling() -> BandScaling:
 def reference_specs(tile_size: int = 512, window_size: int = 40):
     """The FLAIR #2 baseline's inputs: aerial / 255, Sentinel-2 reflectance x 10000 as it is."""
     return flair2_aerial_input(tile_size), flair2_sentinel2_input(window_size)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_provenance(path: Path, kind: str, licence: str | None, training_data: str | None) -> dict:
+    provenance = {
+        "source": f"import-checkpoint ({kind})",
+        "checkpoint": path.name,
+        "checkpoint_sha256": file_sha256(path),
+    }
+    if training_data:
+        provenance["training_data"] = training_data
+    if licence:
+        provenance["licence"] = licence
+    return provenance
+
+
+def import_reference_utt(
+    path: str | Path,
+    output: str | Path,
+    *,
+    state: dict[str, torch.Tensor] | None = None,
+    tile_size: int | None = None,
+    window_size: int = 40,
+    name: str | None = None,
+    fp16: bool = False,
+    overwrite: bool = False,
+    tolerance: float | None = None,
+    licence: str | None = None,
+    training_data: str | None = "FLAIR #2 (IGN)",
+):
+    """A checkpoint of the FLAIR #2 reference code as a U-T&T bundle with the baseline's inputs (aerial /
+    255, Sentinel-2 reflectance x 10000, `window_size` px windows, `tile_size` px tiles: 512 by default,
+    or what the metadata MLP was trained for); a checkpoint with the metadata MLP gets the reference's
+    metadata encoding ("flair2-reference"). Returns export.ExportReport; raises
+    CheckpointError, OutputError or export.ExportError, writing nothing at `output` then."""
+    from .export import bundle_spec, export_bundle
+
+    path = Path(path)
+    state = model_state(read_checkpoint(path) if state is None else state)
+    architecture = utt_architecture(state, tile_size or 512)
+    if architecture.metadata_size is not None and tile_size not in (None, architecture.tile_size):
+        raise CheckpointError(
+            f"This checkpoint's metadata MLP was trained for {architecture.tile_size} px tiles, "
+            f"not {tile_size}",
+            f"Import it with --tile-size {architecture.tile_size} (or leave the option out).",
+        )
+    tile_size = architecture.tile_size
+    model = utt_from_state(state, tile_size=tile_size)
+    aerial, sentinel2 = reference_specs(tile_size, window_size)
+    metadata = model.mtd_mlp.enc_mlp[0].in_features if model.mtd_mlp is not None else None
+    spec = bundle_spec(
+        aerial,
+        sentinel2,
+        metadata,
+        name=name or "flair2-utt-reference",
+        provenance=_source_provenance(path, "FLAIR #2 reference U-T&T", licence, training_data),
+        metadata_encoding="flair2-reference",
+    )
+    return export_bundle(model, spec, output, fp16=fp16, overwrite=overwrite, tolerance=tolerance)
+
+
+def convert_flair_inc(
+    path: str | Path,
+    output: str | Path,
+    *,
+    state: dict[str, torch.Tensor] | None = None,
+    classes: str = "flair13",
+    tile_size: int | None = 512,
+    name: str | None = None,
+    fp16: bool = False,
+    overwrite: bool = False,
+    tolerance: float | None = None,
+    licence: str | None = None,
+    training_data: str | None = None,
+):
+    """IGN's public FLAIR-INC aerial-only weights (a `*_weights.pth` state dict, keys `model.seg_model.`,
+    19 logits in FLAIR order, e.g. FLAIR-INC_rgbie_15cl_resnet34-unet_weights.pth) as an aerial-only
+    bundle with IGN's normalisation (IGN_MEANS, IGN_STDS on 0..255 values).
+
+    `classes`: "flair13" keeps classes 1..12 and merges 13..19 into "other" (probabilities added), or
+    comma-separated FLAIR-19 codes to keep as they are. `licence` and `training_data` are recorded in the
+    provenance when given (the file itself says neither). Returns export.ExportReport (`.path` is the
+    bundle, `.parity` the figures of its check); raises CheckpointError, OutputError or
+    export.ExportError, writing nothing at `output` then.
+    """
+    from .export import bundle_spec, export_bundle
+
+    path = Path(path)
+    state = read_checkpoint(path) if state is None else state
+    network = ign_unet_from_state(state)
+    groups, nomenclature = class_groups(classes)
+    model = ClassSelection(network, groups)
+    aerial = flair2_aerial_input(tile_size or 512, ign_aerial_scaling())
+    provenance = _source_provenance(path, "IGN FLAIR-INC aerial U-Net", licence, training_data)
+    provenance["classes"] = classes
+    spec = bundle_spec(
+        aerial, None, None, nomenclature, name=name or "ign-flair-inc-unet", provenance=provenance
+    )
+    return export_bundle(model, spec, output, fp16=fp16, overwrite=overwrite, tolerance=tolerance)
+
+
+def import_checkpoint(path: str | Path, output: str | Path, kind: str = "auto", **options):
+    """Recognise the checkpoint's format (`kind` "auto") and write its bundle with
+    `import_reference_utt` ("utt") or `convert_flair_inc` ("flair-inc"); `options` are theirs."""
+    if kind not in KINDS:
+        raise CheckpointError(f"Unknown checkpoint kind '{kind}'", f"Use one of {list(KINDS)}.")
+    state = read_checkpoint(path)
+    kind = detect_kind(state) if kind == "auto" else kind
+    if kind == "utt":
+        options.pop("classes", None)
+        return import_reference_utt(path, output, state=state, **options)
+    options.pop("window_size", None)
+    return convert_flair_inc(path, output, state=state, **options)

@@ -41,6 +41,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         split=args.split,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        prediction_format=args.format,
     )
     from flair_qgis.core.nomenclature import FLAIR_13
 
@@ -73,45 +74,28 @@ def _export(args: argparse.Namespace) -> None:
         version=args.version,
         provenance=provenance,
     )
-    report = export_bundle(model, spec, args.output, fp16=args.fp16, overwrite=args.overwrite)
+    report = export_bundle(
+        model, spec, args.output, fp16=args.fp16, overwrite=args.overwrite, tolerance=args.tolerance
+    )
     _print_report(report)
 
 
 def _import(args: argparse.Namespace) -> None:
-    from flair_qgis.core.bundle_spec import flair2_aerial_input
+    from .checkpoints import import_checkpoint
 
-    from .checkpoints import (
-        ClassSelection,
-        class_groups,
-        detect_kind,
-        ign_aerial_scaling,
-        ign_unet_from_state,
-        model_state,
-        read_checkpoint,
-        reference_specs,
-        utt_from_state,
+    report = import_checkpoint(
+        args.checkpoint,
+        args.output,
+        args.kind,
+        classes=args.classes,
+        tile_size=args.tile_size,
+        window_size=args.window_size,
+        name=args.name,
+        fp16=args.fp16,
+        overwrite=args.overwrite,
+        tolerance=args.tolerance,
+        licence=args.licence,
     )
-    from .export import bundle_spec, export_bundle
-
-    state = read_checkpoint(args.checkpoint)
-    kind = detect_kind(state) if args.kind == "auto" else args.kind
-    provenance = {"source": f"import-checkpoint ({kind})", "checkpoint": Path(args.checkpoint).name}
-    if kind == "utt":
-        model = utt_from_state(model_state(state), tile_size=args.tile_size)
-        aerial, sentinel2 = reference_specs(args.tile_size, args.window_size)
-        metadata = model.mtd_mlp.enc_mlp[0].in_features if model.mtd_mlp is not None else None
-        spec = bundle_spec(
-            aerial, sentinel2, metadata, name=args.name or "flair2-utt-reference", provenance=provenance
-        )
-    else:
-        network = ign_unet_from_state(state)
-        groups, nomenclature = class_groups(args.classes)
-        model = ClassSelection(network, groups)
-        aerial = flair2_aerial_input(args.tile_size, ign_aerial_scaling())
-        spec = bundle_spec(
-            aerial, None, None, nomenclature, name=args.name or "ign-flair-unet", provenance=provenance
-        )
-    report = export_bundle(model, spec, args.output, fp16=args.fp16, overwrite=args.overwrite)
     _print_report(report)
 
 
@@ -129,9 +113,16 @@ def _synth(args: argparse.Namespace) -> None:
 
 def _print_report(report) -> None:
     print(f"bundle written: {report.path}")
-    print(
-        f"parity ONNX Runtime vs torch: max |probability difference| {report.max_probability_difference:.3g} "
-        f"(tolerance {report.tolerance:g}, {'fp16' if report.fp16 else 'fp32'}) on {len(report.checked_shapes)} sample sets"
+    print(f"parity: {report.parity.summary()}")
+
+
+def _tolerance_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="largest accepted |logit difference| between ONNX Runtime and torch, as a fraction of the "
+        "largest |logit| (default 1e-4 fp32, 1e-2 fp16); change it only if you know why they differ",
     )
 
 
@@ -154,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=["train", "test"])
     evaluate.add_argument("--batch-size", type=int, default=4)
     evaluate.add_argument("--overwrite", action="store_true")
+    evaluate.add_argument(
+        "--format",
+        default="codes",
+        choices=["codes", "ign"],
+        help="predictions as class codes 1..13 (maps for QGIS) or as indices 0..12 (IGN's FLAIR #2 scorer)",
+    )
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser("export", help="write a checkpoint of `fit` as an ONNX model bundle")
@@ -163,20 +160,31 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--name", default=None)
     export.add_argument("--version", default="1")
     export.add_argument("--overwrite", action="store_true")
+    _tolerance_option(export)
     export.set_defaults(run=_export)
 
-    imp = commands.add_parser("import-checkpoint", help="turn a reference or IGN checkpoint into a bundle")
+    imp = commands.add_parser(
+        "import-checkpoint",
+        help="turn a FLAIR #2 reference checkpoint or IGN's FLAIR-INC weights into a bundle",
+    )
     imp.add_argument("checkpoint")
     imp.add_argument("output", help="bundle path (.onnx)")
     imp.add_argument("--kind", default="auto", choices=list(KINDS))
     imp.add_argument(
-        "--classes", default="flair13", help="IGN U-Net: 'flair13' or FLAIR-19 codes to keep, e.g. 1,2,3"
+        "--classes", default="flair13", help="FLAIR-INC: 'flair13' or FLAIR-19 codes to keep, e.g. 1,2,3"
     )
-    imp.add_argument("--tile-size", type=int, default=512)
+    imp.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        help="aerial tile size in px (default 512, or the metadata MLP's)",
+    )
     imp.add_argument("--window-size", type=int, default=40)
     imp.add_argument("--fp16", action="store_true")
     imp.add_argument("--name", default=None)
     imp.add_argument("--overwrite", action="store_true")
+    imp.add_argument("--licence", default=None, help="the weights' licence, recorded in the bundle")
+    _tolerance_option(imp)
     imp.set_defaults(run=_import)
 
     synth = commands.add_parser("synth", help="write a small synthetic dataset in the FLAIR #2 layout")

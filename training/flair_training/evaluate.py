@@ -1,5 +1,6 @@
 """`flair-train evaluate`: per-class IoU, mIoU and confusion matrix (CSV, PNG) of a trained model on a
-FLAIR #2 split, with each prediction written as a GeoTIFF on its aerial patch's grid."""
+FLAIR #2 split, with each prediction written as a GeoTIFF on its aerial patch's grid: class codes 1..13
+(this project's maps), or class indices 0..12 as IGN's FLAIR #2 scorer reads them (`--format ign`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ import rasterio
 import torch
 from torch.utils.data import DataLoader
 
-from flair_qgis.core.bundle_spec import METADATA_KEY, AerialInput, BundleSpec, Sentinel2Input
+from flair_qgis.core.bundle_spec import (
+    DEFAULT_METADATA_ENCODING,
+    METADATA_KEY,
+    AerialInput,
+    BundleSpec,
+    Sentinel2Input,
+)
 from flair_qgis.core.errors import BundleError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
 
@@ -26,6 +33,9 @@ from .lightning_module import build_model
 from .metrics import iou_per_class, mean_iou
 
 NUM_CLASSES = len(FLAIR_13.classes)
+#: How predictions are written: "codes" (FLAIR_13 codes 1..13, nodata 0, as the plugin's maps) or
+#: "ign" (class indices 0..12 without nodata, LZW: what IGN's FLAIR #2 scorer compares with MSK - 1).
+PREDICTION_FORMATS = ("codes", "ign")
 
 
 def load_trained(path: str | Path) -> tuple[torch.nn.Module, dict, dict]:
@@ -63,14 +73,22 @@ def predict_batch(model: torch.nn.Module, batch: dict, architecture: str) -> tor
     return logits.argmax(dim=1)
 
 
-def write_prediction(path: Path, classes: np.ndarray, aerial: Path) -> None:
-    """Class codes (FLAIR_13 codes, uint8) on the aerial patch's grid and CRS; 0 is nodata."""
+def write_prediction(path: Path, classes: np.ndarray, aerial: Path, fmt: str = "codes") -> None:
+    """Class indices (S x S, 0..12) written on the aerial patch's grid and CRS, uint8: as FLAIR_13 codes
+    with 0 for nodata (`fmt` "codes"), or as the indices themselves (`fmt` "ign": IGN's scorer subtracts
+    1 from the reference labels and compares them with the prediction's values, so 0 is building and
+    there is no nodata value)."""
     with rasterio.open(aerial) as src:
         profile = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8")
-        profile |= dict(crs=src.crs, transform=src.transform, nodata=0, compress="deflate")
-    codes = np.asarray(FLAIR_13.codes, dtype=np.uint8)[classes]
+        profile |= dict(crs=src.crs, transform=src.transform)
+    if fmt == "ign":
+        values = classes.astype(np.uint8)
+        profile |= dict(compress="lzw")
+    else:
+        values = np.asarray(FLAIR_13.codes, dtype=np.uint8)[classes]
+        profile |= dict(nodata=0, compress="deflate")
     with rasterio.open(path, "w", **profile) as dst:
-        dst.write(codes[None])
+        dst.write(values[None])
 
 
 def write_confusion(output_dir: Path, confusion: np.ndarray) -> None:
@@ -142,9 +160,17 @@ class Predictor:
     aerial: AerialInput
     sentinel2: Sentinel2Input | None
     with_metadata: bool
+    metadata_encoding: str = DEFAULT_METADATA_ENCODING
 
     def dataset(self, root: Path, patches: list) -> Flair2Dataset:
-        return Flair2Dataset(root, patches, self.aerial, self.sentinel2, with_metadata=self.with_metadata)
+        return Flair2Dataset(
+            root,
+            patches,
+            self.aerial,
+            self.sentinel2,
+            with_metadata=self.with_metadata,
+            metadata_encoding=self.metadata_encoding,
+        )
 
 
 def load_predictor(model_path: str | Path) -> Predictor:
@@ -152,7 +178,9 @@ def load_predictor(model_path: str | Path) -> Predictor:
     if Path(model_path).suffix.lower() == ".onnx":
         bundle = BundlePredictor(model_path)
         spec = bundle.spec
-        return Predictor(bundle, spec.aerial, spec.sentinel2, spec.aerial_metadata is not None)
+        metadata = spec.aerial_metadata
+        encoding = metadata.encoding if metadata is not None else DEFAULT_METADATA_ENCODING
+        return Predictor(bundle, spec.aerial, spec.sentinel2, metadata is not None, encoding)
     model, config, _ = load_trained(model_path)
     predict = partial(predict_batch, model, architecture=config["model"]["architecture"])
     return Predictor(predict, aerial_spec(config), sentinel2_spec(config), config["data"]["aerial_metadata"])
@@ -160,10 +188,15 @@ def load_predictor(model_path: str | Path) -> Predictor:
 
 def evaluate(
     checkpoint: str | Path, root: str | Path, output_dir: str | Path, split: str = "test", batch_size: int = 4,
-    overwrite: bool = False,
+    overwrite: bool = False, prediction_format: str = "codes",
 ) -> Evaluation:  # fmt: skip
     """Predict every patch of `split` under `root` with a checkpoint of `fit` or a bundle (.onnx, run by
-    ONNX Runtime), and write the predictions and metrics into `output_dir`."""
+    ONNX Runtime), and write the predictions (in `prediction_format`, see PREDICTION_FORMATS) and
+    metrics into `output_dir`."""
+    if prediction_format not in PREDICTION_FORMATS:
+        raise OutputError(
+            f"Unknown prediction format '{prediction_format}'", f"Use one of {list(PREDICTION_FORMATS)}."
+        )
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
         raise OutputError(f"{output_dir} is not empty", "Choose another folder or pass --overwrite.")
@@ -184,7 +217,10 @@ def evaluate(
         for i, name in enumerate(batch["name"]):
             patch = by_name[name]
             write_prediction(
-                predictions_dir / f"PRED_{name.removeprefix('IMG_')}.tif", predicted[i], patch.aerial
+                predictions_dir / f"PRED_{name.removeprefix('IMG_')}.tif",
+                predicted[i],
+                patch.aerial,
+                prediction_format,
             )
         if "labels" in batch:
             labels = batch["labels"].numpy()
@@ -197,6 +233,7 @@ def evaluate(
         "checkpoint": str(checkpoint),
         "split": split,
         "patches": len(patches),
+        "prediction_format": prediction_format,
         "miou": None if np.isnan(miou) else miou,
         "iou": {
             c.name: (None if np.isnan(v) else float(v)) for c, v in zip(FLAIR_13.classes, ious, strict=True)

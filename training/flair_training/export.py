@@ -1,8 +1,11 @@
 """Export a trained network to the model bundle the plugin runs: one ONNX file whose metadata property
 `flair_bundle` describes its inputs, classes and provenance (flair_qgis.core.bundle_spec).
 
-The export runs ONNX Runtime on sample inputs and compares its class probabilities with torch's; a bundle
-that disagrees is never written (nothing appears at the output path).
+The export runs ONNX Runtime on sample inputs and compares its outputs with torch's on what decides the
+map: the predicted class of every pixel (argmax agreement) and the logits relative to their own scale (a
+network whose logits reach several hundred differs from itself between fp32 implementations by more, in
+absolute terms, than one whose logits stay near 1). A bundle that fails either check is never written
+(nothing appears at the output path); one that passes records both figures in its provenance.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import copy
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,11 +25,14 @@ import torch
 from torch import nn
 
 from flair_qgis.core.bundle_spec import (
+    DEFAULT_METADATA_ENCODING,
     METADATA_KEY,
+    PARITY_KEY,
     AerialInput,
     BundleSpec,
     MetadataInput,
     OutputSpec,
+    ParityRecord,
     Sentinel2Input,
 )
 from flair_qgis.core.errors import FlairError, OutputError
@@ -36,10 +42,15 @@ from . import __version__
 from .models import UTT
 
 OPSET = 17
-#: Largest accepted difference of softmax probabilities between ONNX Runtime and torch.
+#: Largest accepted |logit difference| between ONNX Runtime and torch, as a fraction of the logit scale
+#: (the largest |logit| torch gives on the samples). fp32 implementations differ by about 1e-6 of it.
 FP32_TOLERANCE = 1e-4
-#: The same for an fp16 bundle (half precision keeps about 3 significant digits).
-FP16_TOLERANCE = 1e-2  # measured against the fp32 torch network
+#: The same for an fp16 bundle (half precision keeps about 3 significant digits), against fp32 torch.
+FP16_TOLERANCE = 1e-2
+#: Least accepted share of sample pixels whose class (argmax) ONNX Runtime and torch agree on: only
+#: pixels whose two best classes are within rounding of each other may differ.
+FP32_MIN_AGREEMENT = 0.999
+FP16_MIN_AGREEMENT = 0.99
 
 
 class ExportError(FlairError):
@@ -68,13 +79,20 @@ class BundleNetwork(nn.Module):
 
 @dataclass
 class ExportReport:
-    """What the export checked: the largest probability difference per sample set, and the tolerance."""
+    """What the export wrote and what its ONNX Runtime vs torch check measured."""
 
     path: Path
-    max_probability_difference: float
-    tolerance: float
+    parity: ParityRecord
     checked_shapes: list[dict[str, tuple[int, ...]]]
     fp16: bool
+
+    @property
+    def max_probability_difference(self) -> float:
+        return self.parity.max_probability_difference
+
+    @property
+    def tolerance(self) -> float:
+        return self.parity.tolerance
 
 
 def bundle_spec(
@@ -82,19 +100,23 @@ def bundle_spec(
     sentinel2: Sentinel2Input | None,
     metadata_size: int | None = None,
     nomenclature: Nomenclature = FLAIR_13,
+    metadata_encoding: str = DEFAULT_METADATA_ENCODING,
     name: str = "flair2-utt",
     version: str = "1",
     description: str = "",
     provenance: dict | None = None,
 ) -> BundleSpec:
-    """The bundle description of a U-T&T (with `sentinel2`) or aerial-only U-Net (without)."""
+    """The bundle description of a U-T&T (with `sentinel2`) or aerial-only U-Net (without); with
+    `metadata_size`, the aerial metadata input built with `metadata_encoding`."""
     return BundleSpec(
         model_name=name,
         model_version=version,
         architecture="utt" if sentinel2 is not None else "unet",
         aerial=aerial,
         sentinel2=sentinel2,
-        aerial_metadata=MetadataInput("aerial_metadata", metadata_size) if metadata_size else None,
+        aerial_metadata=(
+            MetadataInput("aerial_metadata", metadata_size, metadata_encoding) if metadata_size else None
+        ),
         output=OutputSpec("logits", "logits"),
         nomenclature=nomenclature,
         provenance={
@@ -164,12 +186,45 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+@dataclass
+class _Agreement:
+    """Running totals of the parity check over sample sets."""
+
+    agreeing: int = 0
+    pixels: int = 0
+    worst_relative: float = 0.0
+    scale: float = 0.0
+    worst_probability: float = 0.0
+    sets: int = 0
+
+    def add(self, actual: np.ndarray, expected: np.ndarray) -> None:
+        scale = max(float(np.abs(expected).max()), 1e-6)
+        self.worst_relative = max(self.worst_relative, float(np.abs(actual - expected).max()) / scale)
+        self.scale = max(self.scale, scale)
+        self.worst_probability = max(
+            self.worst_probability, float(np.abs(_softmax(actual) - _softmax(expected)).max())
+        )
+        same = actual.argmax(axis=1) == expected.argmax(axis=1)
+        self.agreeing += int(same.sum())
+        self.pixels += same.size
+        self.sets += 1
+
+
 def check_parity(
-    network: BundleNetwork, path: Path, spec: BundleSpec, tolerance: float, shapes: list[tuple[int, int]]
-) -> tuple[float, list[dict[str, tuple[int, ...]]]]:
-    """Largest |softmax(ORT) - softmax(torch)| over sample sets of the given (batch, dates)."""
+    network: nn.Module,
+    path: Path,
+    spec: BundleSpec,
+    shapes: list[tuple[int, int]],
+    tolerance: float = FP32_TOLERANCE,
+    min_agreement: float = FP32_MIN_AGREEMENT,
+    precision: str = "fp32",
+) -> tuple[ParityRecord, list[dict[str, tuple[int, ...]]]]:
+    """Run the bundle at `path` with ONNX Runtime and `network` (named inputs -> logits, in torch) on
+    sample sets of the given (batch, dates) and measure how closely they agree: the share of pixels with
+    the same predicted class, and the largest |logit difference| relative to the largest |logit| torch
+    gives on each set. Nothing is judged here: see `verify_parity`."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    worst, checked = 0.0, []
+    totals, checked = _Agreement(), []
     for seed, (batch, dates) in enumerate(shapes):
         inputs = sample_inputs(spec, batch, dates, seed=seed)
         with torch.no_grad():
@@ -179,9 +234,44 @@ def check_parity(
             raise ExportError(
                 f"ONNX Runtime returned {actual.shape}, torch {expected.shape} for batch {batch}, {dates} dates"
             )
-        worst = max(worst, float(np.abs(_softmax(actual) - _softmax(expected)).max()))
+        totals.add(actual, expected)
         checked.append({name: tuple(value.shape) for name, value in inputs.items()})
-    return worst, checked
+    record = ParityRecord(
+        class_agreement=totals.agreeing / totals.pixels,
+        min_class_agreement=min_agreement,
+        max_relative_logit_difference=totals.worst_relative,
+        tolerance=tolerance,
+        logit_scale=totals.scale,
+        max_probability_difference=totals.worst_probability,
+        sample_sets=totals.sets,
+        pixels=totals.pixels,
+        precision=precision,
+    )
+    return record, checked
+
+
+def verify_parity(
+    network: nn.Module,
+    path: Path,
+    spec: BundleSpec,
+    shapes: list[tuple[int, int]],
+    tolerance: float = FP32_TOLERANCE,
+    min_agreement: float = FP32_MIN_AGREEMENT,
+    precision: str = "fp32",
+) -> tuple[ParityRecord, list[dict[str, tuple[int, ...]]]]:
+    """check_parity, then raise ExportError (with both figures) unless the logits agree within
+    `tolerance` of their scale and the classes on at least `min_agreement` of the pixels."""
+    record, checked = check_parity(network, path, spec, shapes, tolerance, min_agreement, precision)
+    if not (record.max_relative_logit_difference <= tolerance and record.class_agreement >= min_agreement):
+        raise ExportError(
+            "ONNX Runtime does not reproduce torch: "
+            f"class agreement {100 * record.class_agreement:.4f} % (at least {100 * min_agreement:g} % "
+            f"needed), max logit difference {record.max_relative_logit_difference:.3g} of the logit scale "
+            f"{record.logit_scale:.3g} (tolerance {tolerance:g}); the bundle was not written",
+            "Check the model for operations that export differently, or export in fp32; "
+            "--tolerance sets another relative logit tolerance if you know why the figures differ.",
+        )
+    return record, checked
 
 
 def _umask() -> int:
@@ -198,13 +288,16 @@ def export_bundle(
     fp16: bool = False,
     overwrite: bool = False,
     tolerance: float | None = None,
+    min_agreement: float | None = None,
     opset: int = OPSET,
 ) -> ExportReport:
-    """Write `model` (UTT or AerialUNet, any weights) as a bundle at `output` after checking parity.
+    """Write `model` (UTT, AerialUNet or a module with their call signature, any weights) as a bundle at
+    `output` after checking parity, with the parity figures in the bundle's provenance (`parity`).
 
     Raises OutputError when `output` exists (without overwrite) and ExportError when ONNX Runtime's
-    probabilities differ from torch's by `tolerance` or more (default 1e-4 fp32, 1e-2 fp16); in both cases
-    nothing is written at `output`.
+    logits differ from torch's by more than `tolerance` of their scale (default 1e-4 fp32, 1e-2 fp16) or
+    its classes agree on less than `min_agreement` of the sample pixels (default 0.999 fp32, 0.99 fp16);
+    in both cases nothing is written at `output`.
     """
     output = Path(output)
     if output.exists() and not overwrite:
@@ -217,6 +310,12 @@ def export_bundle(
             f"A {type(model).__name__} cannot be exported with a '{spec.architecture}' bundle description"
         )
     tolerance = tolerance if tolerance is not None else (FP16_TOLERANCE if fp16 else FP32_TOLERANCE)
+    if min_agreement is None:
+        min_agreement = FP16_MIN_AGREEMENT if fp16 else FP32_MIN_AGREEMENT
+    if not tolerance >= 0 or not 0 <= min_agreement <= 1:
+        raise ExportError(
+            f"The tolerance must be 0 or more and the class agreement in 0..1, got {tolerance} and {min_agreement}"
+        )
     model = model.eval()
     reference = BundleNetwork(model, utt).eval()  # fp32 torch: what the bundle must reproduce
     network = BundleNetwork(copy.deepcopy(model).half(), utt, half=True).eval() if fp16 else reference
@@ -240,20 +339,19 @@ def export_bundle(
                 dynamo=False,
             )
         proto = onnx.load(str(temporary_path))
-        del proto.metadata_props[:]
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, spec.to_json()
+        _set_description(proto, spec)
         proto.producer_name = "flair-training"
         onnx.checker.check_model(proto)
         onnx.save(proto, str(temporary_path))
         shapes = [(2, 3), (1, 5), (3, 1)] if spec.sentinel2 is not None else [(2, 1), (1, 1), (3, 1)]
-        worst, checked = check_parity(reference, temporary_path, spec, tolerance, shapes)
-        if not worst < tolerance:
-            raise ExportError(
-                f"ONNX Runtime's class probabilities differ from torch's by up to {worst:.3g} "
-                f"(tolerance {tolerance:g}); the bundle was not written",
-                "Check the model for operations that export differently, or export in fp32.",
-            )
+        precision = "fp16" if fp16 else "fp32"
+        parity, checked = verify_parity(
+            reference, temporary_path, spec, shapes, tolerance, min_agreement, precision
+        )
+        spec = replace(spec, provenance={**spec.provenance, PARITY_KEY: parity.to_dict()})
+        BundleSpec.from_json(spec.to_json())
+        _set_description(proto, spec)  # the graph is the one checked; only its description grows
+        onnx.save(proto, str(temporary_path))
         os.chmod(temporary_path, 0o666 & ~_umask())
         os.replace(temporary_path, output)
     except (OutputError, ExportError):
@@ -262,4 +360,10 @@ def export_bundle(
         raise ExportError(f"Exporting to ONNX failed: {type(exc).__name__}: {exc}") from exc
     finally:
         temporary_path.unlink(missing_ok=True)
-    return ExportReport(output, worst, tolerance, checked, fp16)
+    return ExportReport(output, parity, checked, fp16)
+
+
+def _set_description(proto: onnx.ModelProto, spec: BundleSpec) -> None:
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, spec.to_json()

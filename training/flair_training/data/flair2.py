@@ -21,7 +21,12 @@ import rasterio
 import torch
 from torch.utils.data import Dataset
 
-from flair_qgis.core.bundle_spec import AerialInput, Sentinel2Input
+from flair_qgis.core.bundle_spec import (
+    DEFAULT_METADATA_ENCODING,
+    METADATA_ENCODINGS,
+    AerialInput,
+    Sentinel2Input,
+)
 from flair_qgis.core.errors import InputError
 from flair_qgis.core.nomenclature import FLAIR_13, flair19_to_flair13
 from flair_qgis.core.sentinel2 import (
@@ -118,8 +123,8 @@ def split_by_domain(
     return [p for p in patches if p.domain not in held], [p for p in patches if p.domain in held]
 
 
-def metadata_vector(entry: dict) -> np.ndarray:
-    """This project's 45-value encoding of a patch's aerial metadata (FLAIR #2's size, not its code):
+def sinusoidal_metadata_vector(entry: dict) -> np.ndarray:
+    """This project's own 45-value encoding ("flair-qgis-sinusoidal") of a patch's aerial metadata:
     32 sinusoids of the centroid coordinates (8 periods from 1 km to 128 km, x and y, sin and cos),
     then altitude / 1000, year offset from 2020 / 5, month, day of year and time of day as sin/cos pairs,
     and 5 zeros kept for a camera code."""
@@ -142,6 +147,83 @@ def metadata_vector(entry: dict) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
+#: Highest patch altitude of the FLAIR #2 dataset, in metres: the reference scales altitudes by it.
+REFERENCE_MAX_ALTITUDE = 3164.9099121094
+#: The years the reference encodes as a one-hot (its dataset's acquisition years).
+REFERENCE_YEARS = (2018, 2019, 2020, 2021)
+
+
+def _unit(value: float) -> float:
+    """-1..1 mapped onto 0..1, as the reference does with every date and time sinusoid."""
+    return (value + 1.0) / 2.0
+
+
+def reference_metadata_vector(entry: dict) -> np.ndarray:
+    """The FLAIR #2 baseline's 45-value encoding ("flair2-reference") of a patch's aerial metadata,
+    reproduced from IGN's code (IGNF/FLAIR-2, src/load_data.py, `adding_encoded_metadata`) so that
+    checkpoints trained with it see the values they were trained on:
+
+    - 32 values of the centroid (x, y in metres): with frequencies f_i = 1e8 ** (-i / 8), i = 0..7,
+      sin(x / 1e8 * f_i) at even and cos at odd positions 0..15, then the same for y at 16..31;
+    - altitude / 3164.9099121094 (the dataset's highest patch), lowest altitude 0;
+    - camera: (1, 0) when its name contains "UCE", (0, 1) otherwise;
+    - the year as a one-hot over 2018, 2019, 2020, 2021;
+    - month, day and time as (sin + 1) / 2 and (cos + 1) / 2 of 2 pi (month - 1/12), 2 pi day / 31 and
+      2 pi seconds / 86400. The month term is the reference's as written: 2 pi (month - 1/12) makes it
+      the same for every month, and the weights were trained with that constant.
+
+    Raises InputError for a year outside 2018..2021 (the reference has no code for it) or a malformed
+    date or time.
+    """
+    x, y = float(entry["patch_centroid_x"]), float(entry["patch_centroid_y"])
+    frequencies = 1.0 / (1e8 ** (2 * np.arange(8) / 16))
+    coordinates = np.zeros(32)
+    for offset, value in ((0, x / 1e8), (16, y / 1e8)):
+        coordinates[offset : offset + 16 : 2] = np.sin(value * frequencies)
+        coordinates[offset + 1 : offset + 16 : 2] = np.cos(value * frequencies)
+    altitude = float(entry["patch_centroid_z"]) / REFERENCE_MAX_ALTITUDE
+    camera = [1.0, 0.0] if "UCE" in str(entry["camera"]) else [0.0, 1.0]
+    try:
+        year, month, day = (int(part) for part in str(entry["date"]).split("-"))
+        hours, minutes = (int(part) for part in str(entry["time"]).split("h"))
+    except ValueError as exc:
+        raise InputError(
+            f"Aerial metadata date '{entry.get('date')}' or time '{entry.get('time')}' is not "
+            "'YYYY-MM-DD' and 'HHhMM'"
+        ) from exc
+    if year not in REFERENCE_YEARS:
+        raise InputError(
+            f"The FLAIR #2 reference metadata encoding knows the years {list(REFERENCE_YEARS)}, not {year}",
+            "A model trained with that encoding has never seen another year; run it without metadata.",
+        )
+    one_hot = [1.0 if year == known else 0.0 for known in REFERENCE_YEARS]
+    angles = (
+        2 * np.pi * (month - 1 / 12),
+        2 * np.pi * (day / 31),
+        2 * np.pi * ((hours * 3600 + minutes * 60) / 86400),
+    )
+    temporal = [_unit(f(angle)) for angle in angles for f in (np.sin, np.cos)]
+    values = [*coordinates, altitude, *camera, *one_hot, *temporal]
+    return np.asarray(values, dtype=np.float32)
+
+
+#: Every metadata encoding by its bundle name (flair_qgis.core.bundle_spec.METADATA_ENCODINGS).
+METADATA_ENCODERS = {
+    "flair2-reference": reference_metadata_vector,
+    "flair-qgis-sinusoidal": sinusoidal_metadata_vector,
+}
+assert set(METADATA_ENCODERS) == set(METADATA_ENCODINGS)
+
+
+def metadata_vector(entry: dict, encoding: str = DEFAULT_METADATA_ENCODING) -> np.ndarray:
+    """A patch's 45-value aerial metadata vector in the named encoding (see METADATA_ENCODERS)."""
+    if encoding not in METADATA_ENCODERS:
+        raise InputError(
+            f"Unknown aerial metadata encoding '{encoding}'", f"Known encodings: {sorted(METADATA_ENCODERS)}"
+        )
+    return METADATA_ENCODERS[encoding](entry)
+
+
 def normalise_aerial(raw: np.ndarray, spec: AerialInput) -> np.ndarray:
     """C x H x W raw values -> (raw * scale - mean) / std per band, float32."""
     scale, mean, std = (
@@ -155,7 +237,8 @@ class Flair2Dataset(Dataset):
     """Samples of FLAIR #2 patches: a dict with
     aerial C x S x S float32 (normalised per the aerial spec), labels S x S int64 (FLAIR_13 index or
     IGNORE_INDEX; absent for unlabelled patches), and with a Sentinel-2 spec, sentinel2 T x 10 x W x W
-    float32 and positions T float32 (prepare_window's output), plus metadata (45,) when asked, and name.
+    float32 and positions T float32 (prepare_window's output), plus metadata (45,) when asked (in
+    `metadata_encoding`, a name of METADATA_ENCODERS), and name.
     """
 
     def __init__(
@@ -166,6 +249,7 @@ class Flair2Dataset(Dataset):
         sentinel2: Sentinel2Input | None = None,
         augment: bool = False,
         with_metadata: bool = False,
+        metadata_encoding: str = DEFAULT_METADATA_ENCODING,
     ) -> None:
         self.root = Path(root)
         self.patches = patches
@@ -173,6 +257,7 @@ class Flair2Dataset(Dataset):
         self.sentinel2 = sentinel2
         self.augment = augment
         self.with_metadata = with_metadata
+        self.metadata_encoding = metadata_encoding
         self.lookup = label_lookup()
         self._super_areas: dict[Path, FlairSuperArea] = {}
         self._centroids: dict[str, tuple[int, int]] | None = None
@@ -259,7 +344,9 @@ class Flair2Dataset(Dataset):
             sample["sentinel2"] = torch.from_numpy(np.ascontiguousarray(series[0], dtype=np.float32))
             sample["positions"] = torch.from_numpy(np.asarray(series[1], dtype=np.float32))
         if self.with_metadata:
-            sample["metadata"] = torch.from_numpy(metadata_vector(self.metadata[patch.name]))
+            sample["metadata"] = torch.from_numpy(
+                metadata_vector(self.metadata[patch.name], self.metadata_encoding)
+            )
         return sample
 
 
