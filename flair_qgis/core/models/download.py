@@ -220,6 +220,8 @@ def _transfer(
         if part.exists() and part.stat().st_size == entry.size:
             return
     done = part.stat().st_size if part.exists() else 0
+    if last_error is not None and done == 0:
+        raise last_error
     if last_error is None:
         last_error = DownloadError(f"The download of {entry.url} stopped at {done} of {entry.size} bytes")
     raise DownloadError(
