@@ -30,7 +30,7 @@ LABELS = {
 #: Labels of the parity record's figures.
 PARITY_LABELS = {
     "class_agreement": "class agreement",
-    "min_class_agreement": "accepted from",
+    "min_class_agreement": "least class agreement accepted",
     "max_relative_logit_difference": "max relative logit difference",
     "tolerance": "tolerance",
     "logit_scale": "logit scale",
