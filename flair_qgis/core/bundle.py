@@ -80,7 +80,10 @@ class Bundle:
         for cls in spec.nomenclature.classes:
             lines.append(f"           {cls.code:>3}  {cls.colour}  {cls.name} / {cls.name_fr}")
         if spec.provenance:
-            lines.append("Provenance " + "; ".join(f"{k}: {v}" for k, v in spec.provenance.items()))
+            from .models.provenance import provenance_rows
+
+            lines.append("Provenance")
+            lines += [f"           {name}: {text}" for name, text in provenance_rows(spec.provenance)]
         lines.append("Graph      " + "; ".join(t.describe() for t in self.inputs + self.outputs))
         if self.producer:
             lines.append(f"Producer   {self.producer}")

@@ -153,6 +153,11 @@ class FlairDialog(QDialog):
         self.bundle_info.setTextInteractionFlags(Qt.TextSelectableByMouse)
         form.addRow("File", self.bundle_widget)
         form.addRow(self.bundle_info)
+        from .models_panel import ModelsPanel
+
+        self.models_panel = ModelsPanel(box)
+        self.models_panel.installed.connect(self.bundle_widget.setFilePath)
+        form.addRow("Catalogue", self.models_panel)
         return box
 
     def _build_aerial(self) -> QGroupBox:
@@ -758,9 +763,12 @@ def bundle_summary(spec: Any) -> str:
         inputs += "; aerial only (no Sentinel-2)"
     language = qgis_language()
     classes = ", ".join(c.label(language) for c in spec.nomenclature.classes)
+    from ..core.models.provenance import provenance_rows
+
+    provenance = "".join(f"\n{name}: {text}" for name, text in provenance_rows(spec.provenance))
     return (
         f"{spec.model_name} {spec.model_version} ({spec.architecture})\nInputs: {inputs}\n"
-        f"Classes ({len(spec.nomenclature.classes)}): {classes}"
+        f"Classes ({len(spec.nomenclature.classes)}): {classes}{provenance}"
     )
 
 
