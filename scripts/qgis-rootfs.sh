@@ -111,7 +111,7 @@ build() {
     [ "$suite" = trixie-backports ] && target="-t trixie-backports"
     in_root "$staging" "apt-get update -qq && apt-get install -y -qq --no-install-recommends $target \
         qgis python3-qgis qgis-providers && apt-get install -y -qq --no-install-recommends \
-        ca-certificates xvfb xauth python3-venv python3-pip >/dev/null && update-ca-certificates >/dev/null" \
+        ca-certificates xvfb xauth python3-venv python3-pip e2fsprogs >/dev/null && update-ca-certificates >/dev/null" \
         >/dev/null
     cp "$repo/flair_qgis/requirements.txt" "$staging/tmp/plugin-requirements.txt"
     local tools
