@@ -10,7 +10,7 @@ import numpy as np
 from osgeo import gdal
 
 #: Rows read at once never hold more than this many pixels.
-STRIP_PIXELS = 4_000_000
+STRIP_PIXELS = 2_000_000
 #: GDAL's block cache while an algorithm runs (it is shared by the process; restored afterwards).
 CACHE_BYTES = 128 * 2**20
 
@@ -32,9 +32,10 @@ def bounded_gdal_cache(limit: int = CACHE_BYTES):
         gdal.SetCacheMax(previous)
 
 
-def row_strips(width: int, height: int, block_rows: int = 512) -> Iterator[tuple[int, int]]:
-    """(first row, row count) of strips covering `height` rows, a multiple of `block_rows` each."""
-    rows = max(block_rows, (STRIP_PIXELS // max(width, 1)) // block_rows * block_rows)
+def row_strips(width: int, height: int) -> Iterator[tuple[int, int]]:
+    """(first row, row count) of strips covering `height` rows, each of at most STRIP_PIXELS pixels (one
+    row when a single row is wider): what is read at once does not grow with the map's size."""
+    rows = max(1, STRIP_PIXELS // max(width, 1))
     for row in range(0, height, rows):
         yield row, min(rows, height - row)
 

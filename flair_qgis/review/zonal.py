@@ -54,7 +54,7 @@ class ZonalCounter:
         layer.CreateFeature(feature)
         width = col1 - col0
         try:
-            for row, rows in row_strips(width, row1 - row0, block_rows=64):
+            for row, rows in row_strips(width, row1 - row0):
                 if is_cancelled is not None and is_cancelled():
                     raise Cancelled()
                 top = row0 + row
