@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def write_result(path: Path, side: int) -> Path:
 
 def measure(path: Path) -> dict:
     """Run the polygonize step on the result at `path`; its time, peak RSS and polygon count."""
-    sys.path.insert(0, "/usr/share/qgis/python/plugins")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless QGIS
     from qgis.core import QgsApplication
 
     app = QgsApplication([], False)
