@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("engine", "sentinel2", "training")
+BENCHMARKS = ("engine", "sentinel2", "training", "polygonize")
 HERE = Path(__file__).resolve().parent
 
 

@@ -29,6 +29,9 @@ class FlairProvider(QgsProcessingProvider):
 
 def _algorithms() -> list:
     """The provider's algorithms; each module under processing/ contributes its own."""
+    from .polygonize_algorithm import PolygonizeAlgorithm
     from .predict_algorithm import LandCoverAlgorithm
+    from .review_zones_algorithm import ReviewZonesAlgorithm
+    from .zonal_statistics_algorithm import ZonalStatisticsAlgorithm
 
-    return [LandCoverAlgorithm()]
+    return [LandCoverAlgorithm(), PolygonizeAlgorithm(), ReviewZonesAlgorithm(), ZonalStatisticsAlgorithm()]

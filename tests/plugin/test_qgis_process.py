@@ -118,3 +118,31 @@ def test_sigterm_cancels_qgis_process_and_a_killed_ones_files_are_cleaned_by_the
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "left by an interrupted run" in done.stdout + done.stderr
     assert hidden() == [] and output.read_bytes() == b"the previous map"
+
+
+@pytest.mark.slow
+def test_qgis_process_runs_polygonize(tmp_path):
+    from qgis.core import QgsVectorLayer
+
+    from .results import write_result
+
+    classes = np.full((80, 80), 6, np.uint8)
+    classes[:, 40:] = 10
+    classes[5:7, 5:7] = 1  # 4 px: under the 1 m² (25 px) minimum mapping unit
+    result = write_result(tmp_path / "map.tif", classes)
+    output = tmp_path / "polygons.gpkg"
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles,
+        *("--json", "run", "flair:polygonize", "--", f"CLASSES={result.classes}", "MMU=1"),
+        f"OUTPUT={output}",
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    answer = json.loads(done.stdout[done.stdout.index("{") :])
+    assert answer["results"]["POLYGONS"] == 2
+    layer = QgsVectorLayer(f"{output}|layername=land_cover", "polygons", "ogr")
+    assert sorted(f["code"] for f in layer.getFeatures()) == [6, 10]
+    assert sum(f["area_m2"] for f in layer.getFeatures()) == pytest.approx(80 * 80 * 0.04)

@@ -1,0 +1,86 @@
+"""What the review algorithms (polygonize, review zones, zonal statistics) share: translation, their
+group and help address, the progress bridge and the turning of bad input into QgsProcessingException."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from ..paths import resource
+
+DOCS_URL = "https://github.com/flair-qgis/flair_qgis/blob/main/docs/plugin.md"
+
+
+def tr(text: str) -> str:
+    """`text` in QGIS's language, when a translation exists."""
+    return QCoreApplication.translate("FlairReview", text)
+
+
+class ReviewAlgorithm(QgsProcessingAlgorithm):
+    """Base of the review algorithms: one group, the plugin's icon, help in docs/plugin.md."""
+
+    #: Anchor of the algorithm's section in docs/plugin.md.
+    anchor = ""
+
+    def group(self) -> str:
+        return tr("Review")
+
+    def groupId(self) -> str:
+        return "review"
+
+    def icon(self) -> QIcon:
+        return QIcon(str(resource("icon.svg")))
+
+    def helpUrl(self) -> str:
+        return f"{DOCS_URL}#{self.anchor}"
+
+    def createInstance(self) -> QgsProcessingAlgorithm:
+        return type(self)()
+
+
+def with_help(parameter: Any, text: str) -> Any:
+    """`parameter` with its help text (shown as a tooltip and in `qgis_process help`)."""
+    if hasattr(parameter, "setHelp"):
+        parameter.setHelp(text)
+    return parameter
+
+
+def run_review(feedback: QgsProcessingFeedback, function: Callable[..., Any], **arguments: Any) -> Any:
+    """Call a flair_qgis.review function with progress and cancel from `feedback`; returns None when the
+    user cancelled, raises QgsProcessingException with the function's message for bad input."""
+    from ..review.geopackage import GeoPackageError
+    from ..review.raster_blocks import Cancelled
+    from ..review.result import ResultError
+
+    def progress(fraction: float, message: str) -> None:
+        feedback.setProgress(100.0 * fraction)
+        feedback.setProgressText(message)
+
+    try:
+        return function(progress=progress, is_cancelled=feedback.isCanceled, **arguments)
+    except Cancelled:
+        feedback.reportError(tr("Cancelled: nothing was written."))
+        return None
+    except (ResultError, GeoPackageError, RuntimeError) as exc:
+        raise QgsProcessingException(str(exc)) from exc
+
+
+def raster_path(
+    algorithm: QgsProcessingAlgorithm, parameters: dict, key: str, context: QgsProcessingContext
+) -> str | None:
+    """The file behind a raster layer parameter (None when not given)."""
+    if not parameters.get(key):
+        return None
+    layer = algorithm.parameterAsRasterLayer(parameters, key, context)
+    if layer is None:
+        raise QgsProcessingException(tr("The raster given for {key} cannot be opened.").format(key=key))
+    return layer.source().split("|")[0]
