@@ -12,17 +12,12 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
 )
-from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..gui.tr import tr
 from ..paths import resource
 
 DOCS_URL = "https://github.com/flair-qgis/flair_qgis/blob/main/docs/plugin.md"
-
-
-def tr(text: str) -> str:
-    """`text` in QGIS's language, when a translation exists."""
-    return QCoreApplication.translate("FlairReview", text)
 
 
 class ReviewAlgorithm(QgsProcessingAlgorithm):
