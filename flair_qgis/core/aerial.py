@@ -740,6 +740,11 @@ class AreaOfInterest:
         if len(bounds) != 4:
             raise InputError(f"An area needs 4 bounds (xmin, ymin, xmax, ymax), got {list(bounds)}.")
         xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+        if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+            raise InputError(
+                f"The area's bounds must be finite numbers, got {[xmin, ymin, xmax, ymax]}.",
+                "Give the four corners' coordinates in the area's CRS (no inf or nan).",
+            )
         if not (xmin < xmax and ymin < ymax):
             raise InputError(
                 f"The area's bounds are empty or inverted: {_fmt((xmin, ymin, xmax, ymax))}.",

@@ -8,7 +8,9 @@ writes it, the engine reads and validates it. docs/bundle.md is its prose descri
 from __future__ import annotations
 
 import json
+import math
 import re
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -336,6 +338,8 @@ class _Fields:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BundleError(f"Expected a finite number, got {value!r}", self._name(key))
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
             raise BundleError(f"Expected {names}, got {value!r}", self._name(key))
@@ -368,6 +372,8 @@ class _Fields:
             raise BundleError(f"Expected {length} values, got {len(values)}", self._name(key))
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise BundleError(f"Expected numbers, got {values!r}", self._name(key))
+        if not all(math.isfinite(v) for v in values):
+            raise BundleError(f"Expected finite numbers, got {values!r}", self._name(key))
         return tuple(float(v) for v in values)
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -385,6 +391,15 @@ class _Fields:
         if any(not s > 0 for s in scaling.std):
             raise BundleError(f"Standard deviations must be positive, got {scaling.std}", self._name("std"))
         return scaling
+
+
+def _is_month_day(month: int, day: int) -> bool:
+    """Whether month-day exists in some year (29 February does, in leap years)."""
+    try:
+        date(2000, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def _aerial(f: _Fields) -> AerialInput:
@@ -417,8 +432,11 @@ def _sentinel2(f: _Fields) -> Sentinel2Input:
         )
     reference = f.get("reference_date", str)
     match = _MONTH_DAY.match(reference)
-    if not match or not (1 <= int(match.group(1)) <= 12 and 1 <= int(match.group(2)) <= 31):
-        raise BundleError(f"Expected a month and day 'MM-DD', got '{reference}'", f._name("reference_date"))
+    if not match or not _is_month_day(int(match.group(1)), int(match.group(2))):
+        raise BundleError(
+            f"Expected a calendar month and day 'MM-DD' (e.g. '05-15'), got '{reference}'",
+            f._name("reference_date"),
+        )
     clouds = f.sub("cloud_filter")
     threshold = clouds.get("probability_threshold", float)
     fraction = clouds.get("max_cloudy_fraction", float)

@@ -79,6 +79,18 @@ def _broken(mutate) -> BundleError:
             lambda d: d["inputs"]["sentinel2"].update(reference_date="15/05"),
             "inputs.sentinel2.reference_date",
         ),
+        (
+            lambda d: d["inputs"]["sentinel2"].update(reference_date="02-30"),
+            "inputs.sentinel2.reference_date",
+        ),
+        (
+            lambda d: d["inputs"]["sentinel2"].update(reference_date="13-01"),
+            "inputs.sentinel2.reference_date",
+        ),
+        (lambda d: d["inputs"]["aerial"].update(gsd=float("inf")), "inputs.aerial.gsd"),
+        (lambda d: d["inputs"]["aerial"].update(value_range=[0, float("inf")]), "inputs.aerial.value_range"),
+        (lambda d: d["inputs"]["aerial"].update(mean=[0, 0, float("nan"), 0, 0]), "inputs.aerial.mean"),
+        (lambda d: d["inputs"]["sentinel2"].update(pad_value=float("nan")), "inputs.sentinel2.pad_value"),
         (lambda d: d["inputs"]["sentinel2"].update(date_encoding="doy"), "inputs.sentinel2.date_encoding"),
         (
             lambda d: d["inputs"]["sentinel2"].update(monthly_average="yes"),
@@ -100,6 +112,12 @@ def test_validator_names_the_field(mutate, field: str) -> None:
     error = _broken(mutate)
     assert error.field == field
     assert f"'{field}'" in str(error)
+
+
+def test_29_february_is_a_valid_reference_date() -> None:
+    data = _utt_spec().to_dict()
+    data["inputs"]["sentinel2"]["reference_date"] = "02-29"
+    assert BundleSpec.from_dict(data).sentinel2.reference_month_day == (2, 29)
 
 
 def test_newer_format_is_refused_with_a_hint() -> None:

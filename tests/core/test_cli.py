@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import rasterio
 
 from flair_qgis.cli import main, parse_aerial, parse_area
 from flair_qgis.core.errors import InputError
-from tests.bundles import make_aerial_bundle
+from tests.bundles import make_aerial_bundle, make_utt_bundle
 from tests.core.test_predict import expected_classes
 from tests.rasters import ORIGIN, write_raster
 
@@ -124,6 +125,38 @@ def test_bad_input_messages(tmp_path: Path, scene) -> None:
         "predict", "--aerial", str(path), "--model", str(bundle), "--out", out, "--area", "1,2,3"
     )
     assert code == 1 and "XMIN,YMIN,XMAX,YMAX" in err
+    assert not (tmp_path / "x.tif").exists()
+
+
+@pytest.mark.parametrize(
+    "bounds", ["650000,6859990,inf,6860000", "nan,6859990,650010,6860000", "1e999,0,1,1"]
+)
+def test_non_finite_area_is_a_clear_error_in_a_child_process(tmp_path: Path, scene, bounds: str) -> None:
+    path, _, bundle = scene
+    done = python_m(
+        "predict", "--aerial", str(path), "--model", str(bundle), "--out", "x.tif", "--area", bounds,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "finite numbers" in done.stderr and "Hint:" in done.stderr
+    assert "Traceback" not in done.stderr and "OverflowError" not in done.stderr
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_bundle_with_an_impossible_reference_date_is_refused_naming_the_field(tmp_path: Path, scene) -> None:
+    path, _, _ = scene
+    spec = make_utt_bundle(tmp_path / "probe.onnx")
+    data = spec.to_dict()
+    data["inputs"]["sentinel2"]["reference_date"] = "02-30"
+    make_utt_bundle(tmp_path / "bad.onnx", metadata=json.dumps(data))
+    (tmp_path / "s2").mkdir()
+    for args in (("info", str(tmp_path / "bad.onnx")), (
+        "predict", "--aerial", str(path), "--sentinel2", "s2", "--model", "bad.onnx", "--out", "x.tif"
+    )):  # fmt: skip
+        done = python_m(*args, cwd=tmp_path)
+        assert done.returncode == 1, done.stdout
+        assert "inputs.sentinel2.reference_date" in done.stderr and "02-30" in done.stderr
+        assert "Traceback" not in done.stderr
     assert not (tmp_path / "x.tif").exists()
 
 

@@ -324,3 +324,32 @@ def test_sen2cor_2018_mask_names_are_read(tmp_path):
     assert catalog.acquisitions[0].note == ""  # probabilities found, no scene-classification fallback
     series = load_series(catalog, L93, AREA, SPEC)
     np.testing.assert_array_equal(series.masks[0, 1], 64)
+
+
+@pytest.mark.parametrize(
+    "area",
+    [
+        (560501.0, 6281000.0, 560504.0, 6281200.0),  # a 3 m strip between two columns of pixel centres
+        (560501.0, 6281001.0, 560503.0, 6281003.0),  # an area smaller than one 10 m pixel
+    ],
+)
+def test_an_area_narrower_than_a_pixel_is_covered_when_products_cover_it(tmp_path, area):
+    bounds = (560000.0, 6280800.0, 561000.0, 6281600.0)
+    data = np.full((10, 80, 100), 1200, np.float32)
+    write_geotiff_date(tmp_path / "S2_2021-04-03.tif", L93, bounds, data, np.zeros((2, 80, 100), np.uint8))
+    series = load_series(tmp_path, L93, area, SPEC)
+    assert series.uncovered == 0.0 and series.dates == [date(2021, 4, 3)]
+    with pytest.raises(InputError, match="no Sentinel-2 data"):
+        load_series(tmp_path, L93, (561001.0, 6281001.0, 561003.0, 6281003.0), SPEC)  # just east of it
+
+
+def test_a_folder_with_a_symlink_to_itself_is_walked_once(tmp_path):
+    bounds = (560000.0, 6280800.0, 561000.0, 6281600.0)
+    data = np.full((10, 80, 100), 1200, np.float32)
+    for day in ("2021-04-03", "2021-05-03", "2021-06-03"):
+        write_geotiff_date(tmp_path / f"S2_{day}.tif", L93, bounds, data, np.zeros((2, 80, 100), np.uint8))
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "back").symlink_to(tmp_path, target_is_directory=True)
+    catalog = discover(tmp_path)
+    assert len(catalog.acquisitions) == 3

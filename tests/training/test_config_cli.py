@@ -80,3 +80,20 @@ def test_cli_synth_writes_a_dataset_and_keeps_existing_data(tmp_path, capsys) ->
     assert len(list(out.glob("flair_aerial_train/*/*/img/IMG_*.tif"))) == 6
     assert cli.main(["synth", str(out), "--patches", "8", "--size", "32"]) == 2
     assert "is not empty" in capsys.readouterr().err
+
+
+def test_evaluate_refused_for_a_size_error_leaves_no_folder_behind(tmp_path, capsys) -> None:
+    from tests.bundles import make_aerial_bundle
+
+    data = tmp_path / "synthetic"
+    assert cli.main(["synth", str(data), "--patches", "4", "--size", "32", "--window", "16"]) == 0
+    make_aerial_bundle(tmp_path / "tile64.onnx", tile_size=64)  # the patches are 32 px
+    out = tmp_path / "evaluation"
+    args = ["evaluate", str(tmp_path / "tile64.onnx"), "--data", str(data), "--out", str(out)]
+    assert cli.main(args) == 2
+    capsys.readouterr()
+    assert not out.exists()
+    make_aerial_bundle(tmp_path / "tile32.onnx", tile_size=32)
+    assert cli.main(["evaluate", str(tmp_path / "tile32.onnx"), "--data", str(data), "--out", str(out)]) == 0
+    assert "is not empty" not in capsys.readouterr().err
+    assert (out / "metrics.json").is_file()

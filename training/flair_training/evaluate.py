@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -209,7 +210,26 @@ def evaluate(
         collate_fn=partial(collate, pad_value=pad_value),
     )
     predictions_dir = output_dir / "predictions"
+    created = [d for d in (output_dir, predictions_dir) if not d.exists()]
     predictions_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _evaluate_into(predictor, loader, patches, checkpoint, split, output_dir, predictions_dir)
+    except BaseException:
+        # A refused or failed run leaves no folder it created, so the corrected rerun is not refused.
+        for folder in reversed(created):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _evaluate_into(
+    predictor: Predictor,
+    loader: DataLoader,
+    patches: list,
+    checkpoint: str | Path,
+    split: str,
+    output_dir: Path,
+    predictions_dir: Path,
+) -> Evaluation:
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     by_name = {p.name: p for p in patches}
     for batch in loader:

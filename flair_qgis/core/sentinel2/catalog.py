@@ -99,6 +99,7 @@ class _Scanner:
 
     def __init__(self, folder: Path) -> None:
         self.catalog = Sentinel2Catalog(folder)
+        self._visited: set[Path] = set()  # resolved folders already walked: a symlink loop is walked once
 
     def skip(self, path: Path, reason: str) -> None:
         self.catalog.skipped.append((path, reason))
@@ -122,6 +123,13 @@ class _Scanner:
         )
 
     def scan(self, folder: Path) -> None:
+        try:
+            real = folder.resolve(strict=True)
+        except (OSError, RuntimeError):  # a broken link or a link loop PathLib cannot resolve
+            return
+        if real in self._visited:
+            return
+        self._visited.add(real)
         for entry in sorted(folder.iterdir()):
             if entry.is_dir():
                 if entry.name.upper().endswith(".SAFE"):

@@ -7,6 +7,7 @@ adjacent MGRS tiles, and keeps the result in memory so each aerial tile's window
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -169,9 +170,22 @@ def _read_into(
 
 
 def _uncovered_share(data: np.ndarray, grid: Grid, bounds: tuple[float, float, float, float]) -> float:
-    """Share of the grid pixels inside `bounds` that no date covers."""
+    """Share of the grid pixels inside `bounds` that no date covers. An area narrower than a pixel holds
+    no pixel centre: then the pixels it touches are counted."""
     rows, cols = grid.pixel_slices(bounds)
+    if rows.stop <= rows.start or cols.stop <= cols.start:
+        rows, cols = _touched_slices(grid, bounds)
     covered = np.zeros((rows.stop - rows.start, cols.stop - cols.start), dtype=bool)
     for t in range(data.shape[0]):
         covered |= ~np.isnan(data[t, :, rows, cols]).all(axis=0)
     return 1.0 - float(covered.mean()) if covered.size else 1.0
+
+
+def _touched_slices(grid: Grid, bounds: tuple[float, float, float, float]) -> tuple[slice, slice]:
+    """Rows and columns of the grid's pixels that `bounds` touches."""
+    xmin, ymin, xmax, ymax = bounds
+    c0 = max(0, math.floor((xmin - grid.xmin) / grid.gsd))
+    c1 = min(grid.width, max(c0 + 1, math.ceil((xmax - grid.xmin) / grid.gsd)))
+    r0 = max(0, math.floor((grid.ymax - ymax) / grid.gsd))
+    r1 = min(grid.height, max(r0 + 1, math.ceil((grid.ymax - ymin) / grid.gsd)))
+    return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
