@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from .errors import BundleError
