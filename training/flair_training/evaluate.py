@@ -213,7 +213,9 @@ def evaluate(
     created = [d for d in (output_dir, predictions_dir) if not d.exists()]
     predictions_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return _evaluate_into(predictor, loader, patches, checkpoint, split, output_dir, predictions_dir)
+        return _evaluate_into(
+            predictor, loader, patches, checkpoint, split, output_dir, predictions_dir, prediction_format
+        )
     except BaseException:
         # A refused or failed run leaves no folder it created, so the corrected rerun is not refused.
         for folder in reversed(created):
@@ -229,6 +231,7 @@ def _evaluate_into(
     split: str,
     output_dir: Path,
     predictions_dir: Path,
+    prediction_format: str,
 ) -> Evaluation:
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     by_name = {p.name: p for p in patches}
