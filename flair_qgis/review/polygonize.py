@@ -46,10 +46,6 @@ POLYGON_FIELDS = [
     (schema.FIELD_AREA, ogr.OFTReal),
     (schema.FIELD_MEAN_CONFIDENCE, ogr.OFTReal),
 ]
-_STYLE_FIELDS = "&".join(
-    f"field={name}:{'integer' if kind == ogr.OFTInteger else 'double' if kind == ogr.OFTReal else 'string'}"
-    for name, kind in POLYGON_FIELDS
-)
 
 
 @dataclass
@@ -123,7 +119,7 @@ def polygonize_result(
             summary.warnings += _undersized(layer, result, threshold)
         renderer = polygon_renderer(result.nomenclature, language)
         writer.store_default_style(
-            schema.POLYGON_LAYER_NAME, "geom", style_qml(renderer, _STYLE_FIELDS), "FLAIR land cover"
+            schema.POLYGON_LAYER_NAME, "geom", style_qml(renderer, POLYGON_FIELDS), "FLAIR land cover"
         )
         layer = None
         writer.commit()

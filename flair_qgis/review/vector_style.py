@@ -3,6 +3,7 @@ zones by status; as renderers, as QML stored in the GeoPackage, and as a Process
 
 from __future__ import annotations
 
+from osgeo import ogr
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsFillSymbol,
@@ -54,10 +55,12 @@ def review_renderer() -> QgsCategorizedSymbolRenderer:
     return QgsCategorizedSymbolRenderer(schema.FIELD_STATUS, categories)
 
 
-def style_qml(renderer: QgsCategorizedSymbolRenderer, fields: str) -> str:
-    """The QML text of a polygon layer with `renderer`; `fields` is a memory-provider field list
-    ("field=code:integer&field=...") so that the style names the layer's fields."""
-    layer = QgsVectorLayer(f"Polygon?{fields}", "style", "memory")
+def style_qml(renderer: QgsCategorizedSymbolRenderer, fields: list[tuple[str, int]]) -> str:
+    """The QML text of a polygon layer with `renderer`; `fields` are the layer's (name, OGR field type)
+    pairs, so that the style names the layer's fields."""
+    kinds = {ogr.OFTInteger: "integer", ogr.OFTReal: "double"}
+    spec = "&".join(f"field={name}:{kinds.get(kind, 'string')}" for name, kind in fields)
+    layer = QgsVectorLayer(f"Polygon?{spec}", "style", "memory")
     layer.setRenderer(renderer)
     document = QDomDocument()
     message = layer.exportNamedStyle(document, QgsReadWriteContext())

@@ -52,10 +52,6 @@ REVIEW_FIELDS = [
     (schema.FIELD_REVIEWED_AT, ogr.OFTString),
     (schema.FIELD_NOTE, ogr.OFTString),
 ]
-_STYLE_FIELDS = "&".join(
-    f"field={name}:{'integer' if kind == ogr.OFTInteger else 'double' if kind == ogr.OFTReal else 'string'}"
-    for name, kind in REVIEW_FIELDS
-)
 _WORK_LAYER = "low_confidence_regions"
 _CANDIDATES = "candidate_zones"
 
@@ -152,7 +148,7 @@ def review_zones(
         writer.store_default_style(
             schema.REVIEW_LAYER_NAME,
             "geom",
-            style_qml(review_renderer(), _STYLE_FIELDS),
+            style_qml(review_renderer(), REVIEW_FIELDS),
             "FLAIR review zones",
         )
         layer = None
