@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -99,3 +101,46 @@ def flair19_to_flair13(code: int) -> int:
     if not 1 <= code <= 19:
         raise ValueError(f"FLAIR label {code} is outside 1..19")
     return code if code <= 12 else FLAIR_13_OTHER
+
+
+#: The value of class rasters' pixels outside the map: no class has code 0.
+CLASS_NODATA = 0
+
+#: The nomenclatures whose French and English names are known, by the name a class raster records in its
+#: NOMENCLATURE tag.
+KNOWN_NOMENCLATURES = {n.name: n for n in (FLAIR_13, FLAIR_19)}
+
+#: Gray for a class a raster names but whose colour it does not say.
+UNKNOWN_COLOUR = "#808080"
+
+
+def named_classes(band_tags: Mapping[str, str], category_names: Sequence[str] = ()) -> dict[int, str]:
+    """The classes a class raster's band names: its CLASS_<code> tags, then its category names (index =
+    code) for the codes the tags leave out. Only codes 1..255 count: 0 is CLASS_NODATA."""
+    named: dict[int, str] = {}
+    for key, value in band_tags.items():
+        match = re.fullmatch(r"CLASS_(\d+)", key)
+        if match and value and 1 <= int(match.group(1)) <= 255:
+            named[int(match.group(1))] = value
+    for code, name in enumerate(category_names):
+        if 1 <= code <= 255 and name and code not in named:
+            named[code] = name
+    return named
+
+
+def nomenclature_of_raster(
+    tag: str, named: Mapping[int, str], colours: Mapping[int, str] | None = None, fallback_name: str = ""
+) -> Nomenclature:
+    """The nomenclature of a class raster whose NOMENCLATURE tag is `tag` and whose band names the classes
+    `named` (see named_classes): the built-in one the tag names when every named class belongs to it (so
+    French and English names are both known), else the classes as the file names them, coloured by
+    `colours` (code -> "#rrggbb", gray when missing)."""
+    known = KNOWN_NOMENCLATURES.get(tag)
+    if known is not None and set(named) <= set(known.codes):
+        return known
+    colours = colours or {}
+    classes = tuple(
+        LandCoverClass(code, name, name, colours.get(code, UNKNOWN_COLOUR))
+        for code, name in sorted(named.items())
+    )
+    return Nomenclature(tag or fallback_name or "classes of the raster", classes)

@@ -26,7 +26,7 @@ from rasterio.windows import Window
 
 from .aerial import OutputGrid
 from .errors import OutputError
-from .nomenclature import Nomenclature
+from .nomenclature import CLASS_NODATA, Nomenclature
 from .transaction import (
     OutputLock,
     check_replaceable,
@@ -39,8 +39,7 @@ from .transaction import (
 #: The custom property that marks a style as written by this program (see written_by_this_program).
 _QML_MARK = "flair_qgis/generated"
 
-#: Nodata of the class raster (no class has code 0) and of the confidence raster (above 100 %).
-CLASS_NODATA = 0
+#: Nodata of the confidence raster (above 100 %); the class raster's is CLASS_NODATA (0, no class has it).
 CONFIDENCE_NODATA = 255
 
 

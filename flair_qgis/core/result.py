@@ -14,11 +14,8 @@ import rasterio
 import rasterio.errors
 
 from .errors import InputError
-from .nomenclature import FLAIR_13, FLAIR_19, Nomenclature
-from .outputs import CLASS_NODATA, CONFIDENCE_NODATA, OutputPaths
-
-#: The nomenclatures whose French and English names are known, by the name a class raster records.
-KNOWN_NOMENCLATURES = {n.name: n for n in (FLAIR_13, FLAIR_19)}
+from .nomenclature import CLASS_NODATA, Nomenclature, named_classes, nomenclature_of_raster
+from .outputs import CONFIDENCE_NODATA, OutputPaths
 
 
 @dataclass(frozen=True)
@@ -63,9 +60,15 @@ class FlairResult:
         self.statistics_json = paths.statistics_json if paths.statistics_json.is_file() else None
         self.statistics_csv = paths.statistics_csv if paths.statistics_csv.is_file() else None
         self.aux = paths.aux
-        self.nomenclature_name, self.names = self._read_names()
+        #: The map's classes: the built-in nomenclature it names (French and English), else its own names.
+        self.nomenclature: Nomenclature = self._read_nomenclature()
 
-    def _read_names(self) -> tuple[str, dict[int, str]]:
+    @property
+    def names(self) -> dict[int, str]:
+        """Class code -> name, as the nomenclature gives it (English for the built-in ones)."""
+        return {c.code: c.name for c in self.nomenclature.classes}
+
+    def _read_nomenclature(self) -> Nomenclature:
         try:
             with rasterio.open(self.classes) as dataset:
                 if dataset.count != 1 or dataset.dtypes[0] != "uint8":
@@ -75,35 +78,24 @@ class FlairResult:
                         "Choose the class raster of a FLAIR result (map.tif, not its confidence).",
                     )
                 tags = dataset.tags(1)
-                nomenclature = dataset.tags().get("NOMENCLATURE", "")
+                tag = dataset.tags().get("NOMENCLATURE", "")
+                colours = _colours(dataset)
         except rasterio.errors.RasterioError as exc:
             raise InputError(f"{self.classes} cannot be read: {exc}", "Check that it is a GeoTIFF.") from exc
-        names = {
-            int(key[6:]): value
-            for key, value in tags.items()
-            if key.startswith("CLASS_") and key[6:].isdigit()
-        }
-        if not names:
-            names = _category_names(self.aux)
+        names = named_classes(tags, _category_names(self.aux))
         if not names:
             raise InputError(
                 f"{self.classes.name} is not a FLAIR class raster: it carries no class names "
                 "(no CLASS_<code> band tags, no category names in its .aux.xml).",
                 "Choose a map written by FLAIR land cover.",
             )
-        return nomenclature, names
-
-    @property
-    def nomenclature(self) -> Nomenclature | None:
-        """The known nomenclature the map was made with (French and English names), if any."""
-        return KNOWN_NOMENCLATURES.get(self.nomenclature_name)
+        return nomenclature_of_raster(tag, names, colours, self.classes.stem)
 
     def class_name(self, code: int, language: str = "en") -> str:
-        """The name of class `code` in `language` when the nomenclature is known, else as the file says."""
-        known = self.nomenclature
-        if known is not None and code in known.codes:
-            return known.by_code(code).label(language)
-        return self.names.get(code, str(code))
+        """The name of class `code` in `language` (French only for a built-in nomenclature), else its code."""
+        if code in self.nomenclature.codes:
+            return self.nomenclature.by_code(code).label(language)
+        return str(code)
 
     def present_codes(self) -> list[int] | None:
         """The codes with at least one pixel according to map.stats.json; None when it is missing."""
@@ -175,14 +167,23 @@ def _cell(dataset, x: float, y: float) -> tuple[int, int] | None:
     return None
 
 
-def _category_names(aux: Path) -> dict[int, str]:
-    """Category names of band 1 in GDAL's PAM side-car (index = code), empty entries left out."""
+def _colours(dataset) -> dict[int, str]:
+    """Code -> "#rrggbb" from band 1's colour table; empty without one."""
+    try:
+        table = dataset.colormap(1)
+    except ValueError:
+        return {}
+    return {code: f"#{r:02x}{g:02x}{b:02x}" for code, (r, g, b, *_) in table.items()}
+
+
+def _category_names(aux: Path) -> list[str]:
+    """Category names of band 1 in GDAL's PAM side-car (index = code, "" where empty)."""
     try:
         root = ET.parse(aux).getroot()
     except (OSError, ET.ParseError):
-        return {}
+        return []
     band = root.find("PAMRasterBand[@band='1']")
     categories = band.find("CategoryNames") if band is not None else None
     if categories is None:
-        return {}
-    return {code: (c.text or "") for code, c in enumerate(categories.findall("Category")) if c.text}
+        return []
+    return [c.text or "" for c in categories.findall("Category")]

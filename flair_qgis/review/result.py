@@ -5,22 +5,18 @@ Qt-free: used by the review algorithms whatever loaded the result."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from osgeo import gdal, osr
 
-from ..core.nomenclature import FLAIR_13, FLAIR_19, LandCoverClass, Nomenclature
+from ..core.errors import InputError
+from ..core.nomenclature import CLASS_NODATA, Nomenclature, named_classes, nomenclature_of_raster
 
-#: Nodata of FLAIR class rasters (no class has code 0).
-CLASS_NODATA = 0
-#: Built-in nomenclatures, recognised by the NOMENCLATURE tag a FLAIR class raster carries.
-KNOWN_NOMENCLATURES = {n.name: n for n in (FLAIR_13, FLAIR_19)}
-_CLASS_TAG = re.compile(r"^CLASS_(\d+)$")
+__all__ = ["CLASS_NODATA", "ClassResult", "RasterGrid", "ResultError", "read_class_result"]
 
 
-class ResultError(ValueError):
+class ResultError(InputError):
     """A file is not the FLAIR result it should be: the message names the file and what to do."""
 
 
@@ -112,41 +108,25 @@ def read_class_result(path: str | Path) -> ClassResult:
 
 
 def read_nomenclature(dataset: gdal.Dataset, path: str | Path = "") -> Nomenclature:
-    """The classes of a FLAIR class raster: the built-in nomenclature its NOMENCLATURE tag names (English
-    and French names), else the classes its band tags CLASS_<code> or category names (.aux.xml) list,
-    coloured by its colour table. ResultError when the raster names no class."""
+    """The classes of a FLAIR class raster (core.nomenclature.nomenclature_of_raster reads them the same
+    way for the inspect tool), or ResultError when the raster names no class."""
     band = dataset.GetRasterBand(1)
-    named = _named_classes(band)
+    named = named_classes(band.GetMetadata() or {}, band.GetCategoryNames() or [])
     if not named:
         raise ResultError(
             f"{path} is not a FLAIR result: its band names no class (no CLASS_<code> tags, no category "
             "names). Choose a land-cover map written by the FLAIR algorithm, with its .aux.xml beside it."
         )
-    known = KNOWN_NOMENCLATURES.get(dataset.GetMetadataItem("NOMENCLATURE") or "")
-    if known is not None and set(named) <= set(known.codes):
-        return known
-    colours = band.GetColorTable()
-    classes = []
-    for code, name in sorted(named.items()):
-        colour = "#808080"
-        if colours is not None and code < colours.GetCount():
-            r, g, b = colours.GetColorEntry(code)[:3]
-            colour = f"#{r:02x}{g:02x}{b:02x}"
-        classes.append(LandCoverClass(code, name, name, colour))
-    title = dataset.GetMetadataItem("NOMENCLATURE") or Path(str(path)).stem
-    return Nomenclature(title, tuple(classes))
-
-
-def _named_classes(band: gdal.Band) -> dict[int, str]:
-    named: dict[int, str] = {}
-    for key, value in (band.GetMetadata() or {}).items():
-        match = _CLASS_TAG.match(key)
-        if match and value and 1 <= int(match.group(1)) <= 255:
-            named[int(match.group(1))] = value
-    for code, name in enumerate(band.GetCategoryNames() or []):
-        if 1 <= code <= 255 and name and code not in named:
-            named[code] = name
-    return named
+    table = band.GetColorTable()
+    colours = {}
+    if table is not None:
+        for code in named:
+            if code < table.GetCount():
+                r, g, b = table.GetColorEntry(code)[:3]
+                colours[code] = f"#{r:02x}{g:02x}{b:02x}"
+    return nomenclature_of_raster(
+        dataset.GetMetadataItem("NOMENCLATURE") or "", named, colours, Path(str(path)).stem
+    )
 
 
 def check_same_grid(result: ClassResult, dataset: gdal.Dataset, what: str, path: str | Path) -> None:

@@ -183,6 +183,47 @@ def test_names_come_from_the_aux_xml_when_the_tags_are_missing(tmp_path):
     assert result.pixel(*pixel_centre(1, 0)).code is None  # nodata
 
 
+def write_tagged(path, tags: dict[str, str], nomenclature: str = "") -> None:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=2, height=2, count=1, dtype="uint8", crs="EPSG:2154",
+        transform=rasterio.transform.from_origin(*ORIGIN, GSD, GSD), nodata=0,
+    ) as dataset:  # fmt: skip
+        dataset.write(np.array([[1, 2], [0, 40]], np.uint8), 1)
+        dataset.write_colormap(1, {1: (255, 0, 0, 255), 40: (0, 0, 255, 255)})
+        dataset.update_tags(1, **tags)
+        if nomenclature:
+            dataset.update_tags(NOMENCLATURE=nomenclature)
+
+
+@pytest.mark.parametrize(
+    ("tags", "nomenclature", "expected"),
+    [
+        # The built-in nomenclature it names: French names known too.
+        ({"CLASS_1": "building", "CLASS_2": "pervious surface"}, FLAIR_13.name, FLAIR_13),
+        # It names the FLAIR #2 nomenclature but a class outside it: the file's own classes, its colours.
+        (
+            {"CLASS_0": "nodata", "CLASS_1": "roofs", "CLASS_40": "solar farm"},
+            FLAIR_13.name,
+            [(1, "roofs", "#ff0000"), (40, "solar farm", "#0000ff")],
+        ),
+        # No nomenclature tag: the file's classes; code 0 (nodata) and out-of-range tags never count.
+        ({"CLASS_1": "roofs", "CLASS_300": "x", "CLASS_": "y"}, "", [(1, "roofs", "#ff0000")]),
+    ],
+)
+def test_the_inspect_tool_and_the_review_algorithms_read_the_same_classes(
+    tmp_path, tags, nomenclature, expected
+):
+    from flair_qgis.review.result import read_class_result
+
+    path = tmp_path / "map.tif"
+    write_tagged(path, tags, nomenclature)
+    for read in (FlairResult(path).nomenclature, read_class_result(path).nomenclature):
+        if isinstance(expected, list):
+            assert [(c.code, c.name, c.colour) for c in read.classes] == expected
+        else:
+            assert read == expected
+
+
 def test_a_raster_that_is_not_a_flair_map_is_refused(scene):
     with pytest.raises(InputError, match="3 band"):
         FlairResult(scene.folder / "ortho_rvb.tif")
