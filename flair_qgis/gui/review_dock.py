@@ -26,28 +26,8 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..review import schema
 from .tr import tr
-
-# The review-zones layer's fields (one place: the layer's schema).
-RANK = "rank"
-AREA = "area_m2"
-MEAN_CONFIDENCE = "mean_confidence"
-CLASS_CODE = "class_code"
-CLASS_NAME = "class_name"
-RUNNER_UP_CODE = "runner_up_code"
-RUNNER_UP_NAME = "runner_up_name"
-STATUS = "status"
-REVIEWED_AT = "reviewed_at"
-NOTE = "note"
-#: Every field a layer needs for the dock to take it as review zones.
-REVIEW_FIELDS = (RANK, AREA, MEAN_CONFIDENCE, CLASS_CODE, CLASS_NAME, RUNNER_UP_CODE, RUNNER_UP_NAME,
-                 STATUS, REVIEWED_AT, NOTE)  # fmt: skip
-
-#: The values of the status field.
-TO_REVIEW = "to review"
-CONFIRMED = "confirmed"
-CORRECTED = "corrected"
-STATUSES = (TO_REVIEW, CONFIRMED, CORRECTED)
 
 #: Layer custom property holding the id of the zone the reviewer was at (saved with the project).
 CURRENT_PROPERTY = "flair_qgis/review_current"
@@ -60,7 +40,7 @@ def is_review_layer(layer: QgsMapLayer | None) -> bool:
     if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
         return False
     names = set(layer.fields().names())
-    return all(field in names for field in REVIEW_FIELDS)
+    return all(field in names for field in schema.REVIEW_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -108,13 +88,13 @@ class ReviewQueue:
     def _zone(self, feature: QgsFeature) -> Zone:
         return Zone(
             fid=feature.id(),
-            rank=int(_number(feature[RANK], 0)),
-            area_m2=_number(feature[AREA]),
-            mean_confidence=_number(feature[MEAN_CONFIDENCE]),
-            class_name=_text(feature[CLASS_NAME]),
-            runner_up_name=_text(feature[RUNNER_UP_NAME]),
-            status=_text(feature[STATUS]) or TO_REVIEW,
-            note=_text(feature[NOTE]),
+            rank=int(_number(feature[schema.FIELD_RANK], 0)),
+            area_m2=_number(feature[schema.FIELD_AREA]),
+            mean_confidence=_number(feature[schema.FIELD_MEAN_CONFIDENCE]),
+            class_name=_text(feature[schema.FIELD_CLASS_NAME]),
+            runner_up_name=_text(feature[schema.FIELD_RUNNER_UP_NAME]),
+            status=_text(feature[schema.FIELD_STATUS]) or schema.STATUS_TO_REVIEW,
+            note=_text(feature[schema.FIELD_NOTE]),
         )
 
     def _resume_index(self) -> int:
@@ -125,7 +105,7 @@ class ReviewQueue:
                 if zone.fid == int(remembered):
                     return index
         for index, zone in enumerate(self.zones):
-            if zone.status == TO_REVIEW:
+            if zone.status == schema.STATUS_TO_REVIEW:
                 return index
         return 0
 
@@ -144,15 +124,20 @@ class ReviewQueue:
         zone = self.current
         if zone is None:
             return
-        if status not in STATUSES:
+        if status not in schema.STATUSES:
             raise ValueError(f"unknown review status {status!r}")
         fields = self.layer.fields()
         reviewed_at = (
-            None if status == TO_REVIEW else QDateTime.currentDateTime().toString(Qt.DateFormat.ISODate)
+            None
+            if status == schema.STATUS_TO_REVIEW
+            else QDateTime.currentDateTime().toString(Qt.DateFormat.ISODate)
         )
-        changes = {fields.indexOf(STATUS): status, fields.indexOf(REVIEWED_AT): reviewed_at}
+        changes = {
+            fields.indexOf(schema.FIELD_STATUS): status,
+            fields.indexOf(schema.FIELD_REVIEWED_AT): reviewed_at,
+        }
         if note is not None:
-            changes[fields.indexOf(NOTE)] = note
+            changes[fields.indexOf(schema.FIELD_NOTE)] = note
         if not self.layer.dataProvider().changeAttributeValues({zone.fid: changes}):
             raise OSError(f"the review zones of {self.layer.source()} could not be written")
         self.layer.setCustomProperty(CURRENT_PROPERTY, zone.fid)
@@ -161,7 +146,7 @@ class ReviewQueue:
 
     def progress(self) -> tuple[int, int, float]:
         """(zones reviewed, zones, percent of the zones' total area reviewed)."""
-        reviewed = [z for z in self.zones if z.status != TO_REVIEW]
+        reviewed = [z for z in self.zones if z.status in schema.REVIEWED_STATUSES]
         total = sum(z.area_m2 for z in self.zones)
         share = 100.0 * sum(z.area_m2 for z in reviewed) / total if total else 0.0
         return len(reviewed), len(self.zones), share
@@ -225,9 +210,9 @@ class ReviewDock(QgsDockWidget):
         self.previous_button.clicked.connect(lambda: self.step(-1))
         self.next_button.clicked.connect(lambda: self.step(1))
         self.zoom_button.clicked.connect(self.zoom_to_current)
-        self.confirm_button.clicked.connect(lambda: self.mark(CONFIRMED))
-        self.correct_button.clicked.connect(lambda: self.mark(CORRECTED))
-        self.reset_button.clicked.connect(lambda: self.mark(TO_REVIEW))
+        self.confirm_button.clicked.connect(lambda: self.mark(schema.STATUS_CONFIRMED))
+        self.correct_button.clicked.connect(lambda: self.mark(schema.STATUS_CORRECTED))
+        self.reset_button.clicked.connect(lambda: self.mark(schema.STATUS_TO_REVIEW))
 
     # ------------------------------------------------------------------ layers
     def refresh_layers(self, *_args) -> None:
@@ -275,7 +260,7 @@ class ReviewDock(QgsDockWidget):
                 )
             )
             return
-        if status != TO_REVIEW and self.queue.index < len(self.queue.zones) - 1:
+        if status != schema.STATUS_TO_REVIEW and self.queue.index < len(self.queue.zones) - 1:
             self.queue.go(1)
         self.show_current()
 

@@ -8,21 +8,8 @@ from pathlib import Path
 
 from osgeo import ogr, osr
 
-from flair_qgis.gui import review_dock as schema
-
-#: OGR type of each review-zone field.
-FIELD_TYPES = {
-    schema.RANK: ogr.OFTInteger,
-    schema.AREA: ogr.OFTReal,
-    schema.MEAN_CONFIDENCE: ogr.OFTReal,
-    schema.CLASS_CODE: ogr.OFTInteger,
-    schema.CLASS_NAME: ogr.OFTString,
-    schema.RUNNER_UP_CODE: ogr.OFTInteger,
-    schema.RUNNER_UP_NAME: ogr.OFTString,
-    schema.STATUS: ogr.OFTString,
-    schema.REVIEWED_AT: ogr.OFTString,
-    schema.NOTE: ogr.OFTString,
-}
+from flair_qgis.review import schema
+from flair_qgis.review.zones import REVIEW_FIELDS
 
 
 @dataclass(frozen=True)
@@ -69,23 +56,23 @@ def write_zone_rows(path: Path, rows: list[tuple], epsg: int = 2154, layer: str 
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(epsg)
     table = dataset.CreateLayer(layer, srs, ogr.wkbPolygon)
-    for name in schema.REVIEW_FIELDS:
-        table.CreateField(ogr.FieldDefn(name, FIELD_TYPES[name]))
+    for name, kind in REVIEW_FIELDS:  # the algorithm's own field spec
+        table.CreateField(ogr.FieldDefn(name, kind))
     urgency = sorted(range(len(rows)), key=lambda i: -rows[i][1] * (1.0 - rows[i][2]))
     ranks = {index: rank for rank, index in enumerate(urgency, start=1)}
     for index, (wkt, area, confidence, code, name, runner_code, runner_name) in enumerate(rows):
         feature = ogr.Feature(table.GetLayerDefn())
         feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        feature[schema.RANK] = ranks[index]
-        feature[schema.AREA] = area
-        feature[schema.MEAN_CONFIDENCE] = confidence
-        feature[schema.CLASS_CODE] = code
-        feature[schema.CLASS_NAME] = name
+        feature[schema.FIELD_RANK] = ranks[index]
+        feature[schema.FIELD_AREA] = area
+        feature[schema.FIELD_MEAN_CONFIDENCE] = confidence
+        feature[schema.FIELD_CLASS_CODE] = code
+        feature[schema.FIELD_CLASS_NAME] = name
         if runner_code is not None:
-            feature[schema.RUNNER_UP_CODE] = runner_code
-        feature[schema.RUNNER_UP_NAME] = runner_name
-        feature[schema.STATUS] = schema.TO_REVIEW
-        feature[schema.NOTE] = ""
+            feature[schema.FIELD_RUNNER_UP_CODE] = runner_code
+        feature[schema.FIELD_RUNNER_UP_NAME] = runner_name
+        feature[schema.FIELD_STATUS] = schema.STATUS_TO_REVIEW
+        feature[schema.FIELD_NOTE] = ""
         table.CreateFeature(feature)
     dataset = None  # closes and flushes the file
     return path

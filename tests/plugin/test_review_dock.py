@@ -3,11 +3,12 @@ verdicts written into the file at once, progress, and the place kept across a pr
 
 from __future__ import annotations
 
+import pytest
 from osgeo import ogr
 from qgis.core import QgsProject, QgsVectorLayer
 
-from flair_qgis.gui import review_dock as schema
 from flair_qgis.gui.review_dock import ReviewDock
+from flair_qgis.review import schema
 
 from .review_data import sample_zones, write_review_zones
 
@@ -23,7 +24,10 @@ def on_disk(path) -> dict[int, tuple]:
     """rank -> (status, reviewed_at, note) read back with OGR, not through QGIS."""
     dataset = ogr.Open(str(path))
     table = dataset.GetLayerByName("review_zones")
-    rows = {f[schema.RANK]: (f[schema.STATUS], f[schema.REVIEWED_AT], f[schema.NOTE]) for f in table}
+    rows = {
+        f[schema.FIELD_RANK]: (f[schema.FIELD_STATUS], f[schema.FIELD_REVIEWED_AT], f[schema.FIELD_NOTE])
+        for f in table
+    }
     dataset = None
     return rows
 
@@ -107,4 +111,45 @@ def test_saved_project_resumes_at_the_zone_left(tmp_path, qgis_new_project, qgis
     dock = ReviewDock(qgis_canvas)
     assert dock.queue.current.rank == 4
     assert dock.progress_label.text() == "0 of 4 reviewed, 0 % of the low-confidence area"
+    dock.deleteLater()
+
+
+def test_dock_walks_the_review_zones_algorithm_own_output(
+    tmp_path, qgis_new_project, qgis_canvas, flair_provider
+):
+    """The GeoPackage `flair:review_zones` writes, loaded with its stored default style, is taken by the
+    dock as it is: same ranks, names and areas; a verdict lands in that file."""
+    import processing
+
+    from .results import write_result
+    from .test_review_zones import constructed
+
+    classes, confidence, probabilities = constructed()
+    result = write_result(tmp_path / "map.tif", classes, confidence, probabilities)
+    output = tmp_path / "map.review.gpkg"
+    processing.run(
+        "flair:review_zones",
+        {"CLASSES": str(result.classes), "CONFIDENCE": str(result.confidence),
+         "PROBABILITIES": str(result.probabilities), "THRESHOLD": 0.5, "MIN_AREA": 1.0,
+         "OUTPUT": str(output)},
+    )  # fmt: skip
+    layer = load_zones(output, "map review zones")
+    qgis_canvas.setDestinationCrs(layer.crs())
+    dock = ReviewDock(qgis_canvas)
+
+    queue = dock.queue
+    assert queue.layer is layer
+    assert [(z.rank, z.area_m2, z.class_name) for z in queue.zones] == [
+        (1, pytest.approx(24.0), "coniferous"),
+        (2, pytest.approx(16.0), "coniferous"),
+        (3, pytest.approx(4.0), "coniferous"),
+    ]
+    assert queue.zones[0].runner_up_name == "herbaceous vegetation"
+    assert "Predicted: <b>coniferous</b>, runner-up: herbaceous vegetation" in dock.zone_label.text()
+    dock.zoom_to_current()
+    assert qgis_canvas.extent().contains(layer.getFeature(queue.current.fid).geometry().boundingBox())
+
+    dock.correct_button.click()
+    assert on_disk(output)[1][0] == schema.STATUS_CORRECTED
+    assert dock.progress_label.text() == "1 of 3 reviewed, 55 % of the low-confidence area"  # 24 of 44 m²
     dock.deleteLater()
