@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsApplication
+from qgis.core import QgsApplication, QgsVectorLayer
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
@@ -64,7 +64,7 @@ class FlairPlugin:
         )
         self.review_action.setObjectName("flair_qgis_review")
         self.review_action.setToolTip(tr("Walk through the low-confidence zones and record a verdict"))
-        self.review_action.triggered.connect(self.show_review_dock)
+        self.review_action.triggered.connect(lambda: self.show_review_dock())
         for action in (self.inspect_action, self.review_action):
             self.iface.addToolBarIcon(action)
             self.iface.addPluginToRasterMenu(MENU, action)
@@ -85,7 +85,8 @@ class FlairPlugin:
         self.iface.mapCanvas().setMapTool(self.inspect_tool)
         self.inspect_panel.show()
 
-    def show_review_dock(self) -> None:
+    def show_review_dock(self, layer: QgsVectorLayer | None = None) -> None:
+        """Show the review dock; on `layer` (a review-zones layer of the project) when given."""
         from qgis.PyQt.QtCore import Qt
 
         from .gui.review_dock import ReviewDock
@@ -94,6 +95,8 @@ class FlairPlugin:
             self.review_dock = ReviewDock(self.iface.mapCanvas(), parent=self.iface.mainWindow())
             self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
         self.review_dock.refresh_layers()
+        if layer is not None:
+            self.review_dock.set_layer(layer)
         self.review_dock.show()
         self.review_dock.raise_()
 
@@ -144,7 +147,9 @@ class FlairPlugin:
         from .gui.dialog import FlairDialog
 
         if self.dialog is None:
-            self.dialog = FlairDialog(self.iface, parent=self.iface.mainWindow())
+            self.dialog = FlairDialog(
+                self.iface, parent=self.iface.mainWindow(), open_review=self.show_review_dock
+            )
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()

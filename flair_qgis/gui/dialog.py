@@ -3,6 +3,7 @@ input problems before running, follow the background run and read the statistics
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -63,10 +65,18 @@ DEVICES = (("auto", "Automatic (GPU when available)"), ("gpu", "GPU"), ("cpu", "
 class FlairDialog(QDialog):
     """Non-modal dialog; the run happens in a QgsTask fed a plain PredictionRequest (never widgets)."""
 
-    def __init__(self, iface: Any, parent: QWidget | None = None, project: QgsProject | None = None) -> None:
+    def __init__(
+        self,
+        iface: Any,
+        parent: QWidget | None = None,
+        project: QgsProject | None = None,
+        open_review: Callable[[Any], None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.iface = iface
         self.project = project or QgsProject.instance()
+        #: Called with the review-zones layer a run added (the plugin opens its review dock on it).
+        self.open_review = open_review
         self.bundle = None
         self.bundle_error: str | None = None
         self.sentinel2_error: str | None = None
@@ -231,7 +241,58 @@ class FlairDialog(QDialog):
         form.addRow(self.confidence_check)
         form.addRow(self.probabilities_check)
         form.addRow(self.present_only_check)
+        self._build_review_outputs(form)
         return box
+
+    def _build_review_outputs(self, form: QFormLayout) -> None:
+        """Polygons with a minimum mapping unit and the review zones, written beside the map after it."""
+        self.polygons_check = QCheckBox(tr("Land-cover polygons (<map>.polygons.gpkg)"))
+        self.polygons_check.setToolTip(
+            tr("One polygon per region of a class; smaller regions are merged into their largest neighbour")
+        )
+        self.mmu_spin = QDoubleSpinBox()
+        self.mmu_spin.setRange(0.0, 1_000_000.0)
+        self.mmu_spin.setDecimals(1)
+        self.mmu_spin.setSuffix(" m²")
+        self.mmu_spin.setToolTip(tr("0 keeps every region, down to one pixel"))
+        self.zones_check = QCheckBox(tr("Review zones: where the model hesitated (<map>.review.gpkg)"))
+        self.zones_check.setToolTip(
+            tr("Regions of low confidence, most urgent first, to walk through in the FLAIR review panel")
+        )
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(0.05, 1.0)
+        self.threshold_spin.setSingleStep(0.05)
+        self.threshold_spin.setDecimals(2)
+        self.threshold_spin.setToolTip(tr("Pixels whose confidence is under this value (0..1) are to review"))
+        self.min_zone_spin = QDoubleSpinBox()
+        self.min_zone_spin.setRange(0.0, 1_000_000.0)
+        self.min_zone_spin.setDecimals(1)
+        self.min_zone_spin.setSuffix(" m²")
+        form.addRow(self.polygons_check)
+        form.addRow(tr("Minimum mapping unit"), self.mmu_spin)
+        form.addRow(self.zones_check)
+        form.addRow(tr("Confidence under"), self.threshold_spin)
+        form.addRow(tr("Smallest zone"), self.min_zone_spin)
+
+    def review_request(self) -> Any:
+        """The review outputs asked for (review.beside_map.ReviewRequest)."""
+        from ..review.beside_map import ReviewRequest
+
+        return ReviewRequest(
+            polygons=self.polygons_check.isChecked(),
+            mmu_m2=self.mmu_spin.value(),
+            zones=self.zones_check.isChecked(),
+            threshold=self.threshold_spin.value(),
+            min_zone_m2=self.min_zone_spin.value(),
+        )
+
+    def _review_toggled(self, *_: Any) -> None:
+        self.mmu_spin.setEnabled(self.polygons_check.isChecked())
+        for widget in (self.threshold_spin, self.min_zone_spin):
+            widget.setEnabled(self.zones_check.isChecked())
+        if self.zones_check.isChecked() and not self.confidence_check.isChecked():
+            self.confidence_check.setChecked(True)  # the zones are made from it
+        self.check()
 
     def _build_advanced(self) -> QgsCollapsibleGroupBox:
         box = QgsCollapsibleGroupBox("Device and advanced settings")
@@ -268,6 +329,10 @@ class FlairDialog(QDialog):
         self.sentinel2_widget.fileChanged.connect(self._sentinel2_changed)
         self.output_widget.fileChanged.connect(self.check)
         self.overwrite_check.toggled.connect(self.check)
+        self.confidence_check.toggled.connect(self.check)
+        for check in (self.polygons_check, self.zones_check):
+            check.toggled.connect(self._review_toggled)
+        self._review_toggled()
         for name in AERIAL_BANDS:
             self.band_layers[name].layerChanged.connect(lambda _, name=name: self._layer_changed(name))
             self._layer_changed(name)
@@ -294,10 +359,20 @@ class FlairDialog(QDialog):
         self.confidence_check.setChecked(settings.value("confidence", True, bool))
         self.probabilities_check.setChecked(settings.value("probabilities", False, bool))
         self.present_only_check.setChecked(settings.value("legend_present_only", False, bool))
+        self._restore_review()
         self._select(self.device_combo, settings.value("device", "auto"))
         self._select(self.area_mode, settings.value("area", "layer"))
         self.overlap_spin.setValue(settings.value("overlap", -1, int))
         self.batch_spin.setValue(settings.value("batch_size", 4, int))
+
+    def _restore_review(self) -> None:
+        from ..review.beside_map import DEFAULT_MIN_ZONE_M2, DEFAULT_MMU_M2, DEFAULT_THRESHOLD
+
+        self.polygons_check.setChecked(settings.value("polygons", False, bool))
+        self.mmu_spin.setValue(settings.value("polygons_mmu_m2", DEFAULT_MMU_M2, float))
+        self.zones_check.setChecked(settings.value("review_zones", False, bool))
+        self.threshold_spin.setValue(settings.value("review_threshold", DEFAULT_THRESHOLD, float))
+        self.min_zone_spin.setValue(settings.value("review_min_zone_m2", DEFAULT_MIN_ZONE_M2, float))
 
     def _remember(self) -> None:
         settings.set_value("bundle", self.bundle_widget.filePath())
@@ -306,6 +381,11 @@ class FlairDialog(QDialog):
         settings.set_value("confidence", self.confidence_check.isChecked())
         settings.set_value("probabilities", self.probabilities_check.isChecked())
         settings.set_value("legend_present_only", self.present_only_check.isChecked())
+        settings.set_value("polygons", self.polygons_check.isChecked())
+        settings.set_value("polygons_mmu_m2", self.mmu_spin.value())
+        settings.set_value("review_zones", self.zones_check.isChecked())
+        settings.set_value("review_threshold", self.threshold_spin.value())
+        settings.set_value("review_min_zone_m2", self.min_zone_spin.value())
         settings.set_value("device", self.device_combo.currentData())
         settings.set_value("area", self.area_mode.currentData())
         settings.set_value("overlap", self.overlap_spin.value())
@@ -539,7 +619,16 @@ class FlairDialog(QDialog):
             return [f"The output folder {output.parent} does not exist."]
         if output.exists() and not self.overwrite_check.isChecked():
             return [f"{output.name} already exists: choose another name or tick 'Replace the file'."]
-        return []
+        return self._review_problems(output)
+
+    def _review_problems(self, output: Path) -> list[str]:
+        from ..review.beside_map import destination_problems
+
+        review = self.review_request()
+        problems = []
+        if review.zones and not self.confidence_check.isChecked():
+            problems.append(tr("Review zones are made from the confidence raster: tick 'Confidence raster'."))
+        return problems + destination_problems(output, review, self.overwrite_check.isChecked())
 
     def check(self, *_: Any) -> list[str]:
         """Show the current problems and allow the run only when there is none."""
@@ -658,6 +747,7 @@ class FlairDialog(QDialog):
             message_bar=message_bar,
             on_done=self._finished,
             nomenclature=self.bundle.spec.nomenclature,
+            review=self.review_request(),
         )
         self.task.progressChanged.connect(self._progress)
         self.statistics_table.setVisible(False)
@@ -688,6 +778,12 @@ class FlairDialog(QDialog):
             self.progress_label.setText(f"Done: {task.result.class_raster}")
             self.show_statistics(task.result.statistics)
             self.output_widget.setFilePath(self.default_output())
+            if task.review is not None and task.review.errors:
+                self.progress_label.setText(
+                    f"Done: {task.result.class_raster}\n" + "\n".join(task.review.errors)
+                )
+            if task.zones_layer is not None and self.open_review is not None:
+                self.open_review(task.zones_layer)
         else:
             self.progress_bar.setValue(0)
             self.progress_label.setText(str(task.error))

@@ -33,6 +33,8 @@ from ..styling import (
 )
 
 LOG_TAG = "FLAIR land cover"
+#: Part of the progress bar given to the review outputs (polygons, review zones) when asked for.
+REVIEW_SHARE = 0.15
 
 
 class PredictionTask(QgsTask):
@@ -50,6 +52,7 @@ class PredictionTask(QgsTask):
         message_bar: Any = None,
         on_done: Callable[[PredictionTask], None] | None = None,
         nomenclature: Any = None,
+        review: Any = None,
     ) -> None:
         super().__init__(f"FLAIR land cover: {title}", QgsTask.CanCancel)
         self.request = request
@@ -58,6 +61,12 @@ class PredictionTask(QgsTask):
         self.message_bar = message_bar
         self.on_done = on_done
         self.nomenclature = nomenclature
+        #: A review.beside_map.ReviewRequest: polygons and review zones to write once the map is done.
+        self.review_request = review
+        #: What was written beside the map (review.beside_map.ReviewWritten), None when nothing was asked.
+        self.review = None
+        #: The review-zones layer added to the project, for the review dock.
+        self.zones_layer: QgsVectorLayer | None = None
         self.result = None
         self.error: FlairError | None = None
         self.details = ""
@@ -72,8 +81,16 @@ class PredictionTask(QgsTask):
         would abort QGIS)."""
         from ..core.predict import predict
 
+        wants_review = self.review_request is not None and self.review_request.wanted
+        share = REVIEW_SHARE if wants_review else 0.0
         try:
-            self.result = predict(self.request, progress=self._progress, is_cancelled=self.isCanceled)
+            self.result = predict(
+                self.request,
+                progress=lambda fraction, message: self._progress(fraction * (1 - share), message),
+                is_cancelled=self.isCanceled,
+            )
+            if wants_review:
+                self._write_review(share)
         except FlairError as exc:
             self.error = exc
             return False
@@ -82,6 +99,31 @@ class PredictionTask(QgsTask):
             self.details = traceback.format_exc()
             return False
         return True
+
+    def _write_review(self, share: float) -> None:
+        """Worker thread: the polygons and review zones asked for, from the finished map. A cancel here
+        keeps the complete map and says what was not written."""
+        from ..review.beside_map import ReviewWritten, write_beside_map
+        from ..review.raster_blocks import Cancelled as ReviewCancelled
+
+        result = self.result
+        try:
+            self.review = write_beside_map(
+                result.class_raster,
+                result.confidence,
+                result.probabilities,
+                self.review_request,
+                language=getattr(self.request, "language", None) or "en",
+                progress=lambda fraction, message: self._progress(1 - share + fraction * share, message),
+                is_cancelled=self.isCanceled,
+            )
+        except ReviewCancelled:
+            self.review = ReviewWritten(
+                errors=["Cancelled after the map was written: the polygons and review zones were not."]
+            )
+        except Exception as exc:  # a bug: the complete map is still shown, the traceback goes to the log
+            self.details = traceback.format_exc()
+            self.review = ReviewWritten(errors=[f"The review outputs failed (unexpected error: {exc})."])
 
     def _progress(self, fraction: float, message: str) -> None:
         self.message = message
@@ -136,13 +178,35 @@ class PredictionTask(QgsTask):
         statistics = getattr(result, "statistics_csv", None)
         if statistics is not None:  # the per-class table stays in the project after the dialog closes
             self._add(statistics_table(statistics, f"{self.title} - statistics"))
+        if self.review is not None:
+            self._add_review_layers(nomenclature, language)
 
-    def _add(self, layer: QgsMapLayer, visible: bool = True):
+    def _add_review_layers(self, nomenclature: Any, language: str | None) -> None:
+        """The polygons (unticked: the classes show the same colours) and, on top, the review zones."""
+        from ..review import schema
+        from ..review.vector_style import polygon_renderer, review_renderer
+
+        review = self.review
+        if review.polygons is not None:
+            polygons = QgsVectorLayer(
+                f"{review.polygons}|layername={schema.POLYGON_LAYER_NAME}", f"{self.title} - polygons", "ogr"
+            )
+            polygons.setRenderer(polygon_renderer(nomenclature, language or "en"))
+            self._add(polygons, visible=False, on_top=True)
+        if review.zones is not None:
+            zones = QgsVectorLayer(
+                f"{review.zones}|layername={schema.REVIEW_LAYER_NAME}", f"{self.title} - review zones", "ogr"
+            )
+            zones.setRenderer(review_renderer())
+            if self._add(zones, on_top=True) is not None:
+                self.zones_layer = zones
+
+    def _add(self, layer: QgsMapLayer, visible: bool = True, on_top: bool = False):
         if not layer.isValid():
             self._log(f"The output {layer.source()} could not be opened", Qgis.Warning)
             return None
         self.project.addMapLayer(layer, False)
-        node = self.group.addLayer(layer)
+        node = self.group.insertLayer(0, layer) if on_top else self.group.addLayer(layer)
         node.setItemVisibilityChecked(visible)
         self.layers.append(layer)
         return node
@@ -153,9 +217,22 @@ class PredictionTask(QgsTask):
             f"{Path(result.class_raster).name}: {result.tiles} tiles in {result.seconds:.1f} s on "
             f"{result.provider}"
         )
+        review = self.review
+        if review is not None:
+            if review.polygons is not None:
+                text += f"; {review.polygon_count} polygons"
+            if review.zones is not None:
+                text += f"; {review.zone_count} zones to review ({review.zone_area_m2:,.0f} m²)"
         self._log(text, Qgis.Success)
-        for warning in result.warnings:
+        for warning in result.warnings + (review.warnings if review is not None else []):
             self._log(warning, Qgis.Warning)
+        if review is not None and review.errors:
+            for error in review.errors:
+                self._log(error, Qgis.Warning)
+            if self.details:
+                self._log(self.details, Qgis.Warning)
+            self._push("Land cover ready", f"{text}. " + " ".join(review.errors), Qgis.Warning)
+            return
         self._push("Land cover ready", text, Qgis.Success)
 
     def _report_failure(self) -> None:

@@ -20,14 +20,15 @@ from .rasters import GSD, ORIGIN
 from .test_run import wait_for
 
 
-def run_dialog(scene, iface, name: str, present_only: bool = False):
-    dialog = FlairDialog(iface)
+def run_dialog(scene, iface, name: str, present_only: bool = False, open_review=None, **review):
+    dialog = FlairDialog(iface, open_review=open_review)
     dialog.bundle_widget.setFilePath(str(scene.bundle))
     dialog.output_widget.setFilePath(str(scene.folder / f"{name}.tif"))
     dialog.confidence_check.setChecked(True)
     dialog.probabilities_check.setChecked(True)
     dialog.present_only_check.setChecked(present_only)
     dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    set_review_outputs(dialog, **review)
     assert dialog.check() == []
     dialog.run()
     task = dialog.task
@@ -37,6 +38,17 @@ def run_dialog(scene, iface, name: str, present_only: bool = False):
     dialog.close()
     dialog.deleteLater()
     return group
+
+
+def set_review_outputs(
+    dialog, polygons: bool = False, mmu: float = 0.0, zones: bool = False, threshold: float = 0.5,
+    min_zone: float = 0.0,
+) -> None:  # fmt: skip
+    dialog.polygons_check.setChecked(polygons)
+    dialog.mmu_spin.setValue(mmu)
+    dialog.zones_check.setChecked(zones)
+    dialog.threshold_spin.setValue(threshold)
+    dialog.min_zone_spin.setValue(min_zone)
 
 
 def legend_labels(node) -> list[str]:
@@ -137,3 +149,81 @@ def test_identify_labels_the_confidence_as_it_shows_it(scene, qgis_iface, qgis_c
     assert label.startswith("Band 1: land cover") and attributes[label] == "5"
     if Qgis.QGIS_VERSION_INT >= 33000:
         assert "water" in attributes.values(), attributes
+
+
+def test_the_dialog_writes_polygons_and_review_zones_and_opens_the_review(scene, qgis_iface, qgis_canvas):
+    """Polygons with an MMU and review zones, ticked in the dialog, are written beside the map, added
+    styled on top of its group, and the review dock is opened on the zones."""
+    from flair_qgis.gui.review_dock import ReviewDock
+    from flair_qgis.review import schema
+
+    dock = ReviewDock(qgis_canvas)
+    opened = []
+
+    def open_review(layer) -> None:
+        opened.append(layer)
+        dock.set_layer(layer)
+
+    # The test bundle hesitates on no pixel: a threshold of 1 makes every region a zone to review.
+    group = run_dialog(
+        scene, qgis_iface, "july", open_review=open_review, polygons=True, mmu=100.0, zones=True,
+        threshold=1.0, min_zone=1.0,
+    )  # fmt: skip
+
+    nodes = group.findLayers()
+    names = [node.layer().name() for node in nodes]
+    assert names[:2] == ["july - review zones", "july - polygons"]
+    assert [node.itemVisibilityChecked() for node in nodes[:2]] == [True, False]
+    zones, polygons = nodes[0].layer(), nodes[1].layer()
+    assert zones.source().startswith(str(scene.folder / "july.review.gpkg"))
+    assert polygons.source().startswith(str(scene.folder / "july.polygons.gpkg"))
+    # The four class quadrants, each a polygon of its class's colour, every one over the MMU.
+    rows = [(f[schema.FIELD_CODE], f[schema.FIELD_AREA]) for f in polygons.getFeatures()]
+    assert sorted(code for code, _ in rows) == sorted(QUADRANT_CODES)
+    assert all(area >= 100.0 for _, area in rows)
+    colours = {c.value(): c.symbol().color().name() for c in polygons.renderer().categories()}
+    assert colours[5] == "#1553ae"  # water, the official colour
+    assert zones.renderer().classAttribute() == schema.FIELD_STATUS
+    assert opened == [zones] and dock.queue.layer is zones
+    assert len(dock.queue.zones) == zones.featureCount() > 0
+    dock.deleteLater()
+
+
+def test_review_outputs_are_checked_before_the_run(scene, qgis_iface):
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    output = scene.folder / "august.tif"
+    dialog.output_widget.setFilePath(str(output))
+    dialog.confidence_check.setChecked(False)
+    set_review_outputs(dialog, polygons=True, mmu=100.0, zones=True)
+    assert dialog.confidence_check.isChecked()  # ticking the zones ticks what they are made from
+    dialog.confidence_check.setChecked(False)
+    assert any("confidence raster" in problem for problem in dialog.check())
+    dialog.confidence_check.setChecked(True)
+    assert dialog.check() == []
+
+    # A polygons file of an earlier run is replaced only when asked.
+    (scene.folder / "august.polygons.gpkg").write_bytes(b"an earlier run")
+    assert dialog.check() == [
+        "august.polygons.gpkg already exists: choose another name or tick 'Replace the file'."
+    ]
+    dialog.overwrite_check.setChecked(True)
+    assert dialog.check() == []
+
+    # Review zones holding a reviewer's verdicts are never replaced, even with 'Replace the file'.
+    from .review_data import sample_zones, write_review_zones
+
+    zones = write_review_zones(scene.folder / "august.review.gpkg", sample_zones())
+    assert dialog.check() == []  # every zone still to review: nothing would be lost
+    from osgeo import ogr
+
+    dataset = ogr.Open(str(zones), 1)
+    table = dataset.GetLayerByName("review_zones")
+    feature = table.GetNextFeature()
+    feature["status"] = "confirmed"
+    table.SetFeature(feature)
+    dataset = table = None
+    problems = dialog.check()
+    assert len(problems) == 1 and "august.review.gpkg holds 1 reviewed zone(s)" in problems[0]
+    assert not dialog.run_button.isEnabled()
+    dialog.deleteLater()
