@@ -4,8 +4,9 @@ profile, running the dialog on a small synthetic scene and showing the styled re
     python scripts/screenshots.py [--out docs/images] [--keep DIR]
 
 Writes dialog.png (the dialog after a run, with its statistics), result.png (the QGIS window with the
-styled land-cover layer and its legend), review_dock.png (the review dock walking the low-confidence
-zones of that result) and inspect.png (the inspect tool's panel at a clicked pixel).
+styled land-cover layer and its legend), review_dock.png (the review dock walking the review zones the
+run wrote), polygons.png (the run's land-cover polygons over the ortho) and inspect.png (the inspect
+tool's panel at a clicked pixel). The run is the dialog's own, with polygons and review zones ticked.
 """
 
 from __future__ import annotations
@@ -65,7 +66,13 @@ def start():
         dialog.sentinel2_widget.setFilePath(CONFIG["sentinel2"])
         dialog.confidence_check.setChecked(True)
         dialog.probabilities_check.setChecked(True)
-        dialog.resize(1180, 880)
+        review = CONFIG["review"]
+        dialog.polygons_check.setChecked(True)
+        dialog.mmu_spin.setValue(review["mmu_m2"])
+        dialog.zones_check.setChecked(True)
+        dialog.threshold_spin.setValue(review["threshold"])
+        dialog.min_zone_spin.setValue(review["min_zone_m2"])
+        dialog.resize(1180, 1120)
         dialog.move(20, 10)
         state["dialog"] = dialog
         QTimer.singleShot(500, scanned)
@@ -104,8 +111,11 @@ def wait():
     if dialog.task is not None:
         QTimer.singleShot(500, wait)
         return
-    if dialog.last_task is None or dialog.last_task.result is None:
-        return fail(f"the run failed: {dialog.last_task.error if dialog.last_task else 'no task'}")
+    task = dialog.last_task
+    if task is None or task.result is None:
+        return fail(f"the run failed: {task.error if task else 'no task'}")
+    if task.review is None or task.review.errors or task.zones_layer is None:
+        return fail(f"no review outputs: {task.review.errors if task.review else 'none asked'}")
     QTimer.singleShot(1000, grab_dialog)
 
 
@@ -125,12 +135,23 @@ def grab_dialog():
     group.setExpanded(True)
     layer = next(item for item in dialog.last_task.layers if item.name().endswith(" - classes"))
     state["classes"] = layer
+    state["group"] = group
+    state["zones"] = dialog.last_task.zones_layer
+    state["polygons"] = next(item for item in dialog.last_task.layers if item.name().endswith(" - polygons"))
     for node in group.children():
         node.setExpanded(node.layer() is layer)
+    show_only(layer)
+    plugins["flair_qgis"].review_dock.hide()  # opened by the run on its zones: shown in the next picture
     canvas = iface.mapCanvas()
     canvas.setExtent(layer.extent().buffered(layer.extent().width() * 0.05))
     canvas.refresh()
     QTimer.singleShot(3000, grab_window)
+
+
+def show_only(*layers):
+    # Tick `layers` of the result's group and untick its other layers.
+    for node in state["group"].findLayers():
+        node.setItemVisibilityChecked(node.layer() in layers)
 
 
 def grab_window():
@@ -144,25 +165,10 @@ def grab_window():
 
 
 def review():
-    import sys
-    from qgis.core import QgsFillSymbol, QgsVectorLayer
-
-    sys.path.insert(0, CONFIG["scripts"])
-    from screenshots import demo_review_zones
-
-    classes = state["classes"]
-    zones = demo_review_zones(classes.source(), str(Path(CONFIG["out"]).parent / "review_zones.gpkg"))
-    layer = QgsVectorLayer(f"{zones}|layername=review_zones", "landcover - review zones", "ogr")
-    layer.setRenderer(layer.renderer().clone())
-    layer.renderer().setSymbol(QgsFillSymbol.createSimple(
-        {"color": "0,0,0,0", "outline_color": "#00e5ff", "outline_width": "0.8"}))
-    QgsProject.instance().addMapLayer(layer, False)
-    state["classes_group"] = QgsProject.instance().layerTreeRoot().findGroup("landcover")
-    state["classes_group"].insertLayer(0, layer)
-    plugin = plugins["flair_qgis"]
-    plugin.review_action.trigger()
-    dock = plugin.review_dock
-    dock.set_layer(layer)
+    show_only(state["classes"], state["zones"])
+    dock = plugins["flair_qgis"].review_dock
+    dock.show()
+    dock.set_layer(state["zones"])
     dock.note_edit.setText("hedge along the field")
     dock.confirm_button.click()  # the first zone confirmed: the dock moves on to the second
     state["dock"] = dock
@@ -173,8 +179,29 @@ def grab_review():
     window = iface.mainWindow()
     save(window.grab().toImage(), str(Path(CONFIG["out"], "review_dock.png")))
     try:
-        from qgis.core import QgsPointXY
         state["dock"].hide()
+        polygons = state["polygons"]
+        polygons.setOpacity(0.55)  # the ortho shows through the class colours
+        show_only(polygons)
+        group = state["group"]
+        for node in group.children():
+            node.setExpanded(node.layer() is polygons)
+        canvas = iface.mapCanvas()
+        extent = polygons.extent()
+        canvas.setExtent(extent.buffered(extent.width() * 0.05))
+        canvas.refresh()
+        QTimer.singleShot(3000, grab_polygons)
+    except Exception:
+        import traceback
+        fail(traceback.format_exc())
+
+
+def grab_polygons():
+    window = iface.mainWindow()
+    save(window.grab().toImage(), str(Path(CONFIG["out"], "polygons.png")))
+    try:
+        from qgis.core import QgsPointXY
+        show_only(state["classes"])
         plugin = plugins["flair_qgis"]
         iface.setActiveLayer(state["classes"])
         plugin.inspect_action.trigger()
@@ -255,57 +282,6 @@ def write_scene(folder: Path) -> dict:
     }
 
 
-def demo_review_zones(
-    classes: str, out: str, quantile: float = 0.5, cell: int = 8, min_cells: int = 3
-) -> str:
-    """A review-zones GeoPackage for the screenshots, from the result's own files read on a coarser grid
-    (`cell` x `cell` px averaged, so that zones are areas rather than specks): connected regions of the
-    least confident cells (below the `quantile` of confidence), at least `min_cells` large, with their mean
-    confidence, majority class and runner-up (second highest mean probability)."""
-    import json
-
-    import rasterio
-    import rasterio.features
-    from osgeo import ogr
-    from rasterio.enums import Resampling
-
-    from flair_qgis.core.result import FlairResult
-    from tests.plugin.review_data import write_zone_rows
-
-    result = FlairResult(classes)
-
-    def coarse(path: str, resampling: Resampling, masked: bool = False) -> np.ndarray:
-        with rasterio.open(path) as dataset:
-            shape = (dataset.count, dataset.height // cell, dataset.width // cell)
-            return dataset.read(out_shape=shape, resampling=resampling, masked=masked)
-
-    with rasterio.open(classes) as dataset:
-        transform = dataset.transform * dataset.transform.scale(cell, cell)
-        crs = dataset.crs
-    codes = coarse(classes, Resampling.mode)[0]
-    confidence = coarse(str(result.confidence), Resampling.average, masked=True)[0].astype(np.float64) / 100
-    probabilities = coarse(str(result.probabilities), Resampling.average).astype(np.float64) / 255
-    with rasterio.open(result.probabilities) as dataset:
-        band_codes = [int(dataset.tags(b)["CODE"]) for b in range(1, dataset.count + 1)]
-    valid = ~np.ma.getmaskarray(confidence) & (codes != 0)
-    values = confidence.filled(1.0)
-    low = valid & (values < np.quantile(values[valid], quantile))
-    cell_area = abs(transform.a * transform.e)
-    rows = []
-    shapes = rasterio.features.shapes(low.astype(np.uint8), mask=low, connectivity=8, transform=transform)
-    for geometry, _ in shapes:
-        inside = rasterio.features.geometry_mask([geometry], low.shape, transform, invert=True) & low
-        if int(inside.sum()) < min_cells:
-            continue
-        code = int(np.bincount(codes[inside]).argmax())
-        mean = probabilities[:, inside].mean(axis=1)
-        runner = next(band_codes[i] for i in np.argsort(-mean) if band_codes[i] != code)
-        wkt = ogr.CreateGeometryFromJson(json.dumps(geometry)).ExportToWkt()
-        rows.append((wkt, int(inside.sum()) * cell_area, float(values[inside].mean()), code,
-                     result.class_name(code), runner, result.class_name(runner)))  # fmt: skip
-    return str(write_zone_rows(Path(out), rows, crs.to_epsg() or 2154))
-
-
 def write_sentinel2(folder: Path) -> Path:
     """A year of per-date Sentinel-2 GeoTIFFs (10 m) around the scene, one of them cloudy."""
     from tests.data.sentinel2.generate import write_geotiff_date
@@ -372,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         config["out"] = str(raw)
         config["scripts"] = str(REPO / "scripts")
         config["inspect_point"] = (651000.0 + 0.2 * 300, 6862000.0 - 0.2 * 200)  # pixel (200, 300)
+        # The test bundle's confidence lies between 26 % and 30 % on this scene: a threshold of 0.27
+        # leaves about a quarter of it (11 zones of 10 m² or more) to review.
+        config["review"] = {"mmu_m2": 20.0, "threshold": 0.27, "min_zone_m2": 10.0}
         (work / "config.json").write_text(json.dumps(config), encoding="utf-8")
         script = work / "screenshots_in_qgis.py"
         script.write_text(
@@ -389,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"QGIS failed (exit {result.returncode}):\n{detail}", file=sys.stderr)
             return 1
         args.out.mkdir(parents=True, exist_ok=True)
-        for name in ("dialog.png", "result.png", "review_dock.png", "inspect.png"):
+        for name in ("dialog.png", "result.png", "review_dock.png", "polygons.png", "inspect.png"):
             shutil.copyfile(raw / name, args.out / name)
             print(f"{args.out / name}  {(args.out / name).stat().st_size // 1024} kB")
         return 0

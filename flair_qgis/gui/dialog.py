@@ -110,6 +110,7 @@ class FlairDialog(QDialog):
         inputs.addStretch(1)
         outputs.addWidget(self._build_sentinel2())
         outputs.addWidget(self._build_output())
+        outputs.addWidget(self._build_review_outputs())
         outputs.addWidget(self._build_advanced())
         outputs.addStretch(1)
         scroll = QScrollArea()
@@ -241,11 +242,12 @@ class FlairDialog(QDialog):
         form.addRow(self.confidence_check)
         form.addRow(self.probabilities_check)
         form.addRow(self.present_only_check)
-        self._build_review_outputs(form)
         return box
 
-    def _build_review_outputs(self, form: QFormLayout) -> None:
+    def _build_review_outputs(self) -> QGroupBox:
         """Polygons with a minimum mapping unit and the review zones, written beside the map after it."""
+        box = QGroupBox(tr("For review"))
+        form = QFormLayout(box)
         self.polygons_check = QCheckBox(tr("Land-cover polygons (<map>.polygons.gpkg)"))
         self.polygons_check.setToolTip(
             tr("One polygon per region of a class; smaller regions are merged into their largest neighbour")
@@ -273,6 +275,7 @@ class FlairDialog(QDialog):
         form.addRow(self.zones_check)
         form.addRow(tr("Confidence under"), self.threshold_spin)
         form.addRow(tr("Smallest zone"), self.min_zone_spin)
+        return box
 
     def review_request(self) -> Any:
         """The review outputs asked for (review.beside_map.ReviewRequest)."""

@@ -119,6 +119,11 @@ def review_zones(
                 _WORK_LAYER, result.grid.crs_wkt, ogr.wkbPolygon, [("value", ogr.OFTInteger)]
             )
             band = mask.GetRasterBand(1)
+            if minimum > 1:  # zones are areas: holes and specks under the minimum area are merged away
+                callback = gdal_callback(progress, is_cancelled, 0.1, 0.2, "Merging specks into zones")
+                check(
+                    gdal.SieveFilter(band, None, band, minimum, 4, [], callback), is_cancelled, "GDAL's sieve"
+                )
             callback = gdal_callback(progress, is_cancelled, 0.2, 0.5, "Finding the low-confidence regions")
             work.StartTransaction()
             check(gdal.Polygonize(band, band, work, 0, [], callback), is_cancelled, "GDAL's polygonize")

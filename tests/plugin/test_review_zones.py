@@ -97,6 +97,30 @@ def test_without_probabilities_the_runner_up_is_the_second_most_predicted_class(
     assert all(row[schema.FIELD_RUNNER_UP_CODE] == NULL for row in rows[1:])  # one class only
 
 
+def test_confident_pockets_under_the_minimum_area_do_not_make_holes_in_a_zone(tmp_path, flair_provider):
+    import processing
+
+    classes = np.full((60, 60), 6, np.uint8)
+    confidence = np.full((60, 60), 0.9, np.float32)
+    confidence[10:50, 10:50] = 0.3  # a 40 x 40 px zone (64 m²) ...
+    confidence[20:22, 20:22] = 0.95  # ... with a confident pocket of 4 px (0.16 m²)
+    confidence[30:40, 30:40] = 0.95  # ... and a confident 10 x 10 px field (4 m²), over the minimum
+    result = write_result(tmp_path / "map.tif", classes, confidence)
+    output = tmp_path / "review.gpkg"
+
+    processing.run(
+        "flair:review_zones",
+        {"CLASSES": str(result.classes), "CONFIDENCE": str(result.confidence), "MIN_AREA": 1.0,
+         "OUTPUT": str(output)},
+    )  # fmt: skip
+
+    layer = QgsVectorLayer(f"{output}|layername={schema.REVIEW_LAYER_NAME}", "zones", "ogr")
+    (zone,) = layer.getFeatures()
+    rings = zone.geometry().constGet().numInteriorRings()
+    assert rings == 1  # the 4 m² field stays a hole, the pocket is gone
+    assert zone[schema.FIELD_AREA] == pytest.approx(64.0 - 4.0)
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [("other_grid", "not on the class raster's grid"), ("sub_pixel", "smaller than one pixel"),
