@@ -29,9 +29,16 @@ class FlairProvider(QgsProcessingProvider):
 
 def _algorithms() -> list:
     """The provider's algorithms; each module under processing/ contributes its own."""
+    from .apply_corrections_algorithm import ApplyCorrectionsAlgorithm
     from .polygonize_algorithm import PolygonizeAlgorithm
     from .predict_algorithm import LandCoverAlgorithm
     from .review_zones_algorithm import ReviewZonesAlgorithm
     from .zonal_statistics_algorithm import ZonalStatisticsAlgorithm
 
-    return [LandCoverAlgorithm(), PolygonizeAlgorithm(), ReviewZonesAlgorithm(), ZonalStatisticsAlgorithm()]
+    return [
+        LandCoverAlgorithm(),
+        PolygonizeAlgorithm(),
+        ReviewZonesAlgorithm(),
+        ZonalStatisticsAlgorithm(),
+        ApplyCorrectionsAlgorithm(),
+    ]

@@ -56,3 +56,18 @@ FIELD_CODE = "code"
 FIELD_CLASS_EN = "class_en"
 FIELD_CLASS_FR = "class_fr"
 POLYGON_FIELDS = (FIELD_CODE, FIELD_CLASS_EN, FIELD_CLASS_FR, FIELD_AREA, FIELD_MEAN_CONFIDENCE)
+
+#: Layer name of a reviewer's corrections inside `<map>.corrections.gpkg`.
+CORRECTIONS_LAYER_NAME = "corrections"
+#: Correction fields: the right class code (FIELD_CODE, 1..255 of the map's nomenclature), who drew it and
+#: when (ISO 8601), a note, and where the polygon came from (one of ORIGINS).
+FIELD_AUTHOR = "author"
+FIELD_DATE = "date"
+FIELD_ORIGIN = "origin"
+CORRECTION_FIELDS = (FIELD_CODE, FIELD_AUTHOR, FIELD_DATE, FIELD_NOTE, FIELD_ORIGIN)
+ORIGIN_DRAWN = "drawn"
+ORIGIN_POLYGON = "land-cover polygon"
+ORIGIN_ZONE = "review zone"
+ORIGINS = (ORIGIN_DRAWN, ORIGIN_POLYGON, ORIGIN_ZONE)
+#: Review-zone field (added when first needed) holding the fid of the correction a zone was corrected by.
+FIELD_CORRECTION = "correction_fid"

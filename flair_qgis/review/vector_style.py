@@ -6,6 +6,8 @@ from __future__ import annotations
 from osgeo import ogr
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
+    QgsDefaultValue,
+    QgsEditorWidgetSetup,
     QgsFillSymbol,
     QgsMapLayer,
     QgsProcessingContext,
@@ -55,13 +57,53 @@ def review_renderer() -> QgsCategorizedSymbolRenderer:
     return QgsCategorizedSymbolRenderer(schema.FIELD_STATUS, categories)
 
 
-def style_qml(renderer: QgsCategorizedSymbolRenderer, fields: list[tuple[str, int]]) -> str:
+def corrections_renderer(nomenclature: Nomenclature, language: str = "en") -> QgsCategorizedSymbolRenderer:
+    """Categories on the corrected `code`: the class's official colour, half transparent so the ortho shows
+    through, with a thick white-and-dark outline that tells a correction from the map around it."""
+    categories = []
+    for cls in nomenclature.classes:
+        symbol = QgsFillSymbol.createSimple(
+            {
+                "color": cls.colour,
+                "outline_color": "#ffffff",
+                "outline_width": "0.6",
+                "outline_style": "solid",
+            }
+        )
+        symbol.setOpacity(0.6)
+        categories.append(QgsRendererCategory(cls.code, symbol, cls.label(language)))
+    return QgsCategorizedSymbolRenderer(schema.FIELD_CODE, categories)
+
+
+def configure_corrections_form(
+    layer: QgsVectorLayer, nomenclature: Nomenclature, language: str = "en"
+) -> None:
+    """The corrections' attribute form: `code` picked by class name from the nomenclature (a value map),
+    `author` and `date` filled by default (QGIS's user name, the time of drawing), `origin` 'drawn'."""
+    fields = layer.fields()
+    layer.setFieldAlias(fields.indexOf(schema.FIELD_CODE), "class")  # first: on QGIS 3.22 it resets widgets
+    choices = [{cls.label(language): cls.code} for cls in nomenclature.classes]
+    layer.setEditorWidgetSetup(
+        fields.indexOf(schema.FIELD_CODE), QgsEditorWidgetSetup("ValueMap", {"map": choices})
+    )
+    defaults = {
+        schema.FIELD_AUTHOR: "@user_full_name",
+        schema.FIELD_DATE: "format_date(now(), 'yyyy-MM-ddTHH:mm:ss')",
+        schema.FIELD_ORIGIN: f"'{schema.ORIGIN_DRAWN}'",
+    }
+    for name, expression in defaults.items():
+        layer.setDefaultValueDefinition(fields.indexOf(name), QgsDefaultValue(expression))
+
+
+def style_qml(renderer: QgsCategorizedSymbolRenderer, fields: list[tuple[str, int]], configure=None) -> str:
     """The QML text of a polygon layer with `renderer`; `fields` are the layer's (name, OGR field type)
-    pairs, so that the style names the layer's fields."""
+    pairs, so that the style names the layer's fields; `configure(layer)` may add forms and defaults."""
     kinds = {ogr.OFTInteger: "integer", ogr.OFTReal: "double"}
     spec = "&".join(f"field={name}:{kinds.get(kind, 'string')}" for name, kind in fields)
     layer = QgsVectorLayer(f"Polygon?{spec}", "style", "memory")
     layer.setRenderer(renderer)
+    if configure is not None:
+        configure(layer)
     document = QDomDocument()
     message = layer.exportNamedStyle(document, QgsReadWriteContext())
     if message:
