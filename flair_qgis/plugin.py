@@ -25,6 +25,7 @@ class FlairPlugin:
         self.dialog = None
         self.inspect_action: QAction | None = None
         self.review_action: QAction | None = None
+        self.corrections_action: QAction | None = None
         self.inspect_panel = None
         self.inspect_tool = None
         self.review_dock = None
@@ -65,9 +66,46 @@ class FlairPlugin:
         self.review_action.setObjectName("flair_qgis_review")
         self.review_action.setToolTip(tr("Walk through the low-confidence zones and record a verdict"))
         self.review_action.triggered.connect(lambda: self.show_review_dock())
-        for action in (self.inspect_action, self.review_action):
+        self.corrections_action = QAction(
+            QgsApplication.getThemeIcon("/mActionCapturePolygon.svg"), tr("FLAIR corrections"), window
+        )
+        self.corrections_action.setObjectName("flair_qgis_corrections")
+        self.corrections_action.setToolTip(
+            tr("Draw corrections of the selected FLAIR map: polygons with the right class")
+        )
+        self.corrections_action.triggered.connect(lambda: self.edit_corrections())
+        for action in (self.inspect_action, self.review_action, self.corrections_action):
             self.iface.addToolBarIcon(action)
             self.iface.addPluginToRasterMenu(MENU, action)
+
+    def edit_corrections(self) -> QgsVectorLayer | None:
+        """Open (or create) the corrections of the map the selected layer belongs to, in edit mode with
+        QGIS's polygon tool; returns the layer, None after saying what to select."""
+        from qgis.core import Qgis
+
+        from .gui.corrections import corrections_layer, map_of
+        from .gui.tr import tr
+        from .review.geopackage import GeoPackageError
+        from .review.result import ResultError
+
+        classes = map_of(self.iface.activeLayer())
+        if classes is None:
+            self.iface.messageBar().pushMessage(
+                tr("FLAIR corrections"),
+                tr("Select a FLAIR land-cover layer (or its polygons or review zones) in the Layers panel."),
+                Qgis.Info,
+                8,
+            )
+            return None
+        try:
+            layer = corrections_layer(classes)
+        except (ResultError, GeoPackageError) as exc:
+            self.iface.messageBar().pushMessage(tr("FLAIR corrections"), str(exc), Qgis.Warning, 0)
+            return None
+        self.iface.setActiveLayer(layer)
+        layer.startEditing()
+        self.iface.actionAddFeature().trigger()
+        return layer
 
     def activate_inspect(self) -> None:
         from qgis.PyQt.QtCore import Qt
@@ -111,12 +149,12 @@ class FlairPlugin:
                 self.iface.removeDockWidget(dock)
                 dock.deleteLater()
         self.inspect_panel = self.review_dock = None
-        for action in (self.inspect_action, self.review_action):
+        for action in (self.inspect_action, self.review_action, self.corrections_action):
             if action is not None:
                 self.iface.removePluginRasterMenu(MENU, action)
                 self.iface.removeToolBarIcon(action)
                 action.deleteLater()
-        self.inspect_action = self.review_action = None
+        self.inspect_action = self.review_action = self.corrections_action = None
 
     def unload(self) -> None:
         self._remove_review_actions()

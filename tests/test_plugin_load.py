@@ -38,6 +38,9 @@ DESKTOP_CHECK = textwrap.dedent(
     plugin.review_action.trigger()
     result["map_tool"] = type(iface.mapCanvas().mapTool()).__name__
     result["docks"] = [plugin.inspect_panel.isVisible(), plugin.review_dock.isVisible()]
+    # No FLAIR map selected: the corrections button says what to select and changes nothing.
+    result["corrections"] = plugin.edit_corrections() is None
+    result["map_tool_after_corrections"] = type(iface.mapCanvas().mapTool()).__name__
     result["unloaded"] = unloadPlugin("flair_qgis")
     result["after"] = state()
     with open(RESULT, "w") as f:
@@ -61,14 +64,15 @@ def test_real_qgis_window_loads_and_unloads_the_plugin(tmp_path: Path) -> None:
     # The review tools sit next to the FLAIR button and open their map tool and docks.
     toolbar = before["toolbar"]
     assert toolbar.index("flair_qgis_inspect") == toolbar.index("flair_qgis_run") + 1
-    assert "flair_qgis_review" in toolbar
+    assert "flair_qgis_review" in toolbar and "flair_qgis_corrections" in toolbar
     assert result["map_tool"] == "InspectTool"
     assert result["docks"] == [True, True]
+    assert result["corrections"] and result["map_tool_after_corrections"] == "InspectTool"
 
     assert result["unloaded"]
     after = result["after"]
     assert "flair_qgis_run" not in after["toolbar"]
-    assert not {"flair_qgis_inspect", "flair_qgis_review"} & set(after["toolbar"])
+    assert not {"flair_qgis_inspect", "flair_qgis_review", "flair_qgis_corrections"} & set(after["toolbar"])
     assert not [entry for entry in after["raster_menu"] if entry[1] == "flair_qgis_run"]
     assert not after["provider"]
 

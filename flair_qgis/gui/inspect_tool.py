@@ -13,7 +13,7 @@ from qgis.core import (
 from qgis.gui import QgsDockWidget, QgsMapCanvas, QgsMapMouseEvent, QgsMapToolEmitPoint, QgsVertexMarker
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
-from qgis.PyQt.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..core.errors import FlairError
 from ..core.result import FlairResult, PixelInfo
@@ -73,11 +73,31 @@ class InspectPanel(QgsDockWidget):
         self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label)
+        row = QHBoxLayout()
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip(tr("The right class of the clicked region"))
+        self.reclassify_button = QPushButton(tr("Reclassify region"))
+        self.reclassify_button.setToolTip(
+            tr(
+                "Copy the land-cover polygon under the clicked pixel into the map's corrections, with this class"
+            )
+        )
+        row.addWidget(self.class_combo, 1)
+        row.addWidget(self.reclassify_button)
+        layout.addLayout(row)
+        self.correction_label = QLabel()
+        self.correction_label.setWordWrap(True)
+        layout.addWidget(self.correction_label)
         layout.addStretch(1)
         self.setWidget(body)
+        self.set_correctable(False)
 
     def show_text(self, text: str) -> None:
         self.label.setText(text)
+
+    def set_correctable(self, correctable: bool) -> None:
+        self.class_combo.setEnabled(correctable)
+        self.reclassify_button.setEnabled(correctable)
 
 
 class InspectTool(QgsMapToolEmitPoint):
@@ -90,7 +110,10 @@ class InspectTool(QgsMapToolEmitPoint):
         #: returns the layer selected in the Layers panel (iface.activeLayer), or None
         self.current_layer = current_layer or (lambda: None)
         self.last: PixelInfo | None = None
+        #: The class raster and the point (in its CRS) of the last pixel read, for "Reclassify region".
+        self.last_map: tuple[str, QgsPointXY] | None = None
         self.marker: QgsVertexMarker | None = None
+        panel.reclassify_button.clicked.connect(lambda: self.reclassify())
 
     def deactivate(self) -> None:
         self._remove_marker()
@@ -116,9 +139,12 @@ class InspectTool(QgsMapToolEmitPoint):
     def inspect(self, point: QgsPointXY) -> PixelInfo | None:
         """Read the result at `point` (map canvas CRS), show it and return it."""
         layer, result = self._result_layer()
+        self.last_map = None
+        self.panel.correction_label.setText("")
         if result is None:
             self.last = None
             self.panel.show_text(tr("No FLAIR land-cover layer is shown here."))
+            self.panel.set_correctable(False)
             self.panel.show()
             return None
         transform = QgsCoordinateTransform(
@@ -133,8 +159,53 @@ class InspectTool(QgsMapToolEmitPoint):
             self.last = None
             text = str(exc)
         self.panel.show_text(text)
+        if self.last is not None and self.last.code is not None:
+            from .corrections import fill_class_combo
+
+            self.last_map = (str(result.classes), local)
+            fill_class_combo(self.panel.class_combo, result.nomenclature, qgis_language())
+        self.panel.set_correctable(self.last_map is not None)
         self.panel.show()
         return self.last
+
+    def reclassify(self, code: int | None = None) -> int | None:
+        """Copy the land-cover polygon under the last clicked pixel into the map's corrections with class
+        `code` (the panel's choice when None); returns the correction's fid, None when nothing was added
+        (the panel says why)."""
+        from pathlib import Path
+
+        from ..review import schema
+        from ..review.geopackage import GeoPackageError
+        from ..review.result import ResultError
+        from .corrections import add_correction, corrections_layer, polygon_at
+
+        if self.last_map is None:
+            return None
+        classes, point = Path(self.last_map[0]), self.last_map[1]
+        code = self.panel.class_combo.currentData() if code is None else code
+        label = self.panel.correction_label
+        region = polygon_at(classes, point)
+        if region is None:
+            label.setText(
+                tr(
+                    "No land-cover polygon here: make the map's polygons first (tick 'Land-cover polygons' in "
+                    "the dialog, or run the polygonize algorithm) and click again."
+                )
+            )
+            return None
+        try:
+            layer = corrections_layer(classes)
+            fid = add_correction(layer, region, code, schema.ORIGIN_POLYGON)
+        except (ResultError, GeoPackageError, OSError) as exc:
+            label.setText(tr("The correction was not saved: {error}").format(error=exc))
+            return None
+        name = self.panel.class_combo.itemText(self.panel.class_combo.findData(code))
+        label.setText(
+            tr("Region reclassified as {name} (correction {fid} in {file}).").format(
+                name=name, fid=fid, file=layer.name()
+            )
+        )
+        return fid
 
     def _result_layer(self) -> tuple[QgsRasterLayer | None, FlairResult | None]:
         current = self.current_layer()

@@ -3,22 +3,25 @@ zooms to each, and records the verdict (status, time, note) straight into the zo
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from qgis.core import (
     QgsCoordinateTransform,
     QgsFeature,
     QgsFeatureRequest,
+    QgsField,
     QgsMapLayer,
     QgsProject,
     QgsVectorLayer,
     QgsWkbTypes,
 )
 from qgis.gui import QgsDockWidget, QgsMapCanvas
-from qgis.PyQt.QtCore import QDateTime, Qt
+from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -119,8 +122,9 @@ class ReviewQueue:
             self.layer.setCustomProperty(CURRENT_PROPERTY, self.zones[self.index].fid)
         return self.current
 
-    def mark(self, status: str, note: str | None = None) -> None:
-        """Write `status` (and the time; none when back to 'to review') and `note` on the current zone."""
+    def mark(self, status: str, note: str | None = None, correction: int | None = None) -> None:
+        """Write `status` (and the time; none when back to 'to review') and `note` on the current zone,
+        and the fid of the `correction` that corrected it (the link field is added when first needed)."""
         zone = self.current
         if zone is None:
             return
@@ -138,11 +142,23 @@ class ReviewQueue:
         }
         if note is not None:
             changes[fields.indexOf(schema.FIELD_NOTE)] = note
+        if correction is not None:
+            changes[self._correction_field()] = correction
         if not self.layer.dataProvider().changeAttributeValues({zone.fid: changes}):
             raise OSError(f"the review zones of {self.layer.source()} could not be written")
         self.layer.setCustomProperty(CURRENT_PROPERTY, zone.fid)
         self.layer.triggerRepaint()
         self.reload()
+
+    def _correction_field(self) -> int:
+        """Index of the zone -> correction link field, added to the GeoPackage when it has none yet."""
+        index = self.layer.fields().indexOf(schema.FIELD_CORRECTION)
+        if index < 0:
+            if not self.layer.dataProvider().addAttributes([QgsField(schema.FIELD_CORRECTION, QVariant.Int)]):
+                raise OSError(f"the review zones of {self.layer.source()} could not be written")
+            self.layer.updateFields()
+            index = self.layer.fields().indexOf(schema.FIELD_CORRECTION)
+        return index
 
     def progress(self) -> tuple[int, int, float]:
         """(zones reviewed, zones, percent of the zones' total area reviewed)."""
@@ -203,6 +219,16 @@ class ReviewDock(QgsDockWidget):
         grid.addWidget(self.correct_button, 1, 1)
         grid.addWidget(self.reset_button, 1, 2)
         layout.addLayout(grid)
+        correct_row = QHBoxLayout()
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip(tr("The right class of the zone"))
+        self.correct_as_button = QPushButton(tr("Correct as"))
+        self.correct_as_button.setToolTip(
+            tr("Copy the zone into the map's corrections with this class and mark it corrected")
+        )
+        correct_row.addWidget(self.correct_as_button)
+        correct_row.addWidget(self.class_combo, 1)
+        layout.addLayout(correct_row)
         self.progress_label = QLabel()
         layout.addWidget(self.progress_label)
         layout.addStretch(1)
@@ -213,6 +239,7 @@ class ReviewDock(QgsDockWidget):
         self.confirm_button.clicked.connect(lambda: self.mark(schema.STATUS_CONFIRMED))
         self.correct_button.clicked.connect(lambda: self.mark(schema.STATUS_CORRECTED))
         self.reset_button.clicked.connect(lambda: self.mark(schema.STATUS_TO_REVIEW))
+        self.correct_as_button.clicked.connect(lambda: self.correct_as())
 
     # ------------------------------------------------------------------ layers
     def refresh_layers(self, *_args) -> None:
@@ -240,7 +267,59 @@ class ReviewDock(QgsDockWidget):
     def _layer_chosen(self, *_args) -> None:
         layer = self.project.mapLayer(self.layer_combo.currentData() or "")
         self.queue = ReviewQueue(layer) if is_review_layer(layer) else None
+        self._fill_classes()
         self.show_current(zoom=False)
+
+    def _fill_classes(self) -> None:
+        """The classes of the zones' map in the 'Correct as' list; empty when the map is not beside them."""
+        from ..review.result import ResultError, read_class_result
+        from ..styling import qgis_language
+        from .corrections import fill_class_combo, map_of
+
+        self.class_combo.clear()
+        classes = map_of(self.queue.layer) if self.queue is not None else None
+        if classes is not None:
+            with contextlib.suppress(ResultError):  # not a FLAIR map after all: no list, no correction
+                fill_class_combo(self.class_combo, read_class_result(classes).nomenclature, qgis_language())
+        self.class_combo.setEnabled(self.class_combo.count() > 0)
+
+    def correct_as(self, code: int | None = None) -> int | None:
+        """Copy the current zone into its map's corrections with class `code` (the list's choice when
+        None), mark the zone corrected and linked to it; returns the correction's fid."""
+        from ..review.geopackage import GeoPackageError
+        from ..review.result import ResultError
+        from .corrections import add_correction, corrections_layer, map_of
+
+        if self.queue is None or self.queue.current is None:
+            return None
+        code = self.class_combo.currentData() if code is None else code
+        classes = map_of(self.queue.layer)
+        if classes is None or code is None:
+            self.progress_label.setText(
+                tr(
+                    "The map of these zones is not beside them: correct the zone by drawing in its corrections."
+                )
+            )
+            return None
+        zones = self.queue.layer
+        geometry = zones.getFeature(self.queue.current.fid).geometry()
+        try:
+            layer = corrections_layer(classes, self.project)
+            fid = add_correction(
+                layer, geometry, code, schema.ORIGIN_ZONE, self.note_edit.text(), source_crs=zones.crs()
+            )
+            self.queue.mark(schema.STATUS_CORRECTED, self.note_edit.text(), correction=fid)
+        except (ResultError, GeoPackageError, OSError) as exc:
+            self.progress_label.setText(
+                tr("The correction was not saved: {error}. Check that the GeoPackage is writable.").format(
+                    error=exc
+                )
+            )
+            return None
+        if self.queue.index < len(self.queue.zones) - 1:
+            self.queue.go(1)
+        self.show_current()
+        return fid
 
     # ------------------------------------------------------------------ walking
     def step(self, offset: int) -> None:
@@ -269,6 +348,7 @@ class ReviewDock(QgsDockWidget):
         for button in (self.previous_button, self.next_button, self.zoom_button, self.confirm_button,
                        self.correct_button, self.reset_button):  # fmt: skip
             button.setEnabled(zone is not None)
+        self.correct_as_button.setEnabled(zone is not None and self.class_combo.count() > 0)
         if zone is None:
             self.zone_label.setText(tr("No review zones: add a review-zones layer to the project."))
             self.progress_label.setText("")

@@ -172,3 +172,78 @@ def test_bad_corrections_are_refused_and_nothing_is_written(result, flair_provid
             },
         )
     assert set(tmp_path.iterdir()) == before
+
+
+def test_reclassify_a_region_from_the_inspect_panel(result, qgis_new_project, qgis_canvas):
+    from qgis.core import QgsPointXY, QgsRasterLayer
+
+    from flair_qgis.gui.inspect_tool import InspectPanel, InspectTool
+    from flair_qgis.review.polygonize import polygonize_result
+
+    layer = QgsRasterLayer(str(result.classes), "map - classes")
+    QgsProject.instance().addMapLayer(layer)
+    qgis_canvas.setDestinationCrs(layer.crs())
+    panel = InspectPanel()
+    tool = InspectTool(qgis_canvas, panel, lambda: layer)
+    right_half = QgsPointXY(ORIGIN[0] + 70 * GSD, ORIGIN[1] - 20 * GSD)  # deciduous (7)
+
+    tool.inspect(right_half)
+    assert panel.reclassify_button.isEnabled() and panel.class_combo.count() == 13
+    assert tool.reclassify(code=10) is None  # no polygons yet: the panel says how to make them
+    assert "make the map's polygons first" in panel.correction_label.text()
+    assert not corrections_path(result.classes).exists()
+
+    polygonize_result(result.classes, result.classes.with_suffix(".polygons.gpkg"))
+    tool.inspect(right_half)
+    panel.class_combo.setCurrentIndex(panel.class_combo.findData(10))
+    fid = tool.reclassify()
+    assert fid is not None and "herbaceous vegetation" in panel.correction_label.text()
+
+    corrections = QgsProject.instance().mapLayersByName("map - corrections")[0]
+    (correction,) = corrections.getFeatures()
+    assert correction[schema.FIELD_CODE] == 10 and correction[schema.FIELD_ORIGIN] == schema.ORIGIN_POLYGON
+    assert correction[schema.FIELD_DATE].startswith("20")
+    # The whole deciduous half: 50 x 100 px.
+    assert correction.geometry().area() == pytest.approx(50 * 100 * GSD * GSD)
+    assert not corrections.isEditable()  # written to the file at once
+
+
+def test_correct_a_review_zone_from_the_dock_links_zone_and_correction(
+    tmp_path, qgis_new_project, qgis_canvas, flair_provider
+):
+    import processing
+
+    from flair_qgis.gui.review_dock import ReviewDock
+
+    from .test_review_zones import constructed
+
+    classes, confidence, probabilities = constructed()
+    paths = write_result(tmp_path / "map.tif", classes, confidence, probabilities)
+    zones_file = tmp_path / "map.review.gpkg"
+    processing.run(
+        "flair:review_zones",
+        {"CLASSES": str(paths.classes), "CONFIDENCE": str(paths.confidence), "MIN_AREA": 1.0,
+         "OUTPUT": str(zones_file)},
+    )  # fmt: skip
+    zones = QgsVectorLayer(f"{zones_file}|layername=review_zones", "map - review zones", "ogr")
+    QgsProject.instance().addMapLayer(zones)
+    dock = ReviewDock(qgis_canvas)
+    assert dock.class_combo.count() == 13 and dock.correct_as_button.isEnabled()
+    first = dock.queue.current
+    dock.note_edit.setText("a young plantation")
+
+    fid = dock.correct_as(code=7)
+
+    assert dock.queue.current.rank == 2  # moved on to the next zone
+    corrections = QgsProject.instance().mapLayersByName("map - corrections")[0]
+    correction = corrections.getFeature(fid)
+    assert correction[schema.FIELD_CODE] == 7 and correction[schema.FIELD_ORIGIN] == schema.ORIGIN_ZONE
+    assert correction[schema.FIELD_NOTE] == "a young plantation"
+    assert correction.geometry().area() == pytest.approx(first.area_m2)
+    dataset = ogr.Open(str(zones_file))
+    rows = {
+        f["rank"]: (f["status"], f[schema.FIELD_CORRECTION]) for f in dataset.GetLayerByName("review_zones")
+    }
+    assert rows[1] == (schema.STATUS_CORRECTED, fid) and rows[2][1] is None
+    dataset = None
+    dock.deleteLater()
