@@ -6,9 +6,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
 from qgis.core import QgsApplication
 
 import flair_qgis
+from tests.plugin.results import write_result
 from tests.qgis_profile import make_profile, run_qgis_desktop
 
 DESKTOP_CHECK = textwrap.dedent(
@@ -41,6 +43,15 @@ DESKTOP_CHECK = textwrap.dedent(
     # No FLAIR map selected: the corrections button says what to select and changes nothing.
     result["corrections"] = plugin.edit_corrections() is None
     result["map_tool_after_corrections"] = type(iface.mapCanvas().mapTool()).__name__
+    # A FLAIR map selected: its corrections open in edit mode with QGIS's polygon tool.
+    from qgis.core import QgsProject, QgsRasterLayer
+    classes = QgsRasterLayer(MAP, "map - classes")
+    QgsProject.instance().addMapLayer(classes)
+    iface.setActiveLayer(classes)
+    corrections = plugin.edit_corrections()
+    result["editing"] = [corrections.name(), corrections.isEditable(), iface.activeLayer() is corrections]
+    result["digitizing_tool"] = type(iface.mapCanvas().mapTool()).__name__
+    corrections.rollBack()
     result["unloaded"] = unloadPlugin("flair_qgis")
     result["after"] = state()
     with open(RESULT, "w") as f:
@@ -53,7 +64,9 @@ DESKTOP_CHECK = textwrap.dedent(
 def test_real_qgis_window_loads_and_unloads_the_plugin(tmp_path: Path) -> None:
     profiles = make_profile(tmp_path / "qgis")
     result_file = tmp_path / "result.json"
-    script = f"RESULT = {str(result_file)!r}\n{DESKTOP_CHECK}"
+    classes = np.full((40, 40), 6, np.uint8)
+    classes_path = write_result(tmp_path / "map.tif", classes).classes
+    script = f"RESULT = {str(result_file)!r}\nMAP = {str(classes_path)!r}\n{DESKTOP_CHECK}"
     result = run_qgis_desktop(profiles, script, result_file)
 
     assert result["loaded"]
@@ -68,6 +81,9 @@ def test_real_qgis_window_loads_and_unloads_the_plugin(tmp_path: Path) -> None:
     assert result["map_tool"] == "InspectTool"
     assert result["docks"] == [True, True]
     assert result["corrections"] and result["map_tool_after_corrections"] == "InspectTool"
+    assert result["editing"] == ["map - corrections", True, True]
+    assert result["digitizing_tool"] in ("QgsMapToolAddFeature", "QgsMapToolDigitizeFeature")
+    assert (tmp_path / "map.corrections.gpkg").is_file()
 
     assert result["unloaded"]
     after = result["after"]
