@@ -161,7 +161,7 @@ def apply_corrections(
     if output.resolve() == result.path.resolve():
         raise ResultError("The corrected map must be a new file: the original map is kept as it is.")
     summary = AppliedCorrections(output)
-    usable = _usable(list(corrections), result, summary.warnings)
+    usable = check_corrections(list(corrections), result, summary.warnings)
     usable.sort(key=lambda c: (c.date, c.fid))  # burnt in this order: the latest wins
     summary.corrections = len(usable)
 
@@ -189,8 +189,11 @@ def apply_corrections(
     return summary
 
 
-def _usable(corrections: Sequence[Correction], result: ClassResult, warnings: list[str]) -> list[Correction]:
-    """The corrections to burn, after the checks: ResultError for none, bad codes or invalid polygons."""
+def check_corrections(
+    corrections: Sequence[Correction], result: ClassResult, warnings: list[str]
+) -> list[Correction]:
+    """The corrections to burn, after the checks: ResultError for none, bad codes or invalid polygons;
+    empty ones and those outside the map are left out with a warning."""
     if not corrections:
         raise ResultError("There is no correction to apply: draw corrections (polygons with a class) first.")
     codes = set(result.nomenclature.codes)
