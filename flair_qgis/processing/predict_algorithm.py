@@ -19,7 +19,6 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingParameterBand,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
@@ -28,14 +27,13 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterRasterLayer,
-    QgsRasterLayer,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtGui import QIcon
 
 from .. import settings
 from ..paths import resource
+from .aerial_parameters import add_aerial_parameters, aerial_band_sources
 
 DEVICES = ("auto", "gpu", "cpu")
 DEVICE_LABELS = ("Automatic (GPU when available)", "GPU", "CPU")
@@ -44,14 +42,6 @@ DEVICE_LABELS = ("Automatic (GPU when available)", "GPU", "CPU")
 class LandCoverAlgorithm(QgsProcessingAlgorithm):
     """Land cover (FLAIR U-T&T): a class raster, optional confidence and probabilities, statistics."""
 
-    AERIAL = "AERIAL"
-    RED_BAND = "RED_BAND"
-    GREEN_BAND = "GREEN_BAND"
-    BLUE_BAND = "BLUE_BAND"
-    NIR_LAYER = "NIR_LAYER"
-    NIR_BAND = "NIR_BAND"
-    ELEVATION_LAYER = "ELEVATION_LAYER"
-    ELEVATION_BAND = "ELEVATION_BAND"
     SENTINEL2 = "SENTINEL2"
     BUNDLE = "BUNDLE"
     EXTENT = "EXTENT"
@@ -93,26 +83,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         return LandCoverAlgorithm()
 
     def initAlgorithm(self, config: dict | None = None) -> None:
-        self.addParameter(QgsProcessingParameterRasterLayer(self.AERIAL, "Aerial image"))
-        for key, label, default in (
-            (self.RED_BAND, "Red band", 1),
-            (self.GREEN_BAND, "Green band", 2),
-            (self.BLUE_BAND, "Blue band", 3),
-        ):
-            # Optional so that callers (qgis_process, models) may leave out the usual 1, 2, 3.
-            self.addParameter(QgsProcessingParameterBand(key, label, default, self.AERIAL, optional=True))
-        self.addParameter(
-            QgsProcessingParameterRasterLayer(
-                self.NIR_LAYER, "Near-infrared layer (default: band 4 of the aerial image)", optional=True
-            )
-        )
-        self.addParameter(_band_number(self.NIR_BAND, "Near-infrared band (0: automatic)"))
-        self.addParameter(
-            QgsProcessingParameterRasterLayer(
-                self.ELEVATION_LAYER, "Elevation layer (default: band 5 of the aerial image)", optional=True
-            )
-        )
-        self.addParameter(_band_number(self.ELEVATION_BAND, "Elevation band (0: automatic)"))
+        add_aerial_parameters(self)
         self.addParameter(
             QgsProcessingParameterFile(
                 self.SENTINEL2,
@@ -185,45 +156,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def _band_sources(
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> list[tuple[Any, int]]:
-        from ..bands import engine_bands
-        from ..sources import band_count, layer_sources
-
-        spec = self._spec.aerial
-        aerial = self.parameterAsRasterLayer(parameters, self.AERIAL, context)
-        if aerial is None:
-            raise QgsProcessingException("The aerial image is missing or cannot be opened")
-        layers = {aerial.id(): aerial}
-        mapping = {
-            "red": (aerial.id(), self.parameterAsInt(parameters, self.RED_BAND, context)),
-            "green": (aerial.id(), self.parameterAsInt(parameters, self.GREEN_BAND, context)),
-            "blue": (aerial.id(), self.parameterAsInt(parameters, self.BLUE_BAND, context)),
-        }
-        for name, layer_key, band_key, fallback in (
-            ("nir", self.NIR_LAYER, self.NIR_BAND, 4),
-            ("elevation", self.ELEVATION_LAYER, self.ELEVATION_BAND, 5),
-        ):
-            layer = self.parameterAsRasterLayer(parameters, layer_key, context)
-            band = self.parameterAsInt(parameters, band_key, context)
-            if layer is not None:
-                layers[layer.id()] = layer
-                mapping[name] = (layer.id(), band or 1)
-            else:
-                mapping[name] = (aerial.id(), band or fallback)
-        for name in spec.bands:
-            layer_id, band = mapping[name]
-            layer: QgsRasterLayer = layers[layer_id]
-            if not 1 <= band <= band_count(layer):
-                raise QgsProcessingException(
-                    f"The model needs a {name} band: band {band} of '{layer.name()}' does not exist "
-                    f"(it has {band_count(layer)}). Give the {name} layer or band."
-                )
-        used = {mapping[name][0]: layers[mapping[name][0]] for name in spec.bands}
-        project_crs = context.project().crs() if context.project() is not None else None
-        try:
-            sources = layer_sources(used, spec.gsd, self._area, project_crs)
-        except ValueError as exc:
-            raise QgsProcessingException(f"{exc} (EXTENT or AREA)") from exc
-        return engine_bands(mapping, spec.bands, sources)
+        return aerial_band_sources(self, parameters, context, self._spec.aerial, self._area)
 
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
@@ -328,12 +261,6 @@ def _termination_cancels(feedback: QgsProcessingFeedback) -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-
-
-def _band_number(key: str, label: str) -> QgsProcessingParameterNumber:
-    return QgsProcessingParameterNumber(
-        key, label, QgsProcessingParameterNumber.Integer, 0, optional=True, minValue=0
-    )
 
 
 def _require_dependencies() -> None:

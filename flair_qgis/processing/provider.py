@@ -30,6 +30,7 @@ class FlairProvider(QgsProcessingProvider):
 def _algorithms() -> list:
     """The provider's algorithms; each module under processing/ contributes its own."""
     from .apply_corrections_algorithm import ApplyCorrectionsAlgorithm
+    from .export_patches_algorithm import ExportTrainingPatchesAlgorithm
     from .polygonize_algorithm import PolygonizeAlgorithm
     from .predict_algorithm import LandCoverAlgorithm
     from .review_zones_algorithm import ReviewZonesAlgorithm
@@ -41,4 +42,5 @@ def _algorithms() -> list:
         ReviewZonesAlgorithm(),
         ZonalStatisticsAlgorithm(),
         ApplyCorrectionsAlgorithm(),
+        ExportTrainingPatchesAlgorithm(),
     ]

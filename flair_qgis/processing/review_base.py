@@ -52,9 +52,9 @@ def with_help(parameter: Any, text: str) -> Any:
 def run_review(feedback: QgsProcessingFeedback, function: Callable[..., Any], **arguments: Any) -> Any:
     """Call a flair_qgis.review function with progress and cancel from `feedback`; returns None when the
     user cancelled, raises QgsProcessingException with the function's message for bad input."""
+    from ..core.errors import FlairError
     from ..review.geopackage import GeoPackageError
     from ..review.raster_blocks import Cancelled
-    from ..review.result import ResultError
 
     def progress(fraction: float, message: str) -> None:
         feedback.setProgress(100.0 * fraction)
@@ -65,7 +65,7 @@ def run_review(feedback: QgsProcessingFeedback, function: Callable[..., Any], **
     except Cancelled:
         feedback.reportError(tr("Cancelled: nothing was written."))
         return None
-    except (ResultError, GeoPackageError, RuntimeError) as exc:
+    except (FlairError, GeoPackageError, RuntimeError) as exc:  # ResultError is a FlairError
         raise QgsProcessingException(str(exc)) from exc
 
 

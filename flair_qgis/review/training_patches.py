@@ -67,6 +67,8 @@ class PatchExport:
     domain: str = ""
     author: str = ""
     aerial_date: str = ""
+    #: Layer of the corrections file (default: the corrections layer, or the file's only layer).
+    corrections_layer: str | None = None
 
 
 @dataclass
@@ -119,7 +121,9 @@ def export_training_patches(
     if spec.needs_sentinel2 and request.sentinel2 is None:
         raise ResultError("The model uses Sentinel-2: give the Sentinel-2 folder the map was made with.")
     summary = PatchExportSummary(out)
-    corrections, warnings = read_corrections(request.corrections, result)
+    corrections, warnings = read_corrections(
+        request.corrections, result, request.corrections_layer or schema.CORRECTIONS_LAYER_NAME
+    )
     summary.warnings += warnings
     usable = check_corrections(corrections, result, summary.warnings)
     usable.sort(key=lambda c: (c.date, c.fid))  # burnt in this order: the latest wins

@@ -247,3 +247,59 @@ def test_correct_a_review_zone_from_the_dock_links_zone_and_correction(
     assert rows[1] == (schema.STATUS_CORRECTED, fid) and rows[2][1] is None
     dataset = None
     dock.deleteLater()
+
+
+def test_training_patches_are_exported_through_processing(scene, flair_provider):
+    """Map, corrections, export: through Processing, with the aerial bands composed from three layers as
+    the run was; the patch images hold the composed bands, the labels the corrections."""
+    import json
+
+    import processing
+
+    aerial = {"AERIAL": scene.rgb, "NIR_LAYER": scene.irc, "ELEVATION_LAYER": scene.elevation}
+    classes = scene.folder / "june.tif"
+    processing.run(
+        "flair:landcover", {**aerial, "BUNDLE": str(scene.bundle), "DEVICE": 2, "OUTPUT": str(classes)}
+    )
+    corrections = create_corrections(classes)
+    add_corrections(corrections, [(square(5, 5, 10), 10, "2026-12-01T10:00:00")])
+    out = scene.folder / "patches"
+
+    answer = processing.run(
+        "flair:export_training_patches",
+        {"CLASSES": str(classes), "CORRECTIONS": f"{corrections}|layername=corrections", **aerial,
+         "BUNDLE": str(scene.bundle), "AERIAL_DATE": "2021-06-18", "OUTPUT": str(out)},
+    )  # fmt: skip
+
+    assert answer["PATCHES"] == 1
+    (image,) = out.rglob("IMG_*.tif")
+    (mask,) = out.rglob("MSK_*.tif")
+    with rasterio.open(image) as dataset, rasterio.open(scene.rgb.source()) as rgb:
+        bands = dataset.read()
+        assert bands.shape == (5, 64, 64)
+        assert np.array_equal(bands[:3], rgb.read(window=((0, 64), (0, 64))))
+    with rasterio.open(scene.irc.source()) as irc:
+        assert np.array_equal(bands[3], irc.read(1, window=((0, 64), (0, 64))))
+    with rasterio.open(mask) as dataset:
+        labels = dataset.read(1)
+    assert (labels[5:15, 5:15] == 10).all() and (labels != 0).sum() == 100
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["patches"] == 1 and manifest["corrected_pixels"] == {"10 herbaceous vegetation": 100}
+    metadata = json.loads((out / "flair_aerial_metadata.json").read_text())
+    assert [entry["date"] for entry in metadata.values()] == ["2021-06-18"]
+    assert not (out / "flair_sen_train").exists()  # an aerial-only model: no Sentinel-2 needed
+
+
+def test_the_export_refuses_corrections_that_are_not_a_file(scene, flair_provider):
+    import processing
+
+    layer = QgsVectorLayer("Polygon?crs=EPSG:2154&field=code:integer", "scratch", "memory")
+    QgsProject.instance().addMapLayer(layer)
+    with pytest.raises(QgsProcessingException, match="save the layer to a file first"):
+        processing.run(
+            "flair:export_training_patches",
+            {"CLASSES": scene.rgb, "CORRECTIONS": layer, "AERIAL": scene.rgb, "NIR_LAYER": scene.irc,
+             "ELEVATION_LAYER": scene.elevation, "BUNDLE": str(scene.bundle),
+             "OUTPUT": str(scene.folder / "patches")},
+        )  # fmt: skip
+    assert not (scene.folder / "patches").exists()

@@ -207,3 +207,24 @@ def test_an_output_folder_with_files_is_refused(scene, tmp_path):
     with pytest.raises(ResultError, match="not empty"):
         export(scene, out, corrections)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_flair_train_export_patches_from_the_command_line(scene, tmp_path, capsys):
+    from flair_training.cli import main
+
+    corrections = write_corrections(tmp_path / "map.corrections.gpkg", [(square(70, 70, 10), 11, "")])
+    out = tmp_path / "dataset"
+    status = main(
+        ["export-patches", str(scene["classes"]), str(corrections), str(out), "--aerial", str(scene["aerial"]),
+         "--model", str(scene["bundle"]), "--sentinel2", str(scene["sentinel2"]), "--author", "A. Reviewer"]
+    )  # fmt: skip
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "wrote 1 patches in 1 zone(s)" in printed.out and "100 corrected pixels" in printed.out
+    assert json.loads((out / "manifest.json").read_text())["author"] == "A. Reviewer"
+
+    status = main(
+        ["export-patches", str(scene["classes"]), str(corrections), str(out), "--aerial", str(scene["aerial"]),
+         "--model", str(scene["bundle"]), "--sentinel2", str(scene["sentinel2"])]
+    )  # fmt: skip
+    assert status == 2 and "is not empty" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""`flair-train`: fit, evaluate, export, import-checkpoint and synth from the command line.
+"""`flair-train`: fit, evaluate, export, import-checkpoint, export-patches and synth from the command line.
 
 Errors the user can fix (bad configuration, missing data, unreadable checkpoint, existing output) are
 printed with their hint and end the command with status 2; nothing is left half-written.
@@ -111,6 +111,34 @@ def _synth(args: argparse.Namespace) -> None:
     print(f"wrote {counts['train']} train and {counts['test']} test patches of {args.size} px under {out}")
 
 
+def _export_patches(args: argparse.Namespace) -> None:
+    from flair_qgis.cli import parse_aerial
+    from flair_qgis.review.training_patches import PatchExport, export_training_patches
+
+    summary = export_training_patches(
+        PatchExport(
+            classes=Path(args.map),
+            corrections=Path(args.corrections),
+            aerial=parse_aerial(args.aerial),
+            bundle=Path(args.model),
+            out=Path(args.out),
+            sentinel2=Path(args.sentinel2) if args.sentinel2 else None,
+            confidence=Path(args.confidence) if args.confidence else None,
+            confident=args.confident,
+            author=args.author,
+            aerial_date=args.aerial_date,
+        )
+    )
+    for warning in summary.warnings:
+        print(f"warning: {warning}")
+    corrected = sum(summary.corrected_pixels.values())
+    predicted = sum(summary.predicted_pixels.values())
+    print(
+        f"wrote {summary.patches} patches in {summary.zones} zone(s) under {summary.out}: "
+        f"{corrected} corrected pixels, {predicted} from confident predictions (manifest.json lists them)"
+    )
+
+
 def _print_report(report) -> None:
     print(f"bundle written: {report.path}")
     print(f"parity: {report.parity.summary()}")
@@ -186,6 +214,29 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--licence", default=None, help="the weights' licence, recorded in the bundle")
     _tolerance_option(imp)
     imp.set_defaults(run=_import)
+
+    patches = commands.add_parser(
+        "export-patches", help="FLAIR #2 training patches from a reviewer's corrections of a map"
+    )
+    patches.add_argument("map", help="the FLAIR class raster the corrections correct (map.tif)")
+    patches.add_argument("corrections", help="the corrections (map.corrections.gpkg, polygons with a 'code')")
+    patches.add_argument("out", help="new or empty folder for the dataset")
+    patches.add_argument(
+        "--aerial", action="append", required=True, metavar="PATH[:BANDS]",
+        help="the aerial raster(s) the map was made from, as for `python -m flair_qgis predict`",
+    )  # fmt: skip
+    patches.add_argument("--model", required=True, help="the bundle the map was made with (.onnx)")
+    patches.add_argument("--sentinel2", default=None, help="the Sentinel-2 folder the map was made with")
+    patches.add_argument(
+        "--confidence", default=None, help="the map's confidence raster (map.confidence.tif)"
+    )
+    patches.add_argument(
+        "--confident", type=float, default=None,
+        help="also label the map's predictions at least this confident (0..1); default: corrections only",
+    )  # fmt: skip
+    patches.add_argument("--aerial-date", default="", help="date of the aerial image, YYYY-MM-DD")
+    patches.add_argument("--author", default="", help="who made the corrections (recorded in the manifest)")
+    patches.set_defaults(run=_export_patches)
 
     synth = commands.add_parser("synth", help="write a small synthetic dataset in the FLAIR #2 layout")
     synth.add_argument("out")
