@@ -5,8 +5,9 @@ profile, running the dialog on a small synthetic scene and showing the styled re
 
 Writes dialog.png (the dialog after a run, with its statistics), result.png (the QGIS window with the
 styled land-cover layer and its legend), review_dock.png (the review dock walking the review zones the
-run wrote), polygons.png (the run's land-cover polygons over the ortho) and inspect.png (the inspect
-tool's panel at a clicked pixel). The run is the dialog's own, with polygons and review zones ticked.
+run wrote, one zone confirmed and one corrected), polygons.png (the run's land-cover polygons over the
+ortho), inspect.png (the inspect tool's panel at a clicked pixel) and corrections.png (that pixel's region
+reclassified into the map's corrections). The run is the dialog's own, with polygons and review zones ticked.
 """
 
 from __future__ import annotations
@@ -171,6 +172,10 @@ def review():
     dock.set_layer(state["zones"])
     dock.note_edit.setText("hedge along the field")
     dock.confirm_button.click()  # the first zone confirmed: the dock moves on to the second
+    dock.class_combo.setCurrentIndex(dock.class_combo.findData(CONFIG["correct_zone_as"]))
+    dock.note_edit.setText("meadow, not a road")
+    if dock.correct_as() is None:  # the second corrected: copied into the corrections, on to the third
+        return fail("correct as: " + dock.progress_label.text())
     state["dock"] = dock
     QTimer.singleShot(3000, grab_review)
 
@@ -220,6 +225,26 @@ def grab_polygons():
 def grab_inspect():
     window = iface.mainWindow()
     save(window.grab().toImage(), str(Path(CONFIG["out"], "inspect.png")))
+    try:
+        # The clicked region reclassified from the inspect panel: it lands in the map's corrections.
+        panel = plugins["flair_qgis"].inspect_panel
+        panel.class_combo.setCurrentIndex(panel.class_combo.findData(CONFIG["reclassify_as"]))
+        if plugins["flair_qgis"].inspect_tool.reclassify() is None:
+            return fail("reclassify: " + panel.correction_label.text())
+        corrections = QgsProject.instance().mapLayersByName("landcover - corrections")[0]
+        show_only(state["classes"], corrections)
+        for node in state["group"].children():
+            node.setExpanded(node.layer() is corrections)
+        iface.mapCanvas().refreshAllLayers()
+        QTimer.singleShot(3000, grab_corrections)
+    except Exception:
+        import traceback
+        fail(traceback.format_exc())
+
+
+def grab_corrections():
+    window = iface.mainWindow()
+    save(window.grab().toImage(), str(Path(CONFIG["out"], "corrections.png")))
     iface.mapCanvas().unsetMapTool(plugins["flair_qgis"].inspect_tool)
     QgsProject.instance().removeAllMapLayers()
     QgsApplication.exit(0)
@@ -351,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         # The test bundle's confidence lies between 26 % and 30 % on this scene: a threshold of 0.27
         # leaves about a quarter of it (11 zones of 10 m² or more) to review.
         config["review"] = {"mmu_m2": 20.0, "threshold": 0.27, "min_zone_m2": 10.0}
+        config["reclassify_as"] = 7  # deciduous
+        config["correct_zone_as"] = 10  # herbaceous vegetation
         (work / "config.json").write_text(json.dumps(config), encoding="utf-8")
         script = work / "screenshots_in_qgis.py"
         script.write_text(
@@ -368,7 +395,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"QGIS failed (exit {result.returncode}):\n{detail}", file=sys.stderr)
             return 1
         args.out.mkdir(parents=True, exist_ok=True)
-        for name in ("dialog.png", "result.png", "review_dock.png", "polygons.png", "inspect.png"):
+        for name in (
+            "dialog.png",
+            "result.png",
+            "review_dock.png",
+            "polygons.png",
+            "inspect.png",
+            "corrections.png",
+        ):
             shutil.copyfile(raw / name, args.out / name)
             print(f"{args.out / name}  {(args.out / name).stat().st_size // 1024} kB")
         return 0
