@@ -24,6 +24,8 @@ from .flair_npy import DATA_SUFFIX, FlairSuperArea
 from .grid import raster_footprint
 from .layout import BANDS, ProductLayout
 
+#: How many skipped items a run's warnings name one by one before counting the rest.
+SKIPPED_WARNINGS = 5
 KINDS = ("safe", "safe-zip", "theia", "theia-zip", "geotiff", "stack", "flair-npy")
 FORMATS_HINT = (
     "Expected ESA Level-2A SAFE folders or .zip files, Theia Level-2A folders or .zip files, per-date "
@@ -85,6 +87,18 @@ class Sentinel2Catalog:
         for path, reason in self.skipped:
             lines.append(f"  skipped {path.name}: {reason}")
         return "\n".join(lines)
+
+    def skipped_warnings(self, limit: int = SKIPPED_WARNINGS) -> list[str]:
+        """The skipped items as warnings of a run: one line each for the first `limit`, then one line
+        counting the others (all of them are in summary())."""
+        lines = [f"Sentinel-2: skipped {path.name}: {reason}" for path, reason in self.skipped[:limit]]
+        rest = self.skipped[limit:]
+        if rest:
+            lines.append(
+                f"Sentinel-2: {len(rest)} more item{'s' if len(rest) > 1 else ''} of {self.folder} skipped "
+                f"(first: {rest[0][0].name})"
+            )
+        return lines
 
 
 def _footprint(layout: ProductLayout) -> tuple[CRS, tuple[float, float, float, float]]:
@@ -154,6 +168,8 @@ class _Scanner:
                 if any(n.endswith(safe.METADATA_NAME) for n in names):
                     layout, note = safe.safe_zip_layout(path, names, archive)
                     self.add(path, "safe-zip", layout, parse_date(path.name) or _first_date(names), note)
+                elif any(n.endswith(safe.L1C_METADATA_NAME) for n in names):
+                    self.skip(path, safe.LEVEL_1C)
                 elif any(n.upper().endswith("_FRE_B2.TIF") for n in names):
                     layout, note = theia.theia_zip_layout(path, names)
                     self.add(path, "theia-zip", layout, parse_date(path.name) or _first_date(names), note)

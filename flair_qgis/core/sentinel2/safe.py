@@ -17,6 +17,9 @@ from pathlib import Path
 from .layout import BANDS, CLASSES, PROBABILITY, BandSource, MaskSource, ProductLayout
 
 METADATA_NAME = "MTD_MSIL2A.xml"
+#: The metadata file of a Level-1C product, which holds top-of-atmosphere reflectance.
+L1C_METADATA_NAME = "MTD_MSIL1C.xml"
+LEVEL_1C = "Level-1C, top-of-atmosphere (the model needs Level-2A surface reflectance: get the L2A product)"
 #: File name token and resolution folder of each FLAIR band in a SAFE product.
 SAFE_BANDS = {
     "B2": ("B02", "10m"),
@@ -137,6 +140,8 @@ def safe_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:
     """Layout of an unpacked `<name>.SAFE` folder."""
     metadata_path = folder / METADATA_NAME
     if not metadata_path.is_file():
+        if (folder / L1C_METADATA_NAME).is_file():
+            return None, LEVEL_1C
         return None, f"no {METADATA_NAME} (not a Level-2A product)"
     try:
         metadata = parse_metadata(metadata_path.read_bytes())

@@ -243,6 +243,38 @@ def write_safe_product(
     return _zip_folder(root, folder / f"{name}.zip") if zipped else root
 
 
+def write_safe_l1c_product(
+    folder: str | Path,
+    day: str,
+    tile: str,
+    utm_crs: str,
+    bounds: tuple[float, float, float, float],
+    band_values_fn: BandField,
+    zipped: bool = False,
+) -> Path:
+    """Write an ESA Level-1C product `<name>.SAFE` (or its zip): MTD_MSIL1C.xml and the top-of-atmosphere
+    bands at their native resolution in GRANULE/L1C_<tile>_.../IMG_DATA/T<tile>_<time>_B02.jp2 (no R10m
+    folders, unlike Level-2A), DN = reflectance x 10000 + 1000 as from baseline 04.00."""
+    folder = Path(folder)
+    name = safe_product_name(day, tile).replace("MSIL2A", "MSIL1C")
+    root = folder / f"{name}.SAFE"
+    stamp = f"{day}T105331"
+    granule = root / "GRANULE" / f"L1C_T{tile}_A029085_{stamp}" / "IMG_DATA"
+    for band, (token, gsd) in SAFE_BAND_FILES.items():
+        x, y = pixel_centres(bounds, gsd)
+        dn = np.clip(np.round(np.asarray(band_values_fn(band, x, y), np.float64) + 1000), 1, 65535)
+        path = granule / f"T{tile}_{stamp}_{token}.jp2"
+        write_raster(path, dn.astype(np.uint16), utm_crs, grid_transform(bounds, gsd), "JP2OpenJPEG")
+    (root / "MTD_MSIL1C.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<n1:Level-1C_User_Product '
+        'xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-1C.xsd"><n1:General_Info>'
+        f"<Product_Info><PRODUCT_URI>{name}.SAFE</PRODUCT_URI><PROCESSING_LEVEL>Level-1C</PROCESSING_LEVEL>"
+        "<PRODUCT_TYPE>S2MSI1C</PRODUCT_TYPE></Product_Info></n1:General_Info></n1:Level-1C_User_Product>\n",
+        encoding="utf-8",
+    )
+    return _zip_folder(root, folder / f"{name}.zip") if zipped else root
+
+
 #: Theia products keep each band at its native resolution, as ESA's do.
 THEIA_GSD = BAND_GSD
 
