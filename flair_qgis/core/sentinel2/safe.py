@@ -50,8 +50,8 @@ BAND_IDS = {
     "B12": 12,
 }
 #: Scene classification values read as cloud when the probability masks are missing: 8 cloud medium
-#: probability, 9 cloud high probability, 10 thin cirrus. 3 (cloud shadow) is left out: the baseline's
-#: probability masks do not flag shadows either. 11 is snow.
+#: probability, 9 cloud high probability, 10 thin cirrus. 3 (cloud shadow) is left out, as no shadow is
+#: cloud (see "Cloud shadows" in docs/sentinel2.md). 11 is snow.
 SCL_CLOUD = (8, 9, 10)
 SCL_SNOW = (11,)
 #: SAFE bands store 0 for missing pixels.

@@ -1,9 +1,10 @@
 """Theia/MAJA Level-2A products (folders or .zip): FRE reflectances and CLM/MG2 bit masks.
 
 `<name>_FRE_B2.tif` ... `_FRE_B12.tif` hold int16 reflectance x 10000 (nodata -10000); B2 B3 B4 B8 at
-10 m, the others at 20 m. `MASKS/<name>_CLM_R1.tif` is the cloud bit mask at 10 m (any bit set =
-cloud) and `MASKS/<name>_MG2_R1.tif` the geophysical mask, whose bit 2 (value 4) flags snow, as in
-CESBIO's MAJA format description. Both become probabilities 0 or 100.
+10 m, the others at 20 m. `MASKS/<name>_CLM_R1.tif` is the cloud bit mask at 10 m, of which only the
+cloud bits count (cloud shadows do not: see "Cloud shadows" in docs/sentinel2.md), and
+`MASKS/<name>_MG2_R1.tif` the geophysical mask, whose bit 2 (value 4) flags snow, as in CESBIO's MAJA
+format description. Both become probabilities 0 or 100.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from pathlib import Path
 from .layout import BANDS, BITS, BandSource, MaskSource, ProductLayout
 
 NODATA = -10000
-CLOUD_BITS = 0xFF
+#: CLM bits of clouds: 1 all clouds but the thinnest, 2 and 3 those found by mono- and multi-temporal
+#: tests, 4 the thinnest clouds, 7 high clouds (1.38 um). Left out: bits 5 and 6 (shadows of a cloud in
+#: or outside the image) and bit 0 (clouds or shadows), as no shadow is cloud (docs/sentinel2.md).
+CLOUD_BITS = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 7)
 SNOW_BIT = 1 << 2
 NAME = re.compile(r"SENTINEL2[A-D]_\d{8}-\d{6}-\d{3}_L2A_T\w{5}_\w_V\d+-\d+", re.IGNORECASE)
 

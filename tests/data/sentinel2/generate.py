@@ -293,7 +293,7 @@ def write_theia_product(
     """Write a Theia/MAJA L2A product folder (or zip) over UTM `bounds`.
 
     band_values_fn gives reflectance x 10000 written as int16 `_FRE_<band>.tif` (NaN -> -10000, the
-    nodata); cloud_bits_fn gives MASKS/_CLM_R1.tif (uint8 bits, any bit = cloud) and
+    nodata); cloud_bits_fn gives MASKS/_CLM_R1.tif (uint8 bits: 1..4 and 7 clouds, 5 and 6 shadows) and
     geophysical_bits_fn MASKS/_MG2_R1.tif (bit 0 water, bit 2 snow, ...), both at 10 m.
     """
     folder = Path(folder)
