@@ -195,6 +195,7 @@ class _Scanner:
         try:
             with rasterio.open(path) as src:
                 count, nodata = src.count, src.nodata
+                saturated = stacks.saturated_value(src.dtypes[0])
         except (RasterioError, OSError) as exc:
             self.skip(path, f"unreadable GeoTIFF: {exc}")
             return
@@ -211,10 +212,11 @@ class _Scanner:
             if len(days) != count // n:
                 self.skip(path, f"{count} bands = {count // n} dates but {dates_path.name} lists {len(days)}")
                 return
-            for day, layout in zip(days, stacks.stack_layouts(path, count, nodata, mask_path), strict=True):
+            layouts = stacks.stack_layouts(path, count, nodata, mask_path, saturated)
+            for day, layout in zip(days, layouts, strict=True):
                 self.add(path, "stack", layout, day, note)
         elif count == n:
-            layout = stacks.per_date_layout(path, nodata, mask_path)
+            layout = stacks.per_date_layout(path, nodata, mask_path, saturated)
             self.add(path, "geotiff", layout, parse_date(path.name), note)
         else:
             self.skip(path, f"{count} bands; expected {n} in FLAIR order, or 10 per date with a dates file")

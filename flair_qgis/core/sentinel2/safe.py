@@ -2,7 +2,7 @@
 
 Bands come from GRANULE/*/IMG_DATA/R10m (B02 B03 B04 B08) and R20m (B05 B06 B07 B8A B11 B12); the
 offset of processing baseline 04.00 and later (BOA_ADD_OFFSET, per band in MTD_MSIL2A.xml) is added
-back; cloud and snow probabilities come from QI_DATA/MSK_CLDPRB_20m.jp2 and MSK_SNWPRB_20m.jp2
+back and saturated pixels (the SATURATED special value, 65535) are nodata; cloud and snow probabilities come from QI_DATA/MSK_CLDPRB_20m.jp2 and MSK_SNWPRB_20m.jp2
 (*_CLD_20m.jp2 and *_SNW_20m.jp2 before 2018), or from the scene classification (SCL) when absent.
 """
 
@@ -56,15 +56,19 @@ SCL_CLOUD = (8, 9, 10)
 SCL_SNOW = (11,)
 #: SAFE bands store 0 for missing pixels.
 NODATA = 0
+#: The DN of saturated pixels in Level-2A bands, unless the metadata's Special_Values say otherwise.
+SATURATED = 65535
 
 
 @dataclass(frozen=True)
 class SafeMetadata:
-    """What MTD_MSIL2A.xml says about radiometry: reflectance = (DN + offset[band]) / quantification."""
+    """What MTD_MSIL2A.xml says about radiometry: reflectance = (DN + offset[band]) / quantification,
+    and the DN of saturated pixels (Special_Values SATURATED)."""
 
     processing_baseline: str | None
     quantification: float
     offsets: dict[str, float]
+    saturated: float = SATURATED
 
 
 def _local(tag: str) -> str:
@@ -72,9 +76,10 @@ def _local(tag: str) -> str:
 
 
 def parse_metadata(xml: bytes) -> SafeMetadata:
-    """Read the processing baseline, BOA_QUANTIFICATION_VALUE and BOA_ADD_OFFSET per band."""
+    """Read the processing baseline, BOA_QUANTIFICATION_VALUE, BOA_ADD_OFFSET per band and the
+    saturated DN of Special_Values."""
     root = ET.fromstring(xml)
-    baseline, quantification = None, 10000.0
+    baseline, quantification, saturated = None, 10000.0, float(SATURATED)
     ids = dict(BAND_IDS)
     raw_offsets: dict[int, float] = {}
     for element in root.iter():
@@ -87,8 +92,12 @@ def parse_metadata(xml: bytes) -> SafeMetadata:
             raw_offsets[int(element.get("band_id", "-1"))] = float(element.text)
         elif name == "Spectral_Information" and element.get("physicalBand") and element.get("bandId"):
             ids[element.get("physicalBand", "").replace("B0", "B")] = int(element.get("bandId", "-1"))
+        elif name == "Special_Values":
+            values = {_local(child.tag): (child.text or "").strip() for child in element}
+            if values.get("SPECIAL_VALUE_TEXT", "").upper() == "SATURATED":
+                saturated = float(values.get("SPECIAL_VALUE_INDEX", SATURATED))
     offsets = {band: raw_offsets.get(ids[band], 0.0) for band in BANDS}
-    return SafeMetadata(baseline, quantification, offsets)
+    return SafeMetadata(baseline, quantification, offsets, saturated)
 
 
 def _find(names: list[str], pattern: str) -> str | None:
@@ -112,7 +121,7 @@ def layout_from_names(
         if name is None:
             missing.append(f"{token}_{resolution}")
             continue
-        bands.append(BandSource(prefix + name, 1, NODATA, metadata.offsets[band], gain))
+        bands.append(BandSource(prefix + name, 1, NODATA, metadata.offsets[band], gain, metadata.saturated))
     if missing:
         return None, f"missing bands {', '.join(missing)}"
     # Sen2Cor 2.4/2.5 (2017-2018) named them QI_DATA/L2A_<tile>_<time>_CLD_20m.jp2 and _SNW_20m.jp2.
