@@ -119,8 +119,16 @@ class _Scanner:
         self.catalog.skipped.append((path, reason))
 
     def add(
-        self, path: Path, kind: str, layout: ProductLayout | None, day: date | None, note: str = ""
+        self,
+        path: Path,
+        kind: str,
+        layout: ProductLayout | None,
+        day: date | None,
+        note: str = "",
+        product: str | None = None,
     ) -> None:
+        """Add the acquisition `path` (skip it when `layout` or `day` is None); its tile is read from
+        `product`, the product's own name when known (a zip may be renamed), else from the path's name."""
         if layout is None:
             self.skip(path, note)
             return
@@ -132,9 +140,8 @@ class _Scanner:
         except (RasterioError, OSError, ValueError) as exc:
             self.skip(path, f"unreadable {Path(layout.bands[0].path).name}: {exc}")
             return
-        self.catalog.acquisitions.append(
-            Acquisition(day, parse_tile(path.name), kind, path, layout, crs, bounds, note)
-        )
+        tile = (parse_tile(product) if product else None) or parse_tile(path.name)
+        self.catalog.acquisitions.append(Acquisition(day, tile, kind, path, layout, crs, bounds, note))
 
     def scan(self, folder: Path) -> None:
         try:
@@ -167,12 +174,14 @@ class _Scanner:
                 names = archive.namelist()
                 if any(n.endswith(safe.METADATA_NAME) for n in names):
                     layout, note = safe.safe_zip_layout(path, names, archive)
-                    self.add(path, "safe-zip", layout, parse_date(path.name) or _first_date(names), note)
+                    product = safe.zip_product_name(names, archive)
+                    self.add(path, "safe-zip", layout, _zip_date(path, product, names), note, product)
                 elif any(n.endswith(safe.L1C_METADATA_NAME) for n in names):
                     self.skip(path, safe.LEVEL_1C)
                 elif any(n.upper().endswith("_FRE_B2.TIF") for n in names):
                     layout, note = theia.theia_zip_layout(path, names)
-                    self.add(path, "theia-zip", layout, parse_date(path.name) or _first_date(names), note)
+                    product = theia.zip_product_name(names)
+                    self.add(path, "theia-zip", layout, _zip_date(path, product, names), note, product)
                 else:
                     self.skip(
                         path, "not a Sentinel-2 Level-2A product (no MTD_MSIL2A.xml nor FRE bands inside)"
@@ -220,6 +229,12 @@ class _Scanner:
             self.add(path, "geotiff", layout, parse_date(path.name), note)
         else:
             self.skip(path, f"{count} bands; expected {n} in FLAIR order, or 10 per date with a dates file")
+
+
+def _zip_date(path: Path, product: str | None, names: list[str]) -> date | None:
+    """The acquisition date of a zipped product: from the product's own name inside the zip, else from
+    the zip's name, else from the first member name holding one."""
+    return (parse_date(product) if product else None) or parse_date(path.name) or _first_date(names)
 
 
 def _first_date(names: list[str]) -> date | None:

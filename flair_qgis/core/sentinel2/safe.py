@@ -69,6 +69,7 @@ class SafeMetadata:
     quantification: float
     offsets: dict[str, float]
     saturated: float = SATURATED
+    product_uri: str | None = None  # the product's name, e.g. S2B_MSIL2A_20210114T105331_..._T31TCJ_....SAFE
 
 
 def _local(tag: str) -> str:
@@ -79,13 +80,15 @@ def parse_metadata(xml: bytes) -> SafeMetadata:
     """Read the processing baseline, BOA_QUANTIFICATION_VALUE, BOA_ADD_OFFSET per band and the
     saturated DN of Special_Values."""
     root = ET.fromstring(xml)
-    baseline, quantification, saturated = None, 10000.0, float(SATURATED)
+    baseline, quantification, saturated, product_uri = None, 10000.0, float(SATURATED), None
     ids = dict(BAND_IDS)
     raw_offsets: dict[int, float] = {}
     for element in root.iter():
         name = _local(element.tag)
         if name == "PROCESSING_BASELINE" and element.text:
             baseline = element.text.strip()
+        elif name == "PRODUCT_URI" and element.text:
+            product_uri = element.text.strip()
         elif name == "BOA_QUANTIFICATION_VALUE" and element.text:
             quantification = float(element.text)
         elif name == "BOA_ADD_OFFSET" and element.text:
@@ -97,7 +100,7 @@ def parse_metadata(xml: bytes) -> SafeMetadata:
             if values.get("SPECIAL_VALUE_TEXT", "").upper() == "SATURATED":
                 saturated = float(values.get("SPECIAL_VALUE_INDEX", SATURATED))
     offsets = {band: raw_offsets.get(ids[band], 0.0) for band in BANDS}
-    return SafeMetadata(baseline, quantification, offsets, saturated)
+    return SafeMetadata(baseline, quantification, offsets, saturated, product_uri)
 
 
 def _find(names: list[str], pattern: str) -> str | None:
@@ -160,11 +163,30 @@ def safe_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:
     return layout_from_names(names, folder.as_posix() + "/", metadata)
 
 
+#: Where a zipped product's metadata is: in its .SAFE folder, or at the root of the zip.
+_ZIP_METADATA = rf"^(?:[^/]+/)?{METADATA_NAME}$"
+
+
+def zip_product_name(names: list[str], archive: zipfile.ZipFile) -> str | None:
+    """The product's own name inside a zip, whatever the zip is called (a download id, say): the name of
+    its .SAFE folder, else the PRODUCT_URI of its metadata; None when neither is there."""
+    metadata_name = _find(names, _ZIP_METADATA)
+    if metadata_name is None:
+        return None
+    root = metadata_name[: -len(METADATA_NAME)].rstrip("/")
+    if root.upper().endswith(".SAFE"):
+        return root
+    try:
+        return parse_metadata(archive.read(metadata_name)).product_uri
+    except (ET.ParseError, ValueError, zipfile.BadZipFile, OSError):
+        return None
+
+
 def safe_zip_layout(
     path: Path, names: list[str], archive: zipfile.ZipFile
 ) -> tuple[ProductLayout | None, str]:
     """Layout of a zipped SAFE product, its bands read through /vsizip/."""
-    metadata_name = _find(names, rf"^(?:[^/]+/)?{METADATA_NAME}$")
+    metadata_name = _find(names, _ZIP_METADATA)
     if metadata_name is None:
         return None, f"no {METADATA_NAME} in the archive"
     try:

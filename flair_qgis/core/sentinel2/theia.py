@@ -76,5 +76,14 @@ def theia_zip_layout(path: Path, names: list[str]) -> tuple[ProductLayout | None
     return layout_from_names(members, f"/vsizip/{path.resolve().as_posix()}/")
 
 
+def zip_product_name(names: list[str]) -> str | None:
+    """The product's own name inside a zip (its top folder, SENTINEL2A_..._L2A_T31TCJ_C_V2-2), or None."""
+    for name in names:
+        top = name.split("/", 1)[0]
+        if NAME.search(top):
+            return top
+    return None
+
+
 def is_theia_folder(folder: Path) -> bool:
     return bool(NAME.search(folder.name)) or any(folder.glob("*_FRE_B2.tif"))
