@@ -5,6 +5,7 @@ all-cloudy series. Real SAFE products and zips, a real ONNX bundle run by ONNX R
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -91,3 +92,22 @@ def test_many_skipped_items_are_named_up_to_a_limit_then_counted(tmp_path: Path)
     assert len(warnings) == SKIPPED_WARNINGS + 1
     assert all(w.startswith("Sentinel-2: skipped download_") for w in warnings[:-1])
     assert warnings[-1].startswith("Sentinel-2: 3 more items of ") and "download_5.zip" in warnings[-1]
+
+
+def test_an_all_cloudy_series_is_a_warning_and_the_map_is_made(scene: Path) -> None:
+    """What the README's troubleshooting promises: a warning, exit 0, a map."""
+    folder = scene / "s2"
+    write_safe_product(folder, "20210410", "31TCJ", UTM, PRODUCT, constant(1000), cloud_fn=cloudy)
+    write_safe_product(
+        folder, "20210612", "31TCJ", UTM, PRODUCT, constant(1200), cloud_fn=cloudy, zipped=True
+    )
+
+    done = predict_cli(folder, scene)
+
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^Warning: (\d+) of \1 tiles had only cloudy Sentinel-2 dates", done.stdout, re.M), (
+        done.stdout
+    )
+    assert (scene / "map.tif").is_file()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "tiles had only cloudy Sentinel-2 dates" in readme and "every date cloudy" not in readme
