@@ -172,10 +172,14 @@ class _Scanner:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-                if any(n.endswith(safe.METADATA_NAME) for n in names):
-                    layout, note = safe.safe_zip_layout(path, names, archive)
-                    product = safe.zip_product_name(names, archive)
-                    self.add(path, "safe-zip", layout, _zip_date(path, product, names), note, product)
+                metadata_names = safe.zip_metadata_names(names)
+                if metadata_names:
+                    for metadata_name in metadata_names:  # a zip may hold several products
+                        layout, note = safe.safe_zip_layout(path, names, archive, metadata_name)
+                        product = safe.zip_product_name(metadata_name, archive)
+                        if len(metadata_names) > 1 and layout is None:
+                            note = f"{product or metadata_name}: {note}"
+                        self.add(path, "safe-zip", layout, _zip_date(path, product, names), note, product)
                 elif any(n.endswith(safe.L1C_METADATA_NAME) for n in names):
                     self.skip(path, safe.LEVEL_1C)
                 elif any(n.upper().endswith("_FRE_B2.TIF") for n in names):

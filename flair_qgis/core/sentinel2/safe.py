@@ -8,6 +8,7 @@ back and saturated pixels (the SATURATED special value, 65535) are nodata; cloud
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -78,7 +79,8 @@ def _local(tag: str) -> str:
 
 def parse_metadata(xml: bytes) -> SafeMetadata:
     """Read the processing baseline, BOA_QUANTIFICATION_VALUE, BOA_ADD_OFFSET per band and the
-    saturated DN of Special_Values."""
+    saturated DN of Special_Values. Raises ET.ParseError for malformed XML (entity expansion bombs
+    included: expat refuses them), ValueError for a value that is no number or no usable one."""
     root = ET.fromstring(xml)
     baseline, quantification, saturated, product_uri = None, 10000.0, float(SATURATED), None
     ids = dict(BAND_IDS)
@@ -100,6 +102,11 @@ def parse_metadata(xml: bytes) -> SafeMetadata:
             if values.get("SPECIAL_VALUE_TEXT", "").upper() == "SATURATED":
                 saturated = float(values.get("SPECIAL_VALUE_INDEX", SATURATED))
     offsets = {band: raw_offsets.get(ids[band], 0.0) for band in BANDS}
+    if not (math.isfinite(quantification) and quantification > 0):
+        raise ValueError(f"BOA_QUANTIFICATION_VALUE {quantification} is not a positive number")
+    for band, offset in offsets.items():
+        if not math.isfinite(offset):
+            raise ValueError(f"BOA_ADD_OFFSET of {band} is {offset}")
     return SafeMetadata(baseline, quantification, offsets, saturated, product_uri)
 
 
@@ -163,17 +170,17 @@ def safe_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:
     return layout_from_names(names, folder.as_posix() + "/", metadata)
 
 
-#: Where a zipped product's metadata is: in its .SAFE folder, or at the root of the zip.
-_ZIP_METADATA = rf"^(?:[^/]+/)?{METADATA_NAME}$"
+def zip_metadata_names(names: list[str]) -> list[str]:
+    """The MTD_MSIL2A.xml members of a zip, one per SAFE product it holds (in its .SAFE folder, at any
+    depth, or at the root of the zip), sorted."""
+    return sorted(n for n in names if n == METADATA_NAME or n.endswith("/" + METADATA_NAME))
 
 
-def zip_product_name(names: list[str], archive: zipfile.ZipFile) -> str | None:
-    """The product's own name inside a zip, whatever the zip is called (a download id, say): the name of
-    its .SAFE folder, else the PRODUCT_URI of its metadata; None when neither is there."""
-    metadata_name = _find(names, _ZIP_METADATA)
-    if metadata_name is None:
-        return None
-    root = metadata_name[: -len(METADATA_NAME)].rstrip("/")
+def zip_product_name(metadata_name: str, archive: zipfile.ZipFile) -> str | None:
+    """The own name of the zipped product whose metadata is `metadata_name`, whatever the zip is called
+    (a download id, say): the name of its .SAFE folder, else the PRODUCT_URI of its metadata; None when
+    neither is there."""
+    root = metadata_name[: -len(METADATA_NAME)].rstrip("/").rsplit("/", 1)[-1]
     if root.upper().endswith(".SAFE"):
         return root
     try:
@@ -183,12 +190,10 @@ def zip_product_name(names: list[str], archive: zipfile.ZipFile) -> str | None:
 
 
 def safe_zip_layout(
-    path: Path, names: list[str], archive: zipfile.ZipFile
+    path: Path, names: list[str], archive: zipfile.ZipFile, metadata_name: str
 ) -> tuple[ProductLayout | None, str]:
-    """Layout of a zipped SAFE product, its bands read through /vsizip/."""
-    metadata_name = _find(names, _ZIP_METADATA)
-    if metadata_name is None:
-        return None, f"no {METADATA_NAME} in the archive"
+    """Layout of the zipped SAFE product whose metadata is member `metadata_name`, its bands read
+    through /vsizip/."""
     try:
         metadata = parse_metadata(archive.read(metadata_name))
     except (ET.ParseError, ValueError, zipfile.BadZipFile, OSError) as exc:
