@@ -171,3 +171,17 @@ def test_65535_in_a_uint16_geotiff_is_saturated_not_reflectance(tmp_path):
     assert np.isnan(b4[15:25, 35:45]).all()
     assert np.nanmax(b4) == 1200 and np.isnan(b4).sum() == 100
     assert not np.isnan(series.data[0, 1]).any()
+
+
+def test_saturation_is_read_in_a_folder_whose_name_has_xml_and_url_characters(tmp_path):
+    """The saturated value is removed through a VRT naming the band's file: '&', '<', '#', '?' and accents
+    in the user's folder name must reach GDAL intact."""
+    folder = tmp_path / "données & <co> #2 ?x=1"
+    write_safe_product(
+        folder / "safe", "20210605", "31TCJ", UTM, PRODUCT, saturated_in_block(1000), zipped=True
+    )
+    write_theia_product(folder / "theia", "20210605", "31TCJ", UTM, PRODUCT, saturated_in_block(1000))
+    for kind in ("safe", "theia"):
+        series = load_series(folder / kind, L93, AREA, SPEC)
+        assert not series.warnings, series.warnings
+        check_saturated_block(series, 0, 1000)

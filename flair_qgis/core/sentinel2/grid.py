@@ -7,6 +7,8 @@ a 110 km tile is never loaded for a 1 km area.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -16,6 +18,7 @@ import rasterio.io
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
@@ -111,7 +114,7 @@ def read_band(source: BandSource, grid: Grid, resampling: Resampling = Resamplin
         else:
             nodata = source.saturated if nodata is None else nodata
             options = f"<NODATA>{float(source.saturated)!r}</NODATA>"
-            with rasterio.open(_one_band_vrt(src, source.band, nodata, options)) as masked:
+            with _opened_vrt(_one_band_vrt(src, source.band, nodata, options)) as masked:
                 out = _warp_band(masked, 1, grid, resampling, nodata)
     if source.saturation is not None:
         out[_flagged_weight(source.saturation, grid, resampling) > 0] = np.nan
@@ -134,9 +137,17 @@ def _flagged_weight(mask: MaskSource, grid: Grid, resampling: Resampling) -> np.
             return (read_mask(mask, grid) > 0).astype(np.float32)
         flags = mask.to_probability(np.arange(256)) > 0
         table = ",".join(f"{value}:{int(flag)}" for value, flag in enumerate(flags))
-        with rasterio.open(_one_band_vrt(src, mask.band, None, f"<LUT>{table}</LUT>", "Byte")) as indicator:
+        with _opened_vrt(_one_band_vrt(src, mask.band, None, f"<LUT>{table}</LUT>", "Byte")) as indicator:
             weight = _warp_band(indicator, 1, grid, resampling, None)
     return np.nan_to_num(weight, nan=0.0)
+
+
+@contextmanager
+def _opened_vrt(xml: str) -> Iterator[rasterio.io.DatasetReader]:
+    """The VRT `xml` opened from memory (an in-memory file, so that no character of a source path is
+    ever parsed as a URL's query or fragment)."""
+    with MemoryFile(xml.encode("utf-8"), ext=".vrt") as memory, memory.open() as dataset:
+        yield dataset
 
 
 #: GDAL's names of the data types a band may have.
