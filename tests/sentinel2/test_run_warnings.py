@@ -1,6 +1,7 @@
 """Sentinel-2 inputs that are valid but misleading reach the user as warnings of the run, printed by the
-command line (`python -m flair_qgis predict` in a child process): products the catalog skipped and an
-all-cloudy series. Real SAFE products and zips, a real ONNX bundle run by ONNX Runtime."""
+command line (`python -m flair_qgis predict` in a child process) and pushed to the log of the real
+`qgis_process`: products the catalog skipped and an all-cloudy series. Real SAFE products and zips, a real
+ONNX bundle run by ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from flair_qgis.core.sentinel2 import BANDS, discover
 from flair_qgis.core.sentinel2.catalog import SKIPPED_WARNINGS
 from tests.bundles import make_utt_bundle
 from tests.data.sentinel2.generate import write_safe_l1c_product, write_safe_product
+from tests.qgis_profile import make_profile, run_qgis_process
 from tests.rasters import write_raster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,3 +113,22 @@ def test_an_all_cloudy_series_is_a_warning_and_the_map_is_made(scene: Path) -> N
     assert (scene / "map.tif").is_file()
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "tiles had only cloudy Sentinel-2 dates" in readme and "every date cloudy" not in readme
+
+
+@pytest.mark.slow
+def test_skipped_products_are_pushed_to_the_processing_log_by_the_real_qgis_process(scene: Path) -> None:
+    folder = scene / "s2"
+    write_safe_product(folder, "20210410", "31TCJ", UTM, PRODUCT, constant(1000))
+    l1c = write_safe_l1c_product(folder, "20210510", "31TCJ", UTM, PRODUCT, constant(1100), zipped=True)
+    profiles = make_profile(scene / "qgis")
+
+    done = run_qgis_process(
+        profiles,
+        *("run", "flair:landcover", "--", f"AERIAL={scene / 'ortho.tif'}", f"BUNDLE={scene / 'utt.onnx'}"),
+        *(f"SENTINEL2={folder}", "DEVICE=2", f"OUTPUT={scene / 'out.tif'}"),
+        timeout=180,
+    )
+
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert re.search(rf"Sentinel-2: skipped {re.escape(l1c.name)}: Level-1C", log), log[-3000:]
