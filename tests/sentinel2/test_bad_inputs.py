@@ -156,6 +156,25 @@ def theia_without_a_band(folder: Path):
     return "skipped", product.name, "FRE_B8A"
 
 
+def first_band_linked_to_dev_zero(folder: Path):
+    """A link to an endless device instead of a band: recognised as no image at once, never read."""
+    product = safe(folder, "20210702")
+    band = next(product.rglob("*_B02_10m.jp2"))
+    band.unlink()
+    band.symlink_to("/dev/zero")
+    return "skipped", product.name, "not recognized"
+
+
+def later_band_linked_to_dev_zero(folder: Path):
+    """Only the first band is opened by discovery: a bad later band is found while reading, and only that
+    product's date is dropped, with a warning naming it."""
+    product = safe(folder, "20210702")
+    band = next(product.rglob("*_B11_20m.jp2"))
+    band.unlink()
+    band.symlink_to("/dev/zero")
+    return "warning", f"Skipped {product.name} (2021-07-02): unreadable", [GOOD]
+
+
 def folder_named_like_a_zip(folder: Path):
     safe(folder / "products.zip", "20210702")
     return "dates", [GOOD, date(2021, 7, 2)]
@@ -177,6 +196,8 @@ CASES: list[Callable[[Path], tuple]] = [
     geotiff_with_an_impossible_date,
     geotiff_without_a_crs,
     theia_without_a_band,
+    first_band_linked_to_dev_zero,
+    later_band_linked_to_dev_zero,
     folder_named_like_a_zip,
 ]
 
