@@ -175,6 +175,12 @@ def later_band_linked_to_dev_zero(folder: Path):
     return "warning", f"Skipped {product.name} (2021-07-02): unreadable", [GOOD]
 
 
+def level_1c_contents_in_a_folder_of_another_name(folder: Path):
+    product = write_safe_l1c_product(folder, "20210702", "31TCJ", UTM, PRODUCT, constant)
+    product.rename(folder / "unpacked")
+    return "skipped", "unpacked", "Level-1C"
+
+
 def folder_named_like_a_zip(folder: Path):
     safe(folder / "products.zip", "20210702")
     return "dates", [GOOD, date(2021, 7, 2)]
@@ -198,6 +204,7 @@ CASES: list[Callable[[Path], tuple]] = [
     theia_without_a_band,
     first_band_linked_to_dev_zero,
     later_band_linked_to_dev_zero,
+    level_1c_contents_in_a_folder_of_another_name,
     folder_named_like_a_zip,
 ]
 

@@ -153,9 +153,8 @@ class _Scanner:
         self._visited.add(real)
         for entry in sorted(folder.iterdir()):
             if entry.is_dir():
-                if entry.name.upper().endswith(".SAFE"):
-                    layout, note = safe.safe_folder_layout(entry)
-                    self.add(entry, "safe", layout, parse_date(entry.name), note)
+                if safe.is_safe_folder(entry):
+                    self.add_safe_folder(entry)
                 elif theia.is_theia_folder(entry):
                     layout, note = theia.theia_folder_layout(entry)
                     self.add(entry, "theia", layout, parse_date(entry.name), note)
@@ -167,6 +166,11 @@ class _Scanner:
                 self.scan_flair(entry)
             elif entry.suffix.lower() in stacks.TIFF_SUFFIXES and not stacks.is_mask_file(entry):
                 self.scan_tiff(entry)
+
+    def add_safe_folder(self, folder: Path) -> None:
+        layout, note = safe.safe_folder_layout(folder)
+        product = safe.folder_product_name(folder)
+        self.add(folder, "safe", layout, parse_date(product), note, product)
 
     def scan_zip(self, path: Path) -> None:
         try:
@@ -258,7 +262,7 @@ def discover(folder: str | Path, progress: Callable[[float, str], None] | None =
     folder = Path(folder)
     if not folder.exists():
         raise InputError(f"The Sentinel-2 folder does not exist: {folder}", FORMATS_HINT)
-    if folder.is_dir() and not folder.name.upper().endswith(".SAFE") and not theia.is_theia_folder(folder):
+    if folder.is_dir() and not safe.is_safe_folder(folder) and not theia.is_theia_folder(folder):
         scanner = _Scanner(folder)
         scanner.scan(folder)
     else:
@@ -279,9 +283,8 @@ def discover(folder: str | Path, progress: Callable[[float, str], None] | None =
 def _single(path: Path) -> _Scanner:
     """A scanner over one product given directly instead of a folder."""
     scanner = _Scanner(path)
-    if path.is_dir() and path.name.upper().endswith(".SAFE"):
-        layout, note = safe.safe_folder_layout(path)
-        scanner.add(path, "safe", layout, parse_date(path.name), note)
+    if path.is_dir() and safe.is_safe_folder(path):
+        scanner.add_safe_folder(path)
     elif path.is_dir():
         layout, note = theia.theia_folder_layout(path)
         scanner.add(path, "theia", layout, parse_date(path.name), note)

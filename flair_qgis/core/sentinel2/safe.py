@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dates import parse_date
 from .layout import BANDS, CLASSES, PROBABILITY, BandSource, MaskSource, ProductLayout
 
 METADATA_NAME = "MTD_MSIL2A.xml"
@@ -153,6 +154,26 @@ def layout_from_names(
         else ("masks from the scene classification" if scl else "no cloud mask")
     )
     return ProductLayout(tuple(bands), snow, cloud), note
+
+
+def is_safe_folder(folder: Path) -> bool:
+    """Whether `folder` is a SAFE product: named `<name>.SAFE`, or holding its metadata at the top (the
+    contents of a .SAFE unpacked into a folder of another name)."""
+    return folder.name.upper().endswith(".SAFE") or any(
+        (folder / name).is_file() for name in (METADATA_NAME, L1C_METADATA_NAME)
+    )
+
+
+def folder_product_name(folder: Path) -> str:
+    """The product's own name for an unpacked SAFE: the folder's name when it holds a date, else the
+    PRODUCT_URI of its metadata (a folder renamed by hand), else the folder's name."""
+    if parse_date(folder.name):
+        return folder.name
+    try:
+        uri = parse_metadata((folder / METADATA_NAME).read_bytes()).product_uri
+    except (OSError, ET.ParseError, ValueError):
+        uri = None
+    return uri or folder.name
 
 
 def safe_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:

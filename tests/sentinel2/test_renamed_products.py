@@ -1,5 +1,6 @@
-"""Zipped products keep their identity whatever the zip is called: the tile and date come from the product
-inside (its .SAFE or Theia folder, or its metadata), not from a download id. Real zips of real layouts."""
+"""Products keep their identity whatever the user called the zip or folder: the tile and date come from the
+product itself (the .SAFE or Theia folder inside a zip, or the metadata), not from a download id or a name
+typed by hand. Real zips and folders of real layouts."""
 
 from __future__ import annotations
 
@@ -59,3 +60,24 @@ def test_a_renamed_theia_zip_keeps_its_tile_and_date(tmp_path):
     product.rename(tmp_path / "123456789.zip")
     [acquisition] = discover(tmp_path).acquisitions
     assert (acquisition.kind, acquisition.tile, acquisition.date) == ("theia-zip", "31TCJ", date(2021, 7, 2))
+
+
+def test_a_renamed_safe_folder_is_named_by_its_metadata(tmp_path):
+    product = write_safe_product(tmp_path, "20210614", "31TCJ", UTM, PRODUCT, constant)
+    renamed = product.rename(tmp_path / "june.SAFE")
+    [acquisition] = discover(tmp_path).acquisitions
+    assert (acquisition.kind, acquisition.tile, acquisition.date) == ("safe", "31TCJ", date(2021, 6, 14))
+    assert acquisition.path == renamed
+
+
+def test_the_contents_of_a_safe_unpacked_into_a_folder_of_another_name_are_a_product(tmp_path):
+    """Unzipping the contents of a .SAFE (not the folder) into `download_123/` makes a folder whose only
+    sign of a product is its MTD_MSIL2A.xml; given itself or found in a parent folder, it is read."""
+    product = write_safe_product(tmp_path / "src", "20210614", "31TCJ", UTM, PRODUCT, constant)
+    unpacked = tmp_path / "s2" / "download_123"
+    unpacked.parent.mkdir()
+    product.rename(unpacked)
+    for given in (unpacked.parent, unpacked):
+        [acquisition] = discover(given).acquisitions
+        assert (acquisition.kind, acquisition.tile, acquisition.date) == ("safe", "31TCJ", date(2021, 6, 14))
+    assert load_series(unpacked.parent, L93, AREA, SPEC).dates == [date(2021, 6, 14)]
