@@ -226,13 +226,15 @@ def _sentinel2_catalog(
     request: PredictionRequest, spec: BundleSpec, warnings: list[str], report: Progress
 ) -> Sentinel2Catalog | None:
     """The Sentinel-2 acquisitions of the request's folder, discovered once before any tile (InputError
-    for a folder without any); None for an aerial-only bundle. The series is read region by region."""
+    for a folder without any); None for an aerial-only bundle. The series is read region by region.
+    Each item the catalog skipped becomes a warning of the run (see Sentinel2Catalog.skipped_warnings)."""
     if spec.sentinel2 is None:
         if request.sentinel2 is not None:
             warnings.append("The model is aerial-only: the Sentinel-2 folder is not used.")
         return None
     assert request.sentinel2 is not None  # check_options refused a U-T&T bundle without a folder
     catalog = discover(request.sentinel2)
+    warnings += catalog.skipped_warnings()
     report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
     return catalog
 

@@ -24,6 +24,8 @@ from .flair_npy import DATA_SUFFIX, FlairSuperArea
 from .grid import raster_footprint
 from .layout import BANDS, ProductLayout
 
+#: How many skipped items a run's warnings name one by one before counting the rest.
+SKIPPED_WARNINGS = 5
 KINDS = ("safe", "safe-zip", "theia", "theia-zip", "geotiff", "stack", "flair-npy")
 FORMATS_HINT = (
     "Expected ESA Level-2A SAFE folders or .zip files, Theia Level-2A folders or .zip files, per-date "
@@ -86,6 +88,18 @@ class Sentinel2Catalog:
             lines.append(f"  skipped {path.name}: {reason}")
         return "\n".join(lines)
 
+    def skipped_warnings(self, limit: int = SKIPPED_WARNINGS) -> list[str]:
+        """The skipped items as warnings of a run: one line each for the first `limit`, then one line
+        counting the others (all of them are in summary())."""
+        lines = [f"Sentinel-2: skipped {path.name}: {reason}" for path, reason in self.skipped[:limit]]
+        rest = self.skipped[limit:]
+        if rest:
+            lines.append(
+                f"Sentinel-2: {len(rest)} more item{'s' if len(rest) > 1 else ''} of {self.folder} skipped "
+                f"(first: {rest[0][0].name})"
+            )
+        return lines
+
 
 def _footprint(layout: ProductLayout) -> tuple[CRS, tuple[float, float, float, float]]:
     with rasterio.open(layout.bands[0].path) as src:
@@ -105,8 +119,16 @@ class _Scanner:
         self.catalog.skipped.append((path, reason))
 
     def add(
-        self, path: Path, kind: str, layout: ProductLayout | None, day: date | None, note: str = ""
+        self,
+        path: Path,
+        kind: str,
+        layout: ProductLayout | None,
+        day: date | None,
+        note: str = "",
+        product: str | None = None,
     ) -> None:
+        """Add the acquisition `path` (skip it when `layout` or `day` is None); its tile is read from
+        `product`, the product's own name when known (a zip may be renamed), else from the path's name."""
         if layout is None:
             self.skip(path, note)
             return
@@ -118,9 +140,8 @@ class _Scanner:
         except (RasterioError, OSError, ValueError) as exc:
             self.skip(path, f"unreadable {Path(layout.bands[0].path).name}: {exc}")
             return
-        self.catalog.acquisitions.append(
-            Acquisition(day, parse_tile(path.name), kind, path, layout, crs, bounds, note)
-        )
+        tile = (parse_tile(product) if product else None) or parse_tile(path.name)
+        self.catalog.acquisitions.append(Acquisition(day, tile, kind, path, layout, crs, bounds, note))
 
     def scan(self, folder: Path) -> None:
         try:
@@ -132,9 +153,8 @@ class _Scanner:
         self._visited.add(real)
         for entry in sorted(folder.iterdir()):
             if entry.is_dir():
-                if entry.name.upper().endswith(".SAFE"):
-                    layout, note = safe.safe_folder_layout(entry)
-                    self.add(entry, "safe", layout, parse_date(entry.name), note)
+                if safe.is_safe_folder(entry):
+                    self.add_safe_folder(entry)
                 elif theia.is_theia_folder(entry):
                     layout, note = theia.theia_folder_layout(entry)
                     self.add(entry, "theia", layout, parse_date(entry.name), note)
@@ -147,16 +167,29 @@ class _Scanner:
             elif entry.suffix.lower() in stacks.TIFF_SUFFIXES and not stacks.is_mask_file(entry):
                 self.scan_tiff(entry)
 
+    def add_safe_folder(self, folder: Path) -> None:
+        layout, note = safe.safe_folder_layout(folder)
+        product = safe.folder_product_name(folder)
+        self.add(folder, "safe", layout, parse_date(product), note, product)
+
     def scan_zip(self, path: Path) -> None:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-                if any(n.endswith(safe.METADATA_NAME) for n in names):
-                    layout, note = safe.safe_zip_layout(path, names, archive)
-                    self.add(path, "safe-zip", layout, parse_date(path.name) or _first_date(names), note)
+                metadata_names = safe.zip_metadata_names(names)
+                if metadata_names:
+                    for metadata_name in metadata_names:  # a zip may hold several products
+                        layout, note = safe.safe_zip_layout(path, names, archive, metadata_name)
+                        product = safe.zip_product_name(metadata_name, archive)
+                        if len(metadata_names) > 1 and layout is None:
+                            note = f"{product or metadata_name}: {note}"
+                        self.add(path, "safe-zip", layout, _zip_date(path, product, names), note, product)
+                elif any(n.endswith(safe.L1C_METADATA_NAME) for n in names):
+                    self.skip(path, safe.LEVEL_1C)
                 elif any(n.upper().endswith("_FRE_B2.TIF") for n in names):
                     layout, note = theia.theia_zip_layout(path, names)
-                    self.add(path, "theia-zip", layout, parse_date(path.name) or _first_date(names), note)
+                    product = theia.zip_product_name(names)
+                    self.add(path, "theia-zip", layout, _zip_date(path, product, names), note, product)
                 else:
                     self.skip(
                         path, "not a Sentinel-2 Level-2A product (no MTD_MSIL2A.xml nor FRE bands inside)"
@@ -179,6 +212,7 @@ class _Scanner:
         try:
             with rasterio.open(path) as src:
                 count, nodata = src.count, src.nodata
+                saturated = stacks.saturated_value(src.dtypes[0])
         except (RasterioError, OSError) as exc:
             self.skip(path, f"unreadable GeoTIFF: {exc}")
             return
@@ -195,13 +229,20 @@ class _Scanner:
             if len(days) != count // n:
                 self.skip(path, f"{count} bands = {count // n} dates but {dates_path.name} lists {len(days)}")
                 return
-            for day, layout in zip(days, stacks.stack_layouts(path, count, nodata, mask_path), strict=True):
+            layouts = stacks.stack_layouts(path, count, nodata, mask_path, saturated)
+            for day, layout in zip(days, layouts, strict=True):
                 self.add(path, "stack", layout, day, note)
         elif count == n:
-            layout = stacks.per_date_layout(path, nodata, mask_path)
+            layout = stacks.per_date_layout(path, nodata, mask_path, saturated)
             self.add(path, "geotiff", layout, parse_date(path.name), note)
         else:
             self.skip(path, f"{count} bands; expected {n} in FLAIR order, or 10 per date with a dates file")
+
+
+def _zip_date(path: Path, product: str | None, names: list[str]) -> date | None:
+    """The acquisition date of a zipped product: from the product's own name inside the zip, else from
+    the zip's name, else from the first member name holding one."""
+    return (parse_date(product) if product else None) or parse_date(path.name) or _first_date(names)
 
 
 def _first_date(names: list[str]) -> date | None:
@@ -221,7 +262,7 @@ def discover(folder: str | Path, progress: Callable[[float, str], None] | None =
     folder = Path(folder)
     if not folder.exists():
         raise InputError(f"The Sentinel-2 folder does not exist: {folder}", FORMATS_HINT)
-    if folder.is_dir() and not folder.name.upper().endswith(".SAFE") and not theia.is_theia_folder(folder):
+    if folder.is_dir() and not safe.is_safe_folder(folder) and not theia.is_theia_folder(folder):
         scanner = _Scanner(folder)
         scanner.scan(folder)
     else:
@@ -242,9 +283,8 @@ def discover(folder: str | Path, progress: Callable[[float, str], None] | None =
 def _single(path: Path) -> _Scanner:
     """A scanner over one product given directly instead of a folder."""
     scanner = _Scanner(path)
-    if path.is_dir() and path.name.upper().endswith(".SAFE"):
-        layout, note = safe.safe_folder_layout(path)
-        scanner.add(path, "safe", layout, parse_date(path.name), note)
+    if path.is_dir() and safe.is_safe_folder(path):
+        scanner.add_safe_folder(path)
     elif path.is_dir():
         layout, note = theia.theia_folder_layout(path)
         scanner.add(path, "theia", layout, parse_date(path.name), note)

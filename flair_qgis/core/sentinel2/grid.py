@@ -7,7 +7,10 @@ a 110 km tile is never loaded for a 1 km area.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
@@ -15,6 +18,7 @@ import rasterio.io
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
@@ -98,12 +102,83 @@ def _warped(
 
 
 def read_band(source: BandSource, grid: Grid, resampling: Resampling = Resampling.bilinear) -> np.ndarray:
-    """One band warped onto the grid: H x W float32 reflectance x 10000, NaN where missing."""
+    """One band warped onto the grid: H x W float32 reflectance x 10000, NaN where missing or saturated.
+
+    Saturated pixels never reach the resampling: pixels of the saturated value are made nodata before
+    the warp, and wherever a pixel flagged by the saturation mask weighs in a grid pixel (the mask's flags
+    warped with the band's resampling), that grid pixel is NaN."""
     with rasterio.open(source.path) as src:
         nodata = source.nodata if source.nodata is not None else src.nodatavals[source.band - 1]
-        with _warped(src, grid, resampling, src_nodata=nodata, nodata=np.nan, dtype="float32") as vrt:
-            out = vrt.read(source.band)
+        if source.saturated is None:
+            out = _warp_band(src, source.band, grid, resampling, nodata)
+        else:
+            nodata = source.saturated if nodata is None else nodata
+            options = f"<NODATA>{float(source.saturated)!r}</NODATA>"
+            with _opened_vrt(_one_band_vrt(src, source.band, nodata, options)) as masked:
+                out = _warp_band(masked, 1, grid, resampling, nodata)
+    if source.saturation is not None:
+        out[_flagged_weight(source.saturation, grid, resampling) > 0] = np.nan
     return source.to_reflectance(out)
+
+
+def _warp_band(
+    src: rasterio.io.DatasetReader, band: int, grid: Grid, resampling: Resampling, nodata: float | None
+) -> np.ndarray:
+    with _warped(src, grid, resampling, src_nodata=nodata, nodata=np.nan, dtype="float32") as vrt:
+        return vrt.read(band)
+
+
+def _flagged_weight(mask: MaskSource, grid: Grid, resampling: Resampling) -> np.ndarray:
+    """H x W: the weight that pixels flagged by `mask` have in each grid pixel resampled with
+    `resampling` (0 = none). An 8-bit mask is turned into 0/1 by a lookup table and warped like a band;
+    another is read with nearest neighbour (1 where flagged)."""
+    with rasterio.open(mask.path) as src:
+        if src.dtypes[mask.band - 1] != "uint8":
+            return (read_mask(mask, grid) > 0).astype(np.float32)
+        flags = mask.to_probability(np.arange(256)) > 0
+        table = ",".join(f"{value}:{int(flag)}" for value, flag in enumerate(flags))
+        with _opened_vrt(_one_band_vrt(src, mask.band, None, f"<LUT>{table}</LUT>", "Byte")) as indicator:
+            weight = _warp_band(indicator, 1, grid, resampling, None)
+    return np.nan_to_num(weight, nan=0.0)
+
+
+@contextmanager
+def _opened_vrt(xml: str) -> Iterator[rasterio.io.DatasetReader]:
+    """The VRT `xml` opened from memory (an in-memory file, so that no character of a source path is
+    ever parsed as a URL's query or fragment)."""
+    with MemoryFile(xml.encode("utf-8"), ext=".vrt") as memory, memory.open() as dataset:
+        yield dataset
+
+
+#: GDAL's names of the data types a band may have.
+_GDAL_TYPES = {
+    "uint8": "Byte",
+    "int8": "Int8",
+    "uint16": "UInt16",
+    "int16": "Int16",
+    "uint32": "UInt32",
+    "int32": "Int32",
+    "float32": "Float32",
+    "float64": "Float64",
+}
+
+
+def _one_band_vrt(
+    src: rasterio.io.DatasetReader, band: int, nodata: float | None, options: str, data_type: str = ""
+) -> str:
+    """The XML of a VRT holding band `band` of `src` through a ComplexSource with `options` (a <NODATA>:
+    pixels of that value are not copied and keep the VRT band's `nodata`; a <LUT>: values are mapped)."""
+    t = src.transform
+    data_type = data_type or _GDAL_TYPES[src.dtypes[band - 1]]
+    nodata_xml = "" if nodata is None else f"<NoDataValue>{float(nodata)!r}</NoDataValue>"
+    return (
+        f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
+        f"<SRS>{escape(src.crs.to_wkt()) if src.crs else ''}</SRS>"
+        f"<GeoTransform>{t.c!r}, {t.a!r}, {t.b!r}, {t.f!r}, {t.d!r}, {t.e!r}</GeoTransform>"
+        f'<VRTRasterBand dataType="{data_type}" band="1">{nodata_xml}<ComplexSource>'
+        f'<SourceFilename relativeToVRT="0">{escape(src.name)}</SourceFilename>'
+        f"<SourceBand>{band}</SourceBand>{options}</ComplexSource></VRTRasterBand></VRTDataset>"
+    )
 
 
 def read_mask(source: MaskSource, grid: Grid) -> np.ndarray:

@@ -32,27 +32,8 @@ PROBABILITY, BITS, CLASSES = "probability", "bits", "classes"
 
 
 @dataclass(frozen=True)
-class BandSource:
-    """One band in a raster: reflectance x 10000 = (DN + offset) * gain, DN == nodata is missing."""
-
-    path: str  # a path GDAL opens, /vsizip/... inside a zip
-    band: int = 1  # 1-based
-    nodata: float | None = None
-    offset: float = 0.0
-    gain: float = 1.0
-
-    def to_reflectance(self, values: np.ndarray) -> np.ndarray:
-        """values (NaN = missing) to reflectance x 10000, in place when float32."""
-        if self.offset:
-            values += self.offset
-        if self.gain != 1.0:
-            values *= self.gain
-        return values
-
-
-@dataclass(frozen=True)
 class MaskSource:
-    """A snow or cloud layer turned into probabilities 0..100.
+    """A snow, cloud or saturation layer turned into probabilities 0..100.
 
     kind "probability": values are already 0..100 (SAFE's MSK_CLDPRB/MSK_SNWPRB, user masks);
     "bits": 100 where any of `bits` is set (Theia's CLM and MG2); "classes": 100 where the value is
@@ -72,6 +53,31 @@ class MaskSource:
         if self.kind == CLASSES:
             return np.where(np.isin(values, self.classes), 100, 0).astype(np.uint8)
         return np.clip(values, 0, 100).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """One band in a raster: reflectance x 10000 = (DN + offset) * gain, DN == nodata is missing.
+
+    Saturated pixels are missing too, never reflectance: those whose DN is `saturated` (SAFE's declared
+    saturation value), and those that the bit mask `saturation` flags for this band (Theia's SAT masks).
+    """
+
+    path: str  # a path GDAL opens, /vsizip/... inside a zip
+    band: int = 1  # 1-based
+    nodata: float | None = None
+    offset: float = 0.0
+    gain: float = 1.0
+    saturated: float | None = None
+    saturation: MaskSource | None = None
+
+    def to_reflectance(self, values: np.ndarray) -> np.ndarray:
+        """values (NaN = missing) to reflectance x 10000, in place when float32."""
+        if self.offset:
+            values += self.offset
+        if self.gain != 1.0:
+            values *= self.gain
+        return values
 
 
 @dataclass(frozen=True)

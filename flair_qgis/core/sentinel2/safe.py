@@ -2,21 +2,26 @@
 
 Bands come from GRANULE/*/IMG_DATA/R10m (B02 B03 B04 B08) and R20m (B05 B06 B07 B8A B11 B12); the
 offset of processing baseline 04.00 and later (BOA_ADD_OFFSET, per band in MTD_MSIL2A.xml) is added
-back; cloud and snow probabilities come from QI_DATA/MSK_CLDPRB_20m.jp2 and MSK_SNWPRB_20m.jp2
+back and saturated pixels (the SATURATED special value, 65535) are nodata; cloud and snow probabilities come from QI_DATA/MSK_CLDPRB_20m.jp2 and MSK_SNWPRB_20m.jp2
 (*_CLD_20m.jp2 and *_SNW_20m.jp2 before 2018), or from the scene classification (SCL) when absent.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dates import parse_date
 from .layout import BANDS, CLASSES, PROBABILITY, BandSource, MaskSource, ProductLayout
 
 METADATA_NAME = "MTD_MSIL2A.xml"
+#: The metadata file of a Level-1C product, which holds top-of-atmosphere reflectance.
+L1C_METADATA_NAME = "MTD_MSIL1C.xml"
+LEVEL_1C = "Level-1C, top-of-atmosphere (the model needs Level-2A surface reflectance: get the L2A product)"
 #: File name token and resolution folder of each FLAIR band in a SAFE product.
 SAFE_BANDS = {
     "B2": ("B02", "10m"),
@@ -47,21 +52,26 @@ BAND_IDS = {
     "B12": 12,
 }
 #: Scene classification values read as cloud when the probability masks are missing: 8 cloud medium
-#: probability, 9 cloud high probability, 10 thin cirrus. 3 (cloud shadow) is left out: the baseline's
-#: probability masks do not flag shadows either. 11 is snow.
+#: probability, 9 cloud high probability, 10 thin cirrus. 3 (cloud shadow) is left out, as no shadow is
+#: cloud (see "Cloud shadows" in docs/sentinel2.md). 11 is snow.
 SCL_CLOUD = (8, 9, 10)
 SCL_SNOW = (11,)
 #: SAFE bands store 0 for missing pixels.
 NODATA = 0
+#: The DN of saturated pixels in Level-2A bands, unless the metadata's Special_Values say otherwise.
+SATURATED = 65535
 
 
 @dataclass(frozen=True)
 class SafeMetadata:
-    """What MTD_MSIL2A.xml says about radiometry: reflectance = (DN + offset[band]) / quantification."""
+    """What MTD_MSIL2A.xml says about radiometry: reflectance = (DN + offset[band]) / quantification,
+    and the DN of saturated pixels (Special_Values SATURATED)."""
 
     processing_baseline: str | None
     quantification: float
     offsets: dict[str, float]
+    saturated: float = SATURATED
+    product_uri: str | None = None  # the product's name, e.g. S2B_MSIL2A_20210114T105331_..._T31TCJ_....SAFE
 
 
 def _local(tag: str) -> str:
@@ -69,23 +79,36 @@ def _local(tag: str) -> str:
 
 
 def parse_metadata(xml: bytes) -> SafeMetadata:
-    """Read the processing baseline, BOA_QUANTIFICATION_VALUE and BOA_ADD_OFFSET per band."""
+    """Read the processing baseline, BOA_QUANTIFICATION_VALUE, BOA_ADD_OFFSET per band and the
+    saturated DN of Special_Values. Raises ET.ParseError for malformed XML (entity expansion bombs
+    included: expat refuses them), ValueError for a value that is no number or no usable one."""
     root = ET.fromstring(xml)
-    baseline, quantification = None, 10000.0
+    baseline, quantification, saturated, product_uri = None, 10000.0, float(SATURATED), None
     ids = dict(BAND_IDS)
     raw_offsets: dict[int, float] = {}
     for element in root.iter():
         name = _local(element.tag)
         if name == "PROCESSING_BASELINE" and element.text:
             baseline = element.text.strip()
+        elif name == "PRODUCT_URI" and element.text:
+            product_uri = element.text.strip()
         elif name == "BOA_QUANTIFICATION_VALUE" and element.text:
             quantification = float(element.text)
         elif name == "BOA_ADD_OFFSET" and element.text:
             raw_offsets[int(element.get("band_id", "-1"))] = float(element.text)
         elif name == "Spectral_Information" and element.get("physicalBand") and element.get("bandId"):
             ids[element.get("physicalBand", "").replace("B0", "B")] = int(element.get("bandId", "-1"))
+        elif name == "Special_Values":
+            values = {_local(child.tag): (child.text or "").strip() for child in element}
+            if values.get("SPECIAL_VALUE_TEXT", "").upper() == "SATURATED":
+                saturated = float(values.get("SPECIAL_VALUE_INDEX", SATURATED))
     offsets = {band: raw_offsets.get(ids[band], 0.0) for band in BANDS}
-    return SafeMetadata(baseline, quantification, offsets)
+    if not (math.isfinite(quantification) and quantification > 0):
+        raise ValueError(f"BOA_QUANTIFICATION_VALUE {quantification} is not a positive number")
+    for band, offset in offsets.items():
+        if not math.isfinite(offset):
+            raise ValueError(f"BOA_ADD_OFFSET of {band} is {offset}")
+    return SafeMetadata(baseline, quantification, offsets, saturated, product_uri)
 
 
 def _find(names: list[str], pattern: str) -> str | None:
@@ -109,7 +132,7 @@ def layout_from_names(
         if name is None:
             missing.append(f"{token}_{resolution}")
             continue
-        bands.append(BandSource(prefix + name, 1, NODATA, metadata.offsets[band], gain))
+        bands.append(BandSource(prefix + name, 1, NODATA, metadata.offsets[band], gain, metadata.saturated))
     if missing:
         return None, f"missing bands {', '.join(missing)}"
     # Sen2Cor 2.4/2.5 (2017-2018) named them QI_DATA/L2A_<tile>_<time>_CLD_20m.jp2 and _SNW_20m.jp2.
@@ -133,10 +156,32 @@ def layout_from_names(
     return ProductLayout(tuple(bands), snow, cloud), note
 
 
+def is_safe_folder(folder: Path) -> bool:
+    """Whether `folder` is a SAFE product: named `<name>.SAFE`, or holding its metadata at the top (the
+    contents of a .SAFE unpacked into a folder of another name)."""
+    return folder.name.upper().endswith(".SAFE") or any(
+        (folder / name).is_file() for name in (METADATA_NAME, L1C_METADATA_NAME)
+    )
+
+
+def folder_product_name(folder: Path) -> str:
+    """The product's own name for an unpacked SAFE: the folder's name when it holds a date, else the
+    PRODUCT_URI of its metadata (a folder renamed by hand), else the folder's name."""
+    if parse_date(folder.name):
+        return folder.name
+    try:
+        uri = parse_metadata((folder / METADATA_NAME).read_bytes()).product_uri
+    except (OSError, ET.ParseError, ValueError):
+        uri = None
+    return uri or folder.name
+
+
 def safe_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:
     """Layout of an unpacked `<name>.SAFE` folder."""
     metadata_path = folder / METADATA_NAME
     if not metadata_path.is_file():
+        if (folder / L1C_METADATA_NAME).is_file():
+            return None, LEVEL_1C
         return None, f"no {METADATA_NAME} (not a Level-2A product)"
     try:
         metadata = parse_metadata(metadata_path.read_bytes())
@@ -146,13 +191,30 @@ def safe_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:
     return layout_from_names(names, folder.as_posix() + "/", metadata)
 
 
+def zip_metadata_names(names: list[str]) -> list[str]:
+    """The MTD_MSIL2A.xml members of a zip, one per SAFE product it holds (in its .SAFE folder, at any
+    depth, or at the root of the zip), sorted."""
+    return sorted(n for n in names if n == METADATA_NAME or n.endswith("/" + METADATA_NAME))
+
+
+def zip_product_name(metadata_name: str, archive: zipfile.ZipFile) -> str | None:
+    """The own name of the zipped product whose metadata is `metadata_name`, whatever the zip is called
+    (a download id, say): the name of its .SAFE folder, else the PRODUCT_URI of its metadata; None when
+    neither is there."""
+    root = metadata_name[: -len(METADATA_NAME)].rstrip("/").rsplit("/", 1)[-1]
+    if root.upper().endswith(".SAFE"):
+        return root
+    try:
+        return parse_metadata(archive.read(metadata_name)).product_uri
+    except (ET.ParseError, ValueError, zipfile.BadZipFile, OSError):
+        return None
+
+
 def safe_zip_layout(
-    path: Path, names: list[str], archive: zipfile.ZipFile
+    path: Path, names: list[str], archive: zipfile.ZipFile, metadata_name: str
 ) -> tuple[ProductLayout | None, str]:
-    """Layout of a zipped SAFE product, its bands read through /vsizip/."""
-    metadata_name = _find(names, rf"^(?:[^/]+/)?{METADATA_NAME}$")
-    if metadata_name is None:
-        return None, f"no {METADATA_NAME} in the archive"
+    """Layout of the zipped SAFE product whose metadata is member `metadata_name`, its bands read
+    through /vsizip/."""
     try:
         metadata = parse_metadata(archive.read(metadata_name))
     except (ET.ParseError, ValueError, zipfile.BadZipFile, OSError) as exc:

@@ -22,6 +22,7 @@ from ..bundle_spec import Sentinel2Input
 from ..errors import Cancelled, InputError
 from .catalog import Acquisition, Sentinel2Catalog, discover
 from .grid import Grid, grid_for_bounds, overlaps, paste_first_valid, read_layout
+from .timeseries import span_warning
 
 LOG = logging.getLogger(__name__)
 #: Share of the area that may lack Sentinel-2 data before load_series refuses it (resampling at the
@@ -144,6 +145,9 @@ def load_series(
             "; ".join(warnings[:3]) or "Check that the products cover the area (not only their nodata edge).",
         )
     data, masks = data[: len(dates)], masks[: len(dates)]
+    span = span_warning(dates)
+    if span:
+        warnings.append(span)
     uncovered = _uncovered_share(data, grid, bounds)
     if uncovered > COVERAGE_TOLERANCE and not allow_partial:
         raise InputError(

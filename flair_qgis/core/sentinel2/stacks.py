@@ -6,7 +6,8 @@
 - Stack: 10 x T bands, date after date (band 10 t + b + 1 is band b of date t), with a dates file
   `<stem>_dates.txt` (or `<stem>.txt`) of T lines (YYYY-MM-DD, YYYYMMDD or product names); optional
   `<stem>_masks.tif` with 2 x T bands [snow, cloud] date after date.
-The file's nodata value marks missing pixels.
+The file's nodata value marks missing pixels; in a uint16 file, so does 65535, the saturated value of
+ESA's products (no reflectance x 10000 reaches it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from .layout import BANDS, PROBABILITY, BandSource, MaskSource, ProductLayout
 MASK_SUFFIXES = ("_masks", "_mask")
 DATES_SUFFIXES = ("_dates.txt", ".txt")
 TIFF_SUFFIXES = (".tif", ".tiff")
+#: The saturated value of uint16 reflectance x 10000, as in ESA's Level-2A bands.
+SATURATED_UINT16 = 65535
+
+
+def saturated_value(dtype: str) -> float | None:
+    """The value read as saturated (hence missing) in a GeoTIFF of `dtype`: 65535 in uint16, else none."""
+    return SATURATED_UINT16 if dtype == "uint16" else None
 
 
 def is_mask_file(path: Path) -> bool:
@@ -56,9 +64,11 @@ def read_dates_file(path: Path) -> list[date]:
     return dates
 
 
-def per_date_layout(path: Path, nodata: float | None, mask_path: Path | None) -> ProductLayout:
+def per_date_layout(
+    path: Path, nodata: float | None, mask_path: Path | None, saturated: float | None = None
+) -> ProductLayout:
     """Layout of a 10-band per-date GeoTIFF and its optional mask file."""
-    bands = tuple(BandSource(path.as_posix(), b + 1, nodata) for b in range(len(BANDS)))
+    bands = tuple(BandSource(path.as_posix(), b + 1, nodata, saturated=saturated) for b in range(len(BANDS)))
     if mask_path is None:
         return ProductLayout(bands)
     return ProductLayout(
@@ -69,13 +79,15 @@ def per_date_layout(path: Path, nodata: float | None, mask_path: Path | None) ->
 
 
 def stack_layouts(
-    path: Path, count: int, nodata: float | None, mask_path: Path | None
+    path: Path, count: int, nodata: float | None, mask_path: Path | None, saturated: float | None = None
 ) -> list[ProductLayout]:
     """One layout per date of a stacked GeoTIFF of `count` = 10 x T bands."""
     layouts = []
     n = len(BANDS)
     for t in range(count // n):
-        bands = tuple(BandSource(path.as_posix(), t * n + b + 1, nodata) for b in range(n))
+        bands = tuple(
+            BandSource(path.as_posix(), t * n + b + 1, nodata, saturated=saturated) for b in range(n)
+        )
         if mask_path is None:
             layouts.append(ProductLayout(bands))
         else:

@@ -1,9 +1,11 @@
 """Theia/MAJA Level-2A products (folders or .zip): FRE reflectances and CLM/MG2 bit masks.
 
 `<name>_FRE_B2.tif` ... `_FRE_B12.tif` hold int16 reflectance x 10000 (nodata -10000); B2 B3 B4 B8 at
-10 m, the others at 20 m. `MASKS/<name>_CLM_R1.tif` is the cloud bit mask at 10 m (any bit set =
-cloud) and `MASKS/<name>_MG2_R1.tif` the geophysical mask, whose bit 2 (value 4) flags snow, as in
-CESBIO's MAJA format description. Both become probabilities 0 or 100.
+10 m, the others at 20 m. `MASKS/<name>_CLM_R1.tif` is the cloud bit mask at 10 m, of which only the
+cloud bits count (cloud shadows do not: see "Cloud shadows" in docs/sentinel2.md), and
+`MASKS/<name>_MG2_R1.tif` the geophysical mask, whose bit 2 (value 4) flags snow, as in CESBIO's MAJA
+format description. Both become probabilities 0 or 100. The saturation masks `MASKS/<name>_SAT_R1.tif`
+and `_SAT_R2.tif` (one bit per band) make a band's saturated pixels nodata.
 """
 
 from __future__ import annotations
@@ -14,8 +16,25 @@ from pathlib import Path
 from .layout import BANDS, BITS, BandSource, MaskSource, ProductLayout
 
 NODATA = -10000
-CLOUD_BITS = 0xFF
+#: CLM bits of clouds: 1 all clouds but the thinnest, 2 and 3 those found by mono- and multi-temporal
+#: tests, 4 the thinnest clouds, 7 high clouds (1.38 um). Left out: bits 5 and 6 (shadows of a cloud in
+#: or outside the image) and bit 0 (clouds or shadows), as no shadow is cloud (docs/sentinel2.md).
+CLOUD_BITS = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 7)
 SNOW_BIT = 1 << 2
+#: Saturation mask (MASKS/<name>_SAT_R1.tif for the 10 m bands, _SAT_R2.tif for the 20 m ones) and bit
+#: of each band: one bit per band in the band order of its resolution.
+SATURATION_BITS = {
+    "B2": ("R1", 0),
+    "B3": ("R1", 1),
+    "B4": ("R1", 2),
+    "B8": ("R1", 3),
+    "B5": ("R2", 0),
+    "B6": ("R2", 1),
+    "B7": ("R2", 2),
+    "B8A": ("R2", 3),
+    "B11": ("R2", 4),
+    "B12": ("R2", 5),
+}
 NAME = re.compile(r"SENTINEL2[A-D]_\d{8}-\d{6}-\d{3}_L2A_T\w{5}_\w_V\d+-\d+", re.IGNORECASE)
 
 
@@ -27,12 +46,16 @@ def _find(names: list[str], suffix: str) -> str | None:
 def layout_from_names(names: list[str], prefix: str) -> tuple[ProductLayout | None, str]:
     """Layout from the member names of a product (relative, with '/'); None and a reason if a band lacks."""
     bands, missing = [], []
+    saturation_masks = {resolution: _find(names, f"_SAT_{resolution}.tif") for resolution in ("R1", "R2")}
     for band in BANDS:
         name = _find(names, f"_FRE_{band}.tif")
         if name is None:
             missing.append(f"FRE_{band}")
-        else:
-            bands.append(BandSource(prefix + name, 1, NODATA))
+            continue
+        resolution, bit = SATURATION_BITS[band]
+        sat = saturation_masks[resolution]
+        saturation = MaskSource(prefix + sat, 1, BITS, bits=1 << bit) if sat else None
+        bands.append(BandSource(prefix + name, 1, NODATA, saturation=saturation))
     if missing:
         return None, f"missing bands {', '.join(missing)}"
     clm = _find(names, "_CLM_R1.tif")
@@ -51,6 +74,15 @@ def theia_folder_layout(folder: Path) -> tuple[ProductLayout | None, str]:
 def theia_zip_layout(path: Path, names: list[str]) -> tuple[ProductLayout | None, str]:
     members = [n for n in names if n.lower().endswith(".tif")]
     return layout_from_names(members, f"/vsizip/{path.resolve().as_posix()}/")
+
+
+def zip_product_name(names: list[str]) -> str | None:
+    """The product's own name inside a zip (its top folder, SENTINEL2A_..._L2A_T31TCJ_C_V2-2), or None."""
+    for name in names:
+        top = name.split("/", 1)[0]
+        if NAME.search(top):
+            return top
+    return None
 
 
 def is_theia_folder(folder: Path) -> bool:

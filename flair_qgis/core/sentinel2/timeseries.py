@@ -17,6 +17,9 @@ from .dates import month_day_in_year
 
 #: When every date of a window is too cloudy, the series falls back to this many least cloudy dates.
 FALLBACK_DATES = 3
+#: FLAIR #2 series cover one year: dates farther than half of it from the series' middle (its median
+#: date) are from another season or year than the model was trained to see together.
+HALF_YEAR_DAYS = 183
 #: Mask channels, in the order of FLAIR #2's `_masks.npy`.
 SNOW, CLOUD = 0, 1
 
@@ -52,11 +55,32 @@ def reference_date(dates: Sequence[date], spec: Sentinel2Input) -> date:
     median is halfway between the two middle dates). 29 February becomes the
     28th in a common year.
     """
+    month, day = spec.reference_month_day
+    return month_day_in_year(median_date(dates).year, month, day)
+
+
+def median_date(dates: Sequence[date]) -> date:
+    """The median of `dates` (with an even count, halfway between the two middle dates)."""
     ordered = sorted(dates)
     low, high = ordered[(len(ordered) - 1) // 2], ordered[len(ordered) // 2]
-    median = low + (high - low) / 2
-    month, day = spec.reference_month_day
-    return month_day_in_year(median.year, month, day)
+    return low + (high - low) / 2
+
+
+def span_warning(dates: Sequence[date]) -> str | None:
+    """A warning when the dates reach beyond one year around their median (a product of another year
+    in the folder, say), naming the dates more than HALF_YEAR_DAYS from it; None when they do not."""
+    if not dates:
+        return None
+    middle = median_date(dates)
+    far = sorted(d for d in set(dates) if abs((d - middle).days) > HALF_YEAR_DAYS)
+    if not far:
+        return None
+    shown = ", ".join(d.isoformat() for d in far[:5]) + (f" and {len(far) - 5} more" if len(far) > 5 else "")
+    return (
+        f"Sentinel-2: {len(far)} date{'s' if len(far) > 1 else ''} lie more than half a year from the "
+        f"middle of the series ({middle.isoformat()}): {shown}. The model was trained on one year of "
+        "acquisitions; remove the products of other years from the folder."
+    )
 
 
 def cloudy_fractions(masks: np.ndarray, nodata: np.ndarray, threshold: float) -> np.ndarray:

@@ -136,7 +136,7 @@ def write_raster(
     return path
 
 
-def _mtd_msil2a(name: str, day: str, baseline: str, offset: int | None) -> str:
+def _mtd_msil2a(name: str, day: str, baseline: str, offset: int | None, saturated: int = 65535) -> str:
     spectral = "\n".join(
         f'          <Spectral_Information bandId="{i}" physicalBand="{b}"><RESOLUTION>{SAFE_BAND_RESOLUTION[b]}</RESOLUTION></Spectral_Information>'
         for i, b in enumerate(SAFE_BAND_IDS)
@@ -163,6 +163,10 @@ def _mtd_msil2a(name: str, day: str, baseline: str, offset: int | None) -> str:
       <Special_Values>
         <SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT>
         <SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX>
+      </Special_Values>
+      <Special_Values>
+        <SPECIAL_VALUE_TEXT>SATURATED</SPECIAL_VALUE_TEXT>
+        <SPECIAL_VALUE_INDEX>{saturated}</SPECIAL_VALUE_INDEX>
       </Special_Values>
       <QUANTIFICATION_VALUES_LIST>
         <BOA_QUANTIFICATION_VALUE unit="none">10000</BOA_QUANTIFICATION_VALUE>
@@ -200,11 +204,13 @@ def write_safe_product(
     zipped: bool = False,
     scl_fn: Field | None = None,
     probability_masks: bool = True,
+    saturated: int = 65535,
 ) -> Path:
     """Write an ESA L2A product `<name>.SAFE` (or `<name>.zip` holding it) over UTM `bounds`.
 
     band_values_fn gives reflectance x 10000; the DN written is reflectance - BOA_ADD_OFFSET (offset
-    -1000 from baseline 04.00), clipped to 1..65535 so that 0 stays nodata; a NaN value writes DN 0.
+    -1000 from baseline 04.00), clipped to 1..65535 so that 0 stays nodata; a NaN value writes DN 0 and an
+    infinite one the saturated DN that the metadata declares (`saturated`, 65535 as in ESA's products).
     cloud_fn/snow_fn give probabilities 0..100 (at 20 m) for QI_DATA/MSK_CLDPRB_20m.jp2 and
     MSK_SNWPRB_20m.jp2 (zeros when None; left out when probability_masks is False); scl_fn gives the
     scene classification written as R20m/*_SCL_20m.jp2 (4 = vegetation when None).
@@ -219,6 +225,7 @@ def write_safe_product(
         x, y = pixel_centres(bounds, gsd)
         values = np.asarray(band_values_fn(band, x, y), dtype=np.float64)
         dn = np.where(np.isnan(values), 0, np.clip(np.round(values - (offset or 0)), 1, 65535))
+        dn = np.where(np.isinf(values), saturated, dn)
         path = granule / f"R{gsd}m" / f"T{tile}_{stamp}_{token}_{gsd}m.jp2"
         write_raster(path, dn.astype(np.uint16), utm_crs, grid_transform(bounds, gsd), "JP2OpenJPEG")
     x, y = pixel_centres(bounds, 20)
@@ -238,13 +245,58 @@ def write_safe_product(
                 qi / file, np.asarray(values, np.uint8), utm_crs, grid_transform(bounds, 20), "JP2OpenJPEG"
             )
     (root / "MTD_MSIL2A.xml").write_text(
-        _mtd_msil2a(name, day, processing_baseline, offset), encoding="utf-8"
+        _mtd_msil2a(name, day, processing_baseline, offset, saturated), encoding="utf-8"
+    )
+    return _zip_folder(root, folder / f"{name}.zip") if zipped else root
+
+
+def write_safe_l1c_product(
+    folder: str | Path,
+    day: str,
+    tile: str,
+    utm_crs: str,
+    bounds: tuple[float, float, float, float],
+    band_values_fn: BandField,
+    zipped: bool = False,
+) -> Path:
+    """Write an ESA Level-1C product `<name>.SAFE` (or its zip): MTD_MSIL1C.xml and the top-of-atmosphere
+    bands at their native resolution in GRANULE/L1C_<tile>_.../IMG_DATA/T<tile>_<time>_B02.jp2 (no R10m
+    folders, unlike Level-2A), DN = reflectance x 10000 + 1000 as from baseline 04.00."""
+    folder = Path(folder)
+    name = safe_product_name(day, tile).replace("MSIL2A", "MSIL1C")
+    root = folder / f"{name}.SAFE"
+    stamp = f"{day}T105331"
+    granule = root / "GRANULE" / f"L1C_T{tile}_A029085_{stamp}" / "IMG_DATA"
+    for band, (token, gsd) in SAFE_BAND_FILES.items():
+        x, y = pixel_centres(bounds, gsd)
+        dn = np.clip(np.round(np.asarray(band_values_fn(band, x, y), np.float64) + 1000), 1, 65535)
+        path = granule / f"T{tile}_{stamp}_{token}.jp2"
+        write_raster(path, dn.astype(np.uint16), utm_crs, grid_transform(bounds, gsd), "JP2OpenJPEG")
+    (root / "MTD_MSIL1C.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<n1:Level-1C_User_Product '
+        'xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-1C.xsd"><n1:General_Info>'
+        f"<Product_Info><PRODUCT_URI>{name}.SAFE</PRODUCT_URI><PROCESSING_LEVEL>Level-1C</PROCESSING_LEVEL>"
+        "<PRODUCT_TYPE>S2MSI1C</PRODUCT_TYPE></Product_Info></n1:General_Info></n1:Level-1C_User_Product>\n",
+        encoding="utf-8",
     )
     return _zip_folder(root, folder / f"{name}.zip") if zipped else root
 
 
 #: Theia products keep each band at its native resolution, as ESA's do.
 THEIA_GSD = BAND_GSD
+#: Bit of each band in the saturation masks SAT_R1 (10 m bands) and SAT_R2 (20 m bands).
+THEIA_SATURATION_BITS = {
+    "B2": 0,
+    "B3": 1,
+    "B4": 2,
+    "B8": 3,
+    "B5": 0,
+    "B6": 1,
+    "B7": 2,
+    "B8A": 3,
+    "B11": 4,
+    "B12": 5,
+}
 
 
 def write_theia_product(
@@ -261,12 +313,14 @@ def write_theia_product(
     """Write a Theia/MAJA L2A product folder (or zip) over UTM `bounds`.
 
     band_values_fn gives reflectance x 10000 written as int16 `_FRE_<band>.tif` (NaN -> -10000, the
-    nodata); cloud_bits_fn gives MASKS/_CLM_R1.tif (uint8 bits, any bit = cloud) and
+    nodata; an infinite value is a saturated pixel: 32767 and its band's bit set in MASKS/_SAT_R1.tif,
+    bits 0..3 for B2 B3 B4 B8, or _SAT_R2.tif, bits 0..5 for B5 B6 B7 B8A B11 B12); cloud_bits_fn gives MASKS/_CLM_R1.tif (uint8 bits: 1..4 and 7 clouds, 5 and 6 shadows) and
     geophysical_bits_fn MASKS/_MG2_R1.tif (bit 0 water, bit 2 snow, ...), both at 10 m.
     """
     folder = Path(folder)
     name = theia_product_name(day, tile)
     root = folder / name
+    saturation = {10: 0, 20: 0}
     for band, gsd in THEIA_GSD.items():
         x, y = pixel_centres(bounds, gsd)
         values = np.asarray(band_values_fn(band, x, y), dtype=np.float64)
@@ -274,6 +328,11 @@ def write_theia_product(
         write_raster(
             root / f"{name}_FRE_{band}.tif", fre, utm_crs, grid_transform(bounds, gsd), nodata=-10000
         )
+        bit = THEIA_SATURATION_BITS[band]
+        saturation[gsd] = saturation[gsd] | np.where(np.isinf(values), 1 << bit, 0)
+    for gsd, suffix in ((10, "SAT_R1"), (20, "SAT_R2")):
+        sat = np.broadcast_to(saturation[gsd], pixel_centres(bounds, gsd)[0].shape).astype(np.uint8)
+        write_raster(root / "MASKS" / f"{name}_{suffix}.tif", sat, utm_crs, grid_transform(bounds, gsd))
     x, y = pixel_centres(bounds, 10)
     for suffix, fn in (("CLM_R1", cloud_bits_fn), ("MG2_R1", geophysical_bits_fn)):
         values = fn(x, y) if fn else np.zeros(x.shape)
