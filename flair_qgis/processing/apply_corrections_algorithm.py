@@ -18,7 +18,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterRasterLayer,
 )
 
 from .review_base import ReviewAlgorithm, raster_path, run_review, tr, with_help
@@ -51,12 +50,7 @@ class ApplyCorrectionsAlgorithm(ReviewAlgorithm):
         )
 
     def initAlgorithm(self, config: dict | None = None) -> None:
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterRasterLayer(self.CLASSES, tr("Land-cover map (FLAIR class raster)")),
-                tr("The class raster written by the FLAIR algorithm (e.g. map.tif)."),
-            )
-        )
+        self.add_class_raster_parameter()
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSource(

@@ -60,12 +60,7 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
         )
 
     def initAlgorithm(self, config: dict | None = None) -> None:
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterRasterLayer(self.CLASSES, tr("Land-cover map (FLAIR class raster)")),
-                tr("The class raster the corrections correct (e.g. map.tif)."),
-            )
-        )
+        self.add_class_raster_parameter(tr("The class raster the corrections correct (e.g. map.tif)."))
         self.addParameter(
             with_help(
                 QgsProcessingParameterVectorLayer(

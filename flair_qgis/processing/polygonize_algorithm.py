@@ -50,11 +50,8 @@ class PolygonizeAlgorithm(ReviewAlgorithm):
         )
 
     def initAlgorithm(self, config: dict | None = None) -> None:
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterRasterLayer(self.CLASSES, tr("Land-cover map (FLAIR class raster)")),
-                tr("The class raster written by the FLAIR algorithm (e.g. map.tif, with map.tif.aux.xml)."),
-            )
+        self.add_class_raster_parameter(
+            tr("The class raster written by the FLAIR algorithm (e.g. map.tif, with map.tif.aux.xml).")
         )
         self.addParameter(
             with_help(

@@ -11,12 +11,15 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterRasterLayer,
 )
 from qgis.PyQt.QtGui import QIcon
 
 from ..gui.tr import tr
 from ..paths import resource
 
+#: The parameter every review algorithm reads its FLAIR class raster from.
+CLASSES = "CLASSES"
 DOCS_URL = "https://github.com/flair-qgis/flair_qgis/blob/main/docs/plugin.md"
 
 
@@ -40,6 +43,15 @@ class ReviewAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self) -> QgsProcessingAlgorithm:
         return type(self)()
+
+    def add_class_raster_parameter(self, help_text: str = "") -> None:
+        """The FLAIR class raster the algorithm reads, as parameter CLASSES."""
+        self.addParameter(
+            with_help(
+                QgsProcessingParameterRasterLayer(CLASSES, tr("Land-cover map (FLAIR class raster)")),
+                help_text or tr("The class raster written by the FLAIR algorithm (e.g. map.tif)."),
+            )
+        )
 
 
 def with_help(parameter: Any, text: str) -> Any:

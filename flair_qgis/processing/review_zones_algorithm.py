@@ -51,12 +51,7 @@ class ReviewZonesAlgorithm(ReviewAlgorithm):
         )
 
     def initAlgorithm(self, config: dict | None = None) -> None:
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterRasterLayer(self.CLASSES, tr("Land-cover map (FLAIR class raster)")),
-                tr("The class raster written by the FLAIR algorithm (e.g. map.tif)."),
-            )
-        )
+        self.add_class_raster_parameter()
         self.addParameter(
             with_help(
                 QgsProcessingParameterRasterLayer(self.CONFIDENCE, tr("Confidence raster")),

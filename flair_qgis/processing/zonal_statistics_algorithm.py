@@ -18,7 +18,6 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterRasterLayer,
 )
 from qgis.PyQt.QtCore import QVariant
 
@@ -60,12 +59,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
                 tr("The polygons to measure, in any CRS (reprojected to the map's)."),
             )
         )
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterRasterLayer(self.CLASSES, tr("Land-cover map (FLAIR class raster)")),
-                tr("The class raster written by the FLAIR algorithm (e.g. map.tif)."),
-            )
-        )
+        self.add_class_raster_parameter()
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSink(
