@@ -92,3 +92,26 @@ def test_the_review_and_corrections_algorithms_run_through_qgis_process(tmp_path
         after = dataset.read(1)
     assert (after[10:40, 10:40] == 10).all() and (after == 10).sum() == 900
     assert ORIGIN[0] == dataset.transform.c and dataset.transform.a == GSD
+
+
+def test_qgis_process_help_describes_every_parameter_of_every_algorithm(tmp_path: Path) -> None:
+    """Processing conventions: `qgis_process help` gives each parameter of each flair algorithm a line of
+    help under its name, and the algorithm a description."""
+    profiles = make_profile(tmp_path / "qgis")
+    listing = run_qgis_process(profiles, "list").stdout
+    algorithms = sorted(set(re.findall(r"flair:\w+", listing)))
+    assert len(algorithms) >= 6, listing
+    for algorithm in algorithms:
+        shown = run_qgis_process(profiles, "help", algorithm)
+        assert shown.returncode == 0, shown.stderr
+        arguments = shown.stdout.split("Arguments\n----------------\n", 1)[1].split(
+            "----------------\nOutputs"
+        )[0]
+        entries = re.findall(r"^(\w+): .*\n\t(.*)$", arguments, re.MULTILINE)
+        assert entries, (algorithm, arguments)
+        undocumented = [key for key, first in entries if first.startswith(("Argument type", "Default value"))]
+        assert not undocumented, f"{algorithm}: no help for {undocumented}"
+        description = shown.stdout.split("Description\n----------------\n", 1)[1].split("\n----------------")[
+            0
+        ]
+        assert len(description.strip()) > 40, algorithm

@@ -11,7 +11,6 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingParameterBand,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsRasterLayer,
 )
@@ -27,27 +26,51 @@ ELEVATION_BAND = "ELEVATION_BAND"
 
 
 def add_aerial_parameters(algorithm: QgsProcessingAlgorithm) -> None:
-    """Add the aerial layer, its R, G, B bands and the NIR and elevation layers and bands."""
-    algorithm.addParameter(QgsProcessingParameterRasterLayer(AERIAL, "Aerial image"))
+    """Add the aerial layer, its R, G, B bands and the NIR and elevation layers and bands, each band
+    parameter tied to its layer (QGIS lists that layer's bands)."""
+    from .review_base import tr, with_help
+
+    algorithm.addParameter(
+        with_help(
+            QgsProcessingParameterRasterLayer(AERIAL, tr("Aerial image")),
+            tr(
+                "The orthophoto at (or resampled to) the model's pixel size, e.g. 0.2 m; R, G, B bands at least."
+            ),
+        )
+    )
     for key, label, default in (
-        (RED_BAND, "Red band", 1),
-        (GREEN_BAND, "Green band", 2),
-        (BLUE_BAND, "Blue band", 3),
+        (RED_BAND, tr("Red band"), 1),
+        (GREEN_BAND, tr("Green band"), 2),
+        (BLUE_BAND, tr("Blue band"), 3),
     ):
         # Optional so that callers (qgis_process, models) may leave out the usual 1, 2, 3.
-        algorithm.addParameter(QgsProcessingParameterBand(key, label, default, AERIAL, optional=True))
-    algorithm.addParameter(
-        QgsProcessingParameterRasterLayer(
-            NIR_LAYER, "Near-infrared layer (default: band 4 of the aerial image)", optional=True
+        algorithm.addParameter(
+            with_help(
+                QgsProcessingParameterBand(key, label, default, AERIAL, optional=True),
+                tr("Band of the aerial image (default {band}).").format(band=default),
+            )
         )
-    )
-    algorithm.addParameter(_band_number(NIR_BAND, "Near-infrared band (0: automatic)"))
-    algorithm.addParameter(
-        QgsProcessingParameterRasterLayer(
-            ELEVATION_LAYER, "Elevation layer (default: band 5 of the aerial image)", optional=True
+    for layer_key, band_key, layer_label, band_label, fallback in (
+        (NIR_LAYER, NIR_BAND, tr("Near-infrared layer (default: band 4 of the aerial image)"),
+         tr("Near-infrared band"), 4),
+        (ELEVATION_LAYER, ELEVATION_BAND, tr("Elevation layer (default: band 5 of the aerial image)"),
+         tr("Elevation band"), 5),
+    ):  # fmt: skip
+        algorithm.addParameter(
+            with_help(
+                QgsProcessingParameterRasterLayer(layer_key, layer_label, optional=True),
+                tr("A layer of its own (e.g. the IRC ortho, a surface model); empty: the aerial image."),
+            )
         )
-    )
-    algorithm.addParameter(_band_number(ELEVATION_BAND, "Elevation band (0: automatic)"))
+        algorithm.addParameter(
+            with_help(
+                QgsProcessingParameterBand(band_key, band_label, None, layer_key, optional=True),
+                tr(
+                    "Band of that layer (default 1); without the layer, band of the aerial image (default "
+                    "{band})."
+                ).format(band=fallback),
+            )
+        )
 
 
 def aerial_band_sources(
@@ -97,9 +120,3 @@ def aerial_band_sources(
     except ValueError as exc:
         raise QgsProcessingException(f"{exc} (EXTENT or AREA)") from exc
     return engine_bands(mapping, spec.bands, sources)
-
-
-def _band_number(key: str, label: str) -> QgsProcessingParameterNumber:
-    return QgsProcessingParameterNumber(
-        key, label, QgsProcessingParameterNumber.Integer, 0, optional=True, minValue=0
-    )

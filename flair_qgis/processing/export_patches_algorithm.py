@@ -71,21 +71,32 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
         )
         add_aerial_parameters(self)
         self.addParameter(
-            QgsProcessingParameterFile(
-                self.SENTINEL2,
-                tr("Sentinel-2 folder (not needed by aerial-only models)"),
-                behavior=QgsProcessingParameterFile.Folder,
-                optional=True,
+            with_help(
+                QgsProcessingParameterFile(
+                    self.SENTINEL2,
+                    tr("Sentinel-2 folder (not needed by aerial-only models)"),
+                    behavior=QgsProcessingParameterFile.Folder,
+                    optional=True,
+                ),
+                tr(
+                    "The folder of acquisitions the map was made with; each zone's super-area is read from it."
+                ),
             )
         )
         self.addParameter(
-            QgsProcessingParameterFile(
-                self.BUNDLE, tr("Model bundle the map was made with (.onnx)"), extension="onnx"
+            with_help(
+                QgsProcessingParameterFile(
+                    self.BUNDLE, tr("Model bundle the map was made with (.onnx)"), extension="onnx"
+                ),
+                tr("Its bands, pixel size and tile size shape the patches, as they shaped the run."),
             )
         )
         self.addParameter(
-            QgsProcessingParameterRasterLayer(
-                self.CONFIDENCE, tr("Confidence raster of the map"), optional=True
+            with_help(
+                QgsProcessingParameterRasterLayer(
+                    self.CONFIDENCE, tr("Confidence raster of the map"), optional=True
+                ),
+                tr("The map's .confidence.tif; needed only to label confident predictions too."),
             )
         )
         self.addParameter(
@@ -102,11 +113,19 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterString(
-                self.AERIAL_DATE, tr("Date of the aerial image (YYYY-MM-DD)"), optional=True
+            with_help(
+                QgsProcessingParameterString(
+                    self.AERIAL_DATE, tr("Date of the aerial image (YYYY-MM-DD)"), optional=True
+                ),
+                tr("Written into each patch's aerial metadata, for models that use it."),
             )
         )
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, tr("Training dataset folder")))
+        self.addParameter(
+            with_help(
+                QgsProcessingParameterFolderDestination(self.OUTPUT, tr("Training dataset folder")),
+                tr("A new or empty folder; the dataset appears in it only once complete."),
+            )
+        )
         self.addOutput(QgsProcessingOutputNumber(self.PATCHES, tr("Patches written")))
 
     def prepareAlgorithm(

@@ -31,9 +31,10 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from .. import settings
+from ..gui.tr import tr
 from ..paths import resource
 from .aerial_parameters import add_aerial_parameters, aerial_band_sources
+from .review_base import with_help
 
 DEVICES = ("auto", "gpu", "cpu")
 DEVICE_LABELS = ("Automatic (GPU when available)", "GPU", "CPU")
@@ -64,17 +65,36 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         return "landcover"
 
     def displayName(self) -> str:
-        return "Land cover (FLAIR U-T&T)"
+        return tr("Land cover (FLAIR U-T&T)")
+
+    def group(self) -> str:
+        return tr("Land cover")
+
+    def groupId(self) -> str:
+        return "landcover"
+
+    def shortDescription(self) -> str:
+        return tr(
+            "A FLAIR #2 land-cover map from an aerial image and a year of Sentinel-2, by a model bundle."
+        )
 
     def shortHelpString(self) -> str:
-        return (
+        return tr(
             "Maps land cover (FLAIR #2 classes) from an aerial image (R, G, B, NIR, elevation) and a folder "
             "of Sentinel-2 acquisitions with a model bundle (.onnx) run by ONNX Runtime.<br>"
             "Bands: R, G, B come from the aerial layer; NIR and elevation from their own layers when given "
             "(band 1 unless set), else from bands 4 and 5 of the aerial layer.<br>"
             "Area: the extent, else the polygons of the area layer (selected ones when 'selected features "
-            "only' is ticked), else the whole aerial layer."
+            "only' is ticked), else the whole aerial layer.<br>"
+            "Outputs: the class raster (class codes, styled with the official palette), optionally the "
+            "confidence (percent) and the probability of every class, and the hectares and percent of each "
+            "class (CSV)."
         )
+
+    def helpUrl(self) -> str:
+        from .review_base import DOCS_URL
+
+        return f"{DOCS_URL}#processing-flairlandcover"
 
     def icon(self) -> QIcon:
         return QIcon(str(resource("icon.svg")))
@@ -85,56 +105,78 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def initAlgorithm(self, config: dict | None = None) -> None:
         add_aerial_parameters(self)
         self.addParameter(
-            QgsProcessingParameterFile(
-                self.SENTINEL2,
-                "Sentinel-2 folder (not needed by aerial-only models)",
-                behavior=QgsProcessingParameterFile.Folder,
-                optional=True,
+            with_help(
+                QgsProcessingParameterFile(
+                    self.SENTINEL2,
+                    tr("Sentinel-2 folder (not needed by aerial-only models)"),
+                    behavior=QgsProcessingParameterFile.Folder,
+                    optional=True,
+                ),
+                tr(
+                    "A folder of Level-2A acquisitions of the year (ESA SAFE folders or zips, Theia, GeoTIFFs)."
+                ),
             )
         )
         self.addParameter(
-            QgsProcessingParameterFile(
-                self.BUNDLE, "Model bundle (.onnx)", extension="onnx", defaultValue=settings.bundle() or None
-            )
-        )
-        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent", optional=True))
-        self.addParameter(
-            QgsProcessingParameterFeatureSource(
-                self.AREA, "Area polygons", [QgsProcessing.TypeVectorPolygon], optional=True
+            with_help(
+                QgsProcessingParameterFile(self.BUNDLE, tr("Model bundle (.onnx)"), extension="onnx"),
+                tr("An ONNX model with its FLAIR description (python -m flair_qgis info BUNDLE shows it)."),
             )
         )
         self.addParameter(
-            QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICE_LABELS), defaultValue=0)
+            with_help(
+                QgsProcessingParameterExtent(self.EXTENT, tr("Extent"), optional=True),
+                tr(
+                    "The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image."
+                ),
+            )
+        )
+        self.addParameter(
+            with_help(
+                QgsProcessingParameterFeatureSource(
+                    self.AREA, tr("Area polygons"), [QgsProcessing.TypeVectorPolygon], optional=True
+                ),
+                tr("Polygons to map (their union), in any CRS; used when no extent is given."),
+            )
+        )
+        self.addParameter(
+            with_help(
+                QgsProcessingParameterEnum(
+                    self.DEVICE, tr("Device"), options=[tr(label) for label in DEVICE_LABELS], defaultValue=0
+                ),
+                tr("0: the GPU when ONNX Runtime finds one, else the CPU; 1: GPU only; 2: CPU only."),
+            )
         )
         overlap = QgsProcessingParameterNumber(
             self.OVERLAP,
-            "Overlap between tiles (px; empty: an eighth of a tile)",
+            tr("Overlap between tiles (px; empty: an eighth of a tile)"),
             QgsProcessingParameterNumber.Integer,
             optional=True,
             minValue=0,
         )
         batch = QgsProcessingParameterNumber(
-            self.BATCH_SIZE, "Batch size (tiles)", QgsProcessingParameterNumber.Integer, 4, minValue=1
+            self.BATCH_SIZE, tr("Batch size (tiles)"), QgsProcessingParameterNumber.Integer, 4, minValue=1
         )
+        with_help(overlap, tr("Pixels shared by neighbouring tiles, blended so that tile edges do not show."))
+        with_help(batch, tr("Tiles run together; more is faster on a GPU and needs more memory."))
         for parameter in (overlap, batch):
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Land cover"))
-        self.addParameter(
-            QgsProcessingParameterRasterDestination(
-                self.CONFIDENCE, "Confidence", optional=True, createByDefault=False
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterRasterDestination(
-                self.PROBABILITIES, "Class probabilities", optional=True, createByDefault=False
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                self.STATISTICS, "Statistics", "CSV files (*.csv)", optional=True, createByDefault=False
-            )
-        )
+        outputs = (
+            (QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Land cover")),
+             tr("GeoTIFF of class codes (uint8, 0 = no data), styled with the palette and class names.")),
+            (QgsProcessingParameterRasterDestination(self.CONFIDENCE, tr("Confidence"), optional=True,
+                                                     createByDefault=False),
+             tr("GeoTIFF of the winning class's probability in percent (0..100; scale 0.01 gives 0..1).")),
+            (QgsProcessingParameterRasterDestination(self.PROBABILITIES, tr("Class probabilities"),
+                                                     optional=True, createByDefault=False),
+             tr("GeoTIFF with one band per class: its probability, 0..255 for 0..1 (band tag CODE).")),
+            (QgsProcessingParameterFileDestination(self.STATISTICS, tr("Statistics"), tr("CSV files (*.csv)"),
+                                                   optional=True, createByDefault=False),
+             tr("CSV of code, class, hectares and percent of the mapped area per class.")),
+        )  # fmt: skip
+        for parameter, text in outputs:
+            self.addParameter(with_help(parameter, text))
 
     def prepareAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
