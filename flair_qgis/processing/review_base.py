@@ -41,6 +41,12 @@ class ReviewAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self) -> str:
         return f"{DOCS_URL}#{self.anchor}"
 
+    def shortDescription(self) -> str:
+        """The first sentence of the help (shown in the toolbox's tooltip)."""
+        text = self.shortHelpString().replace("<br>", " ")
+        first = text.split(". ", 1)[0].split(": ", 1)[0].strip().rstrip(".")
+        return first + "."
+
     def createInstance(self) -> QgsProcessingAlgorithm:
         return type(self)()
 
