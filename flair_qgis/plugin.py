@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from qgis.core import QgsApplication
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction
 
+from .compat import QAction
 from .paths import resource
 
 MENU = "&FLAIR land cover"
@@ -138,7 +138,7 @@ class FlairPlugin:
         if missing_dependencies():
             from .gui.dependencies_dialog import DependenciesDialog
 
-            DependenciesDialog(self.iface.mainWindow()).exec_()
+            DependenciesDialog(self.iface.mainWindow()).exec()
             if missing_dependencies():
                 return
         from .gui.dialog import FlairDialog

@@ -57,7 +57,7 @@ def is_review_layer(layer: QgsMapLayer | None) -> bool:
     """Whether `layer` is a polygon layer with every review-zone field."""
     if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
         return False
-    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
+    if layer.geometryType() != QgsWkbTypes.GeometryType.PolygonGeometry:
         return False
     names = set(layer.fields().names())
     return all(field in names for field in REVIEW_FIELDS)
@@ -101,7 +101,7 @@ class ReviewQueue:
         self.index = self._resume_index()
 
     def reload(self) -> None:
-        request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)
+        request = QgsFeatureRequest().setFlags(QgsFeatureRequest.Flag.NoGeometry)
         zones = [self._zone(feature) for feature in self.layer.dataProvider().getFeatures(request)]
         self.zones = sorted(zones, key=lambda z: (z.rank, z.fid))
 

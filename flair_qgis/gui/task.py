@@ -51,7 +51,7 @@ class PredictionTask(QgsTask):
         on_done: Callable[[PredictionTask], None] | None = None,
         nomenclature: Any = None,
     ) -> None:
-        super().__init__(f"FLAIR land cover: {title}", QgsTask.CanCancel)
+        super().__init__(f"FLAIR land cover: {title}", QgsTask.Flag.CanCancel)
         self.request = request
         self.title = title
         self.project = project or QgsProject.instance()
@@ -95,9 +95,10 @@ class PredictionTask(QgsTask):
                     self._add_layers()
                 except Exception as exc:  # the map is written: say why it is not shown
                     self._log(
-                        f"The map was written but could not be added to the project: {exc}", Qgis.Warning
+                        f"The map was written but could not be added to the project: {exc}",
+                        Qgis.MessageLevel.Warning,
                     )
-                    self._log(traceback.format_exc(), Qgis.Warning)
+                    self._log(traceback.format_exc(), Qgis.MessageLevel.Warning)
                 self._report_success()
             else:
                 self._report_failure()
@@ -139,7 +140,7 @@ class PredictionTask(QgsTask):
 
     def _add(self, layer: QgsMapLayer, visible: bool = True):
         if not layer.isValid():
-            self._log(f"The output {layer.source()} could not be opened", Qgis.Warning)
+            self._log(f"The output {layer.source()} could not be opened", Qgis.MessageLevel.Warning)
             return None
         self.project.addMapLayer(layer, False)
         node = self.group.addLayer(layer)
@@ -153,15 +154,15 @@ class PredictionTask(QgsTask):
             f"{Path(result.class_raster).name}: {result.tiles} tiles in {result.seconds:.1f} s on "
             f"{result.provider}"
         )
-        self._log(text, Qgis.Success)
+        self._log(text, Qgis.MessageLevel.Success)
         for warning in result.warnings:
-            self._log(warning, Qgis.Warning)
-        self._push("Land cover ready", text, Qgis.Success)
+            self._log(warning, Qgis.MessageLevel.Warning)
+        self._push("Land cover ready", text, Qgis.MessageLevel.Success)
 
     def _report_failure(self) -> None:
         if self.error is None:  # cancelled before run() started, or by the task manager
             self.error = Cancelled()
-        level = Qgis.Info if isinstance(self.error, Cancelled) else Qgis.Critical
+        level = Qgis.MessageLevel.Info if isinstance(self.error, Cancelled) else Qgis.MessageLevel.Critical
         self._log(str(self.error) + (f"\n{self.details}" if self.details else ""), level)
         self._push("Land cover", str(self.error), level)
 
@@ -170,7 +171,7 @@ class PredictionTask(QgsTask):
 
     def _push(self, title: str, text: str, level: int) -> None:
         if self.message_bar is not None:
-            self.message_bar.pushMessage(title, text, level, 10 if level != Qgis.Critical else 0)
+            self.message_bar.pushMessage(title, text, level, 10 if level != Qgis.MessageLevel.Critical else 0)
 
 
 def statistics_table(path: str | Path, name: str) -> QgsVectorLayer:

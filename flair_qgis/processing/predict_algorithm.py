@@ -117,7 +117,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterFile(
                 self.SENTINEL2,
                 "Sentinel-2 folder (not needed by aerial-only models)",
-                behavior=QgsProcessingParameterFile.Folder,
+                behavior=QgsProcessingParameterFile.Behavior.Folder,
                 optional=True,
             )
         )
@@ -129,7 +129,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent", optional=True))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
-                self.AREA, "Area polygons", [QgsProcessing.TypeVectorPolygon], optional=True
+                self.AREA, "Area polygons", [QgsProcessing.SourceType.TypeVectorPolygon], optional=True
             )
         )
         self.addParameter(
@@ -138,15 +138,15 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         overlap = QgsProcessingParameterNumber(
             self.OVERLAP,
             "Overlap between tiles (px; empty: an eighth of a tile)",
-            QgsProcessingParameterNumber.Integer,
+            QgsProcessingParameterNumber.Type.Integer,
             optional=True,
             minValue=0,
         )
         batch = QgsProcessingParameterNumber(
-            self.BATCH_SIZE, "Batch size (tiles)", QgsProcessingParameterNumber.Integer, 4, minValue=1
+            self.BATCH_SIZE, "Batch size (tiles)", QgsProcessingParameterNumber.Type.Integer, 4, minValue=1
         )
         for parameter in (overlap, batch):
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Land cover"))
         self.addParameter(
@@ -299,7 +299,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             return None
         request = QgsFeatureRequest().setNoAttributes()
         geometries = [f.geometry() for f in source.getFeatures(request) if f.hasGeometry()]
-        polygons = [g for g in geometries if g.type() == QgsWkbTypes.PolygonGeometry]
+        polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
         if not polygons:
             raise QgsProcessingException("The area layer has no polygon (or none is selected)")
         union = QgsGeometry.unaryUnion(polygons)
@@ -332,7 +332,7 @@ def _termination_cancels(feedback: QgsProcessingFeedback) -> Iterator[None]:
 
 def _band_number(key: str, label: str) -> QgsProcessingParameterNumber:
     return QgsProcessingParameterNumber(
-        key, label, QgsProcessingParameterNumber.Integer, 0, optional=True, minValue=0
+        key, label, QgsProcessingParameterNumber.Type.Integer, 0, optional=True, minValue=0
     )
 
 

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsProcessing,
     QgsProcessingContext,
@@ -20,8 +19,8 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterRasterLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from ..compat import decimal_field
 from .review_base import ReviewAlgorithm, raster_path, tr, with_help
 
 CLASSIFIED_FIELD = "classified_ha"
@@ -55,7 +54,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSource(
-                    self.INPUT, tr("Polygons"), [QgsProcessing.TypeVectorPolygon]
+                    self.INPUT, tr("Polygons"), [QgsProcessing.SourceType.TypeVectorPolygon]
                 ),
                 tr("The polygons to measure, in any CRS (reprojected to the map's)."),
             )
@@ -69,7 +68,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSink(
-                    self.OUTPUT, tr("Land-cover statistics"), QgsProcessing.TypeVectorPolygon
+                    self.OUTPUT, tr("Land-cover statistics"), QgsProcessing.SourceType.TypeVectorPolygon
                 ),
                 tr("The polygons with ha_<class> (hectares) and pct_<class> (%) columns."),
             )
@@ -103,7 +102,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
                 )
             )
         for name in added:
-            fields.append(QgsField(name, QVariant.Double))
+            fields.append(decimal_field(name))
         sink, destination = self.parameterAsSink(
             parameters, self.OUTPUT, context, fields, source.wkbType(), source.sourceCrs()
         )
@@ -134,7 +133,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
                 out = QgsFeature(fields)
                 out.setGeometry(feature.geometry())
                 out.setAttributes(list(feature.attributes()) + values)
-                sink.addFeature(out, QgsFeatureSink.FastInsert)
+                sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
                 feedback.setProgress(100.0 * (number + 1) / total)
         if empty:
             feedback.pushWarning(
