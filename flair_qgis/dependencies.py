@@ -99,16 +99,6 @@ def requirements(missing: Sequence[Dependency], gpu: bool) -> list[str]:
     return [dep.pip_requirement(gpu) for dep in missing]
 
 
-def installed_version(module: str) -> str | None:
-    """The version of an importable distribution (e.g. "1.24.2" for numpy), None when absent."""
-    from importlib import metadata
-
-    try:
-        return metadata.version(module)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def present_distributions(outside: Path | None = None) -> dict[str, str]:
     """{canonical name: version} of every distribution this Python already has, except those in the
     folder `outside` (the plugin's own): the first one found on `sys.path` wins, as import does."""
