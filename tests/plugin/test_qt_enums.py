@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGIN = REPO / "flair_qgis"
+#: The plugin, and the scripts that drive QGIS (screenshots, demo).
+QT_CODE = (REPO / "flair_qgis", REPO / "scripts")
 
 
-def _plugin_files() -> list[Path]:
-    return sorted(p for p in PLUGIN.rglob("*.py") if "__pycache__" not in p.parts)
+def _checked_files() -> list[Path]:
+    return sorted(p for folder in QT_CODE for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def _is_enum_type(obj: object) -> bool:
@@ -80,7 +81,7 @@ def enum_findings(path: Path) -> list[str]:
 
 
 def test_every_qt_and_qgis_enum_value_is_named_through_its_type(qgis_app) -> None:
-    findings = [finding for path in _plugin_files() for finding in enum_findings(path)]
+    findings = [finding for path in _checked_files() for finding in enum_findings(path)]
     assert not findings, "\n".join(findings)
 
 
