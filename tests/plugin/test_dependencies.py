@@ -315,6 +315,7 @@ DESKTOP_CHECK = """
 import json
 import sys
 from importlib.machinery import PathFinder
+from pathlib import Path
 
 from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import QTimer
@@ -331,13 +332,17 @@ result = {
     # Where an import would find each name now, whatever was imported before.
     "origins": {name: PathFinder.find_spec(name).origin for name in ("attrs", "numpy", "flairdep_probe")},
 }
+# The installer as the dialog runs it, with the Python it found, offline on local wheels.
+installed = deps.install(["flairdep_other"], Path(TARGET), extra_args=["--no-index", "--find-links", WHEELS])
+result["install"] = {"ok": installed.ok, "command": installed.command, "output": installed.output[-2000:],
+                     "pruned": sorted(path.name for path in installed.pruned)}
 with open(RESULT, "w") as f:
     json.dump(result, f)
 QTimer.singleShot(0, QgsApplication.instance().quit)
 """
 
 
-def test_in_the_qgis_desktop_pip_runs_with_qgis_python_and_the_folder_shadows_nothing(tmp_path):
+def test_in_the_qgis_desktop_pip_runs_with_qgis_python_and_installs_without_shadowing(tmp_path):
     from tests.qgis_profile import make_profile, run_qgis_desktop
 
     profiles = make_profile(tmp_path / "qgis")
@@ -347,8 +352,17 @@ def test_in_the_qgis_desktop_pip_runs_with_qgis_python_and_the_folder_shadows_no
     for name in ("flairdep_probe", "attrs", "numpy"):
         (folder / name).mkdir(parents=True)
         (folder / name / "__init__.py").write_text('VERSION = "in the plugin folder"\n', encoding="utf-8")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    import attr
+
+    write_wheel(wheels, "flairdep_other", "2.0", ["attrs>=1"])
+    write_wheel(wheels, "attrs", attr.__version__)
+    write_wheel(wheels, "attrs", "99.0.0")
+    target = tmp_path / "installed"
     result_file = tmp_path / "result.json"
-    result = run_qgis_desktop(profiles, f"RESULT = {str(result_file)!r}\n{DESKTOP_CHECK}", result_file)
+    script = f"RESULT = {str(result_file)!r}\nTARGET = {str(target)!r}\nWHEELS = {str(wheels)!r}\n"
+    result = run_qgis_desktop(profiles, script + DESKTOP_CHECK, result_file)
 
     assert result["python"] and result["pip"], result
     assert result["mismatch"] is None, result
@@ -357,3 +371,9 @@ def test_in_the_qgis_desktop_pip_runs_with_qgis_python_and_the_folder_shadows_no
     origins = {name: Path(origin) for name, origin in result["origins"].items()}
     assert origins["flairdep_probe"].is_relative_to(folder)
     assert not origins["attrs"].is_relative_to(folder) and not origins["numpy"].is_relative_to(folder)
+    # pip ran with QGIS's own Python (a system one: PEP 668 does not stop --target), attrs kept as it is.
+    install = result["install"]
+    assert install["ok"], install["output"]
+    assert install["command"][0] == result["python"]
+    assert install["pruned"] == ["attrs", f"attrs-{attr.__version__}.dist-info"]
+    assert (target / "flairdep_other" / "__init__.py").is_file()
