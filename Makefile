@@ -24,8 +24,14 @@ help:
 	@echo "make format       format the code with ruff"
 
 # Builds or reuses the environment (scripts/setup-env.sh) and points .venv at it.
+# qgis-pyqt5to6 (the Qt6 check) declares Python >= 3.12 and pip skips it on Debian 12's 3.11, where it
+# runs as it is: it is added there without that check, at the pin tests/requirements.txt gives.
+PYQT5TO6 = $$(sed -n 's/^\(qgis-pyqt5to6==[^ ;]*\).*/\1/p' tests/requirements.txt)
+
 env:
 	@venv="$$(scripts/setup-env.sh)"; ln -sfn "$$venv" .venv
+	@$(PY) -c 'import pyqt5to6' 2>/dev/null || $(PY) -m pip install -q --no-input --disable-pip-version-check \
+		--no-deps --ignore-requires-python "$(PYQT5TO6)"
 
 lint: env
 	$(PY) -m ruff check .

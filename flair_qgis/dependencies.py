@@ -1,10 +1,14 @@
 """The plugin's Python dependencies inside QGIS: which are missing, and how pip installs them into a folder
-of the plugin's own without touching the numpy and GDAL that QGIS was built against."""
+of the plugin's own without replacing anything QGIS already has (numpy, GDAL, attrs, certifi...): pip runs
+with QGIS's own Python, every distribution already there is pinned to its version, the copies pip makes
+of them are removed, and the folder comes last on `sys.path`."""
 
 from __future__ import annotations
 
+import csv
 import importlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -55,8 +59,13 @@ DEPENDENCIES = (
     Dependency("rasterio", "rasterio"),
 )
 
-#: Packages QGIS already ships and which must never be replaced: pinned to the version QGIS runs.
-PINNED_MODULES = ("numpy",)
+#: A version pip takes in a constraint (PEP 440); distributions with another kind are left unpinned.
+_PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[a-z0-9.]+)?$", re.IGNORECASE)
+
+
+def canonical_name(name: str) -> str:
+    """A distribution's name as pip compares it: "PyYAML" and "pyyaml", "ruamel_yaml" and "ruamel.yaml"."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def is_importable(module: str) -> bool:
@@ -90,14 +99,19 @@ def requirements(missing: Sequence[Dependency], gpu: bool) -> list[str]:
     return [dep.pip_requirement(gpu) for dep in missing]
 
 
-def installed_version(module: str) -> str | None:
-    """The version of an importable distribution (e.g. "1.24.2" for numpy), None when absent."""
+def present_distributions(outside: Path | None = None) -> dict[str, str]:
+    """{canonical name: version} of every distribution this Python already has, except those in the
+    folder `outside` (the plugin's own): the first one found on `sys.path` wins, as import does."""
     from importlib import metadata
 
-    try:
-        return metadata.version(module)
-    except metadata.PackageNotFoundError:
-        return None
+    skipped = os.path.realpath(outside) if outside is not None else None
+    paths = [entry for entry in sys.path if skipped is None or os.path.realpath(entry or ".") != skipped]
+    present: dict[str, str] = {}
+    for distribution in metadata.distributions(path=paths):
+        name = distribution.metadata["Name"]
+        if name:
+            present.setdefault(canonical_name(name), distribution.version)
+    return present
 
 
 def transitive_bounds() -> dict[str, str]:
@@ -107,42 +121,52 @@ def transitive_bounds() -> dict[str, str]:
     return {name: spec for name, spec in version_bounds().items() if name not in direct and spec}
 
 
-def constraints(pinned: Sequence[str] = PINNED_MODULES, bounds: dict[str, str] | None = None) -> str:
-    """The pip constraints file's text: every package QGIS already has, pinned to its version, so that
-    pip resolves the new packages against it instead of upgrading it (e.g. numpy 1.x -> 2.x), and the
-    requirements file's bounds on packages pulled in indirectly."""
-    lines = []
-    for module in pinned:
-        version = installed_version(module)
-        if version is not None:
-            lines.append(f"{module}=={version}")
-    lines += [f"{name}{spec}" for name, spec in (transitive_bounds() if bounds is None else bounds).items()]
-    return "".join(line + "\n" for line in lines)
+def constraints(present: dict[str, str] | None = None, bounds: dict[str, str] | None = None) -> str:
+    """The pip constraints file's text: every distribution QGIS's Python already has, pinned to its
+    version, so that pip resolves the new packages against them instead of upgrading them (numpy 1 to 2,
+    Debian's attrs, certifi...), then the requirements file's bounds on packages pulled in indirectly
+    that QGIS does not have."""
+    present = present_distributions() if present is None else present
+    pins = [f"{name}=={version}" for name, version in sorted(present.items()) if _PEP440.match(version)]
+    bounds = transitive_bounds() if bounds is None else bounds
+    pins += [f"{name}{spec}" for name, spec in bounds.items() if canonical_name(name) not in present]
+    return "".join(line + "\n" for line in pins)
+
+
+def write_constraints(target: Path) -> Path:
+    """Write `constraints()` to `target`/constraints.txt (the folder is created) and return its path."""
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / "constraints.txt"
+    path.write_text(constraints(present_distributions(outside=target)), encoding="utf-8")
+    return path
 
 
 def python_interpreter() -> str | None:
     """The Python interpreter QGIS runs, as a program pip can be started with.
 
     Inside QGIS `sys.executable` may be the QGIS program itself (qgis.exe on Windows, the application
-    bundle on macOS): look for the python beside the running standard library instead.
+    bundle on macOS) or the first `python3` on the PATH (a pyenv shim, another installation): of the
+    pythons beside the running standard library, then on the PATH, the first that is QGIS's own (same
+    version and prefix, see `interpreter_mismatch`) is chosen; when none is, the first found (which the
+    installer then refuses, saying why), None when there is none.
     """
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    names = ["python.exe", "python3.exe"] if sys.platform == "win32" else [f"python{version}", "python3"]
+    candidates = []
     executable = Path(sys.executable) if sys.executable else None
     if executable and executable.name.lower().startswith("python") and executable.exists():
-        return str(executable)
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    prefixes = [Path(sys.exec_prefix), Path(sys.prefix), Path(sys.base_exec_prefix)]
-    names = ["python.exe", "python3.exe"] if sys.platform == "win32" else [f"python{version}", "python3"]
-    for prefix in prefixes:
+        candidates.append(str(executable))
+    for prefix in (Path(sys.exec_prefix), Path(sys.prefix), Path(sys.base_exec_prefix)):
         for folder in (prefix, prefix / "bin"):
-            for name in names:
-                candidate = folder / name
-                if candidate.is_file():
-                    return str(candidate)
-    for name in (f"python{version}", "python3", "python"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+            candidates += [str(folder / name) for name in names if (folder / name).is_file()]
+    candidates += [
+        found for name in (f"python{version}", "python3", "python") if (found := shutil.which(name))
+    ]
+    candidates = list(dict.fromkeys(candidates))
+    for candidate in candidates:
+        if interpreter_mismatch(candidate) is None:
+            return candidate
+    return candidates[0] if candidates else None
 
 
 def has_pip(python: str) -> bool:
@@ -154,6 +178,30 @@ def has_pip(python: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return result.returncode == 0
+
+
+_PROBE = "import json, sys; print(json.dumps({'version': list(sys.version_info[:3]), 'prefix': sys.prefix}))"
+
+
+def interpreter_mismatch(python: str) -> str | None:
+    """Why `python` is not the Python QGIS runs (another version, or another installation of it), as a
+    sentence for the user; None when it is the same."""
+    try:
+        result = subprocess.run(
+            [python, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
+        )
+        found = json.loads(result.stdout)
+        version, prefix = tuple(found["version"]), str(found["prefix"])
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+        return f"{python} could not be started to check which Python it is."
+    running = tuple(sys.version_info[:3])
+    if version[:2] == running[:2] and os.path.realpath(prefix) == os.path.realpath(sys.prefix):
+        return None
+    return (
+        f"pip would run with {python}, which is Python {'.'.join(map(str, version))} in {prefix}, "
+        f"but QGIS runs Python {'.'.join(map(str, running))} in {sys.prefix}: what it installs would not "
+        "load in QGIS. Install the packages by hand with the Python QGIS runs (below)."
+    )
 
 
 def install_command(
@@ -181,37 +229,58 @@ def install_command(
     ]
 
 
-def prune_shadowed(target: Path, modules: Sequence[str] = PINNED_MODULES) -> list[Path]:
-    """Remove from `target` the copies pip made of packages QGIS already has (`pip --target` ignores
-    installed packages, so it copies pinned numpy too); returns the paths removed."""
-    removed = []
-    for module in modules:
-        if installed_version(module) is None:
+def prune_shadowed(target: Path) -> list[Path]:
+    """Remove from `target` the copies pip made of distributions QGIS's Python already has (`pip --target`
+    ignores what is installed, so it copies numpy, attrs, certifi... too, at the pinned versions), using
+    each copy's RECORD; returns the top-level entries of `target` removed."""
+    present = present_distributions(outside=target)
+    root = target.resolve()
+    removed: set[Path] = set()
+    for dist_info in sorted(target.glob("*.dist-info")):
+        name = _dist_info_name(dist_info)
+        if name is None or canonical_name(name) not in present:
             continue
-        for path in sorted(target.glob(f"{module}*")):
-            name = path.name.lower()
-            if name == module or name.startswith((f"{module}-", f"{module}.libs")):
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-                removed.append(path)
-    return removed
+        record = dist_info / "RECORD"
+        rows = csv.reader(record.read_text(encoding="utf-8").splitlines()) if record.is_file() else []
+        for row in rows:
+            path = (root / row[0]).resolve() if row else root
+            if path != root and path.is_relative_to(root) and path.is_file():
+                path.unlink()
+                removed.add(target / path.relative_to(root).parts[0])
+        shutil.rmtree(dist_info, ignore_errors=True)
+        removed.add(dist_info)
+    for top in removed:
+        if top.is_dir():  # folders emptied by the removal, deepest first
+            for folder, _, _ in sorted(os.walk(top), key=lambda walked: -len(walked[0])):
+                if not os.listdir(folder):
+                    os.rmdir(folder)
+    return sorted(path for path in removed if not path.exists())
+
+
+def _dist_info_name(dist_info: Path) -> str | None:
+    metadata = dist_info / "METADATA"
+    if not metadata.is_file():
+        return None
+    for line in metadata.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("Name:"):
+            return line.split(":", 1)[1].strip()
+        if not line.strip():
+            break
+    return None
 
 
 def activate(target: Path) -> bool:
-    """Put the plugin's dependency folder first on `sys.path`; True when it was added now.
+    """Put the plugin's dependency folder last on `sys.path`; True when it was added now.
 
-    First, because pip resolved the folder's packages as a set of their own (`--target` ignores what is
-    installed): e.g. rasterio's affine 3 needs a newer attrs than Debian's, and finds it there. numpy,
-    pinned to QGIS's version, was pruned from the folder, so QGIS's numpy is the one imported.
+    Last, so that whatever QGIS's Python already has is imported from QGIS's own folders, never from
+    this one: the folder adds packages, it replaces none.
     """
     if not target.is_dir():
         return False
     entry = str(target)
     if entry in sys.path:
         return False
-    sys.path.insert(0, entry)
+    sys.path.append(entry)
     importlib.invalidate_caches()
     return True
 
@@ -227,17 +296,22 @@ def manual_steps(packages: Sequence[str], python: str | None, target: Path) -> s
     """What to do by hand when pip cannot run from QGIS, as text shown to the user."""
     interpreter = python or "python3"
     names = " ".join(f'"{package}"' for package in packages)  # quoted: specifiers hold < and >
-    numpy = installed_version("numpy")
-    pin = f' "numpy=={numpy}"' if numpy else ""
+    constraints_file = target / "constraints.txt"
     lines = [
         "Install the missing packages into the Python that QGIS runs, then restart QGIS:",
         "",
-        f'  "{interpreter}" -m pip install --target "{target}" {names}{pin}',
+        f'  "{interpreter}" -m pip install --target "{target}" --constraint "{constraints_file}" {names}',
         "",
-        "On Windows, run it from the OSGeo4W Shell (Start menu, QGIS folder) with 'python' as the "
-        "interpreter. On Linux, your distribution may package them (e.g. 'python3-rasterio').",
-        "Keep numpy at the version QGIS already has and never install GDAL with pip: "
-        "QGIS's own GDAL must stay in place.",
+        "This installs into the plugin's own folder, which also works where the system's Python refuses "
+        "pip (PEP 668: Debian 12 and later, Ubuntu 23.04 and later): do not add --user, which those "
+        "systems refuse, nor --break-system-packages, which lets pip replace the system's own packages; "
+        "a virtual environment does not help either, as QGIS does not see it. The constraints file keeps "
+        "every package QGIS already has (numpy, attrs, certifi...) at its version.",
+        "On Debian 13 and later the distribution has both packages: sudo apt install python3-onnxruntime "
+        "python3-rasterio. If that Python has no pip: sudo apt install python3-pip.",
+        "On Windows, run the command from the OSGeo4W Shell (Start menu, QGIS folder) with 'python' as the "
+        "interpreter.",
+        "Never install GDAL or another numpy with pip: QGIS's own must stay in place.",
     ]
     return "\n".join(lines)
 
@@ -259,13 +333,16 @@ def install(
     extra_args: Sequence[str] = (),
     timeout: float = 1800,
 ) -> InstallResult:
-    """Run pip (blocking) to install `packages` into `target` with numpy pinned; prune and activate."""
+    """Run pip (blocking) to install `packages` into `target` with QGIS's Python, every distribution it
+    already has pinned; then remove pip's copies of those and activate the folder. Refuses to run pip
+    with another Python than the one QGIS runs."""
     python = python or python_interpreter()
     if python is None:
         return InstallResult(False, [], "No Python interpreter was found beside QGIS.")
-    target.mkdir(parents=True, exist_ok=True)
-    constraints_file = target / "constraints.txt"
-    constraints_file.write_text(constraints(), encoding="utf-8")
+    mismatch = interpreter_mismatch(python)
+    if mismatch is not None:
+        return InstallResult(False, [], mismatch)
+    constraints_file = write_constraints(target)
     command = install_command(python, target, packages, constraints_file, extra_args)
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from qgis.core import QgsApplication, QgsVectorLayer
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction
 
+from .compat import QAction
 from .paths import resource
 
 MENU = "&FLAIR land cover"
@@ -93,14 +93,16 @@ class FlairPlugin:
             self.iface.messageBar().pushMessage(
                 tr("FLAIR corrections"),
                 tr("Select a FLAIR land-cover layer (or its polygons or review zones) in the Layers panel."),
-                Qgis.Info,
+                Qgis.MessageLevel.Info,
                 8,
             )
             return None
         try:
             layer = corrections_layer(classes)
         except (ResultError, GeoPackageError) as exc:
-            self.iface.messageBar().pushMessage(tr("FLAIR corrections"), str(exc), Qgis.Warning, 0)
+            self.iface.messageBar().pushMessage(
+                tr("FLAIR corrections"), str(exc), Qgis.MessageLevel.Warning, 0
+            )
             return None
         self.iface.setActiveLayer(layer)
         layer.startEditing()
@@ -179,7 +181,7 @@ class FlairPlugin:
         if missing_dependencies():
             from .gui.dependencies_dialog import DependenciesDialog
 
-            DependenciesDialog(self.iface.mainWindow()).exec_()
+            DependenciesDialog(self.iface.mainWindow()).exec()
             if missing_dependencies():
                 return
         from .gui.dialog import FlairDialog

@@ -69,25 +69,27 @@ def write_quicklook(
 
     width = 3 * MARGIN + 2 * size.width() + LEGEND_WIDTH
     height = TITLE_HEIGHT + MARGIN + max(size.height(), 24 * len(entries) + 40) + MARGIN
-    image = QImage(width, height, QImage.Format_ARGB32)
+    image = QImage(width, height, QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
     try:
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.setFont(QFont("Sans", 14, QFont.Bold))
-        painter.drawText(QRectF(MARGIN, 0, width - 2 * MARGIN, TITLE_HEIGHT), Qt.AlignVCenter, title)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setFont(QFont("Sans", 14, QFont.Weight.Bold))
+        painter.drawText(
+            QRectF(MARGIN, 0, width - 2 * MARGIN, TITLE_HEIGHT), Qt.AlignmentFlag.AlignVCenter, title
+        )
         top = TITLE_HEIGHT
         for index, panel in enumerate(panels):
             painter.drawImage(MARGIN + index * (size.width() + MARGIN), top, panel)
         painter.setFont(QFont("Sans", 10))
         x = 3 * MARGIN + 2 * size.width()
-        painter.drawText(QRectF(x, top, LEGEND_WIDTH, 20), Qt.AlignLeft, "Legend")
+        painter.drawText(QRectF(x, top, LEGEND_WIDTH, 20), Qt.AlignmentFlag.AlignLeft, "Legend")
         for row, (colour, label) in enumerate(entries):
             y = top + 28 + 24 * row
             painter.fillRect(QRectF(x, y, 18, 18), colour)
             painter.setPen(QColor("black"))
             painter.drawRect(QRectF(x, y, 18, 18))
-            painter.drawText(QRectF(x + 26, y, LEGEND_WIDTH - 26, 18), Qt.AlignVCenter, label)
+            painter.drawText(QRectF(x + 26, y, LEGEND_WIDTH - 26, 18), Qt.AlignmentFlag.AlignVCenter, label)
     finally:
         painter.end()
     png_path = Path(png_path)

@@ -183,7 +183,7 @@ class LayerSource:
 
     @property
     def crs(self) -> str:
-        return self._crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
+        return self._crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED)
 
     @property
     def transform(self) -> Affine:

@@ -137,7 +137,7 @@ def confidence_renderer(
     """A continuous red-to-green ramp over the confidence range."""
     low, high = value_range or confidence_range(layer, band)
     ramp = QgsColorRampShader(low, high)
-    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
     step = (high - low) / (len(CONFIDENCE_RAMP) - 1)
     items = []
     for index, colour in enumerate(CONFIDENCE_RAMP):

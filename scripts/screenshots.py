@@ -47,7 +47,7 @@ state = {}
 
 def save(image, path):
     # 8-bit palette images keep the PNGs small enough for the repository.
-    image.convertToFormat(QImage.Format_Indexed8).save(path)
+    image.convertToFormat(QImage.Format.Format_Indexed8).save(path)
 
 
 def fail(message):

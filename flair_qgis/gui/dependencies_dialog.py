@@ -3,10 +3,13 @@ plugin's own folder, and says how to do it by hand when pip cannot run."""
 
 from __future__ import annotations
 
+import contextlib
+import html
 from collections.abc import Sequence
 from pathlib import Path
 
 from qgis.core import QgsApplication, QgsTask
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -40,13 +43,15 @@ class DependenciesDialog(QDialog):
         self.task: QgsTask | None = None
         self.result: deps.InstallResult | None = None
 
-        names = ", ".join(self.packages)
-        intro = QLabel(
+        names = html.escape(", ".join(self.packages))  # requirements hold < and >
+        self.intro = intro = QLabel(
             f"The plugin needs Python packages that QGIS does not have: <b>{names}</b>.<br>"
-            f"They can be installed with pip into a folder of the plugin's own:<br><tt>{self.target}</tt><br>"
-            "numpy stays at the version QGIS runs and GDAL is not touched."
+            "They can be installed with pip into a folder of the plugin's own:<br>"
+            f"<tt>{html.escape(str(self.target))}</tt><br>"
+            "The packages QGIS already has (numpy, GDAL, attrs...) stay as they are."
             + ("<br>An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen." if self.gpu else "")
         )
+        intro.setTextFormat(Qt.TextFormat.RichText)
         intro.setWordWrap(True)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -64,14 +69,27 @@ class DependenciesDialog(QDialog):
 
         self.install_button.clicked.connect(self.install)
         self.close_button.clicked.connect(self.close)
-        if self.python is None or not deps.has_pip(self.python):
+        self.refusal = self._refusal()
+        if self.refusal is not None:
             self.install_button.setEnabled(False)
-            self.log.setPlainText("pip cannot be run from QGIS here.\n\n" + self._manual())
+            self._write_constraints()
+            self.log.setPlainText(self.refusal + "\n\n" + self._manual())
         else:
             command = deps.install_command(
                 self.python, self.target, self.packages, self.target / "constraints.txt"
             )
             self.log.setPlainText("Will run:\n" + " ".join(command) + "\n\n" + self._manual())
+
+    def _refusal(self) -> str | None:
+        """Why pip cannot be run from here, or None."""
+        if self.python is None or not deps.has_pip(self.python):
+            return "pip cannot be run from QGIS here."
+        return deps.interpreter_mismatch(self.python)
+
+    def _write_constraints(self) -> None:
+        """The constraints file the manual command names, so that it can be run as shown."""
+        with contextlib.suppress(OSError):  # the steps still hold; pip names the file if it is missing
+            deps.write_constraints(self.target)
 
     def _manual(self) -> str:
         return deps.manual_steps(self.packages, self.python, self.target)

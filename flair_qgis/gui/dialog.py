@@ -127,8 +127,8 @@ class FlairDialog(QDialog):
         self.progress_label.setVisible(False)
         self.statistics_table = QTableWidget(0, 4)
         self.statistics_table.setHorizontalHeaderLabels(["Code", "Class", "Hectares", "%"])
-        self.statistics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
-        self.statistics_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.statistics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.statistics_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.statistics_table.verticalHeader().setVisible(False)
         self.statistics_table.setMaximumHeight(170)
         self.statistics_table.setVisible(False)
@@ -161,7 +161,7 @@ class FlairDialog(QDialog):
         self.bundle_widget.setFilter("ONNX model bundles (*.onnx)")
         self.bundle_info = QLabel("Choose a model bundle (.onnx).")
         self.bundle_info.setWordWrap(True)
-        self.bundle_info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.bundle_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("File", self.bundle_widget)
         form.addRow(self.bundle_info)
         from .models_panel import ModelsPanel
@@ -180,7 +180,7 @@ class FlairDialog(QDialog):
         for row, name in enumerate(AERIAL_BANDS):
             label = QLabel(BAND_LABELS[name])
             layers = QgsMapLayerComboBox()
-            layers.setFilters(QgsMapLayerProxyModel.RasterLayer)
+            layers.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
             layers.setAllowEmptyLayer(True)
             layers.setLayer(None)
             bands = QgsRasterBandComboBox()
@@ -198,13 +198,13 @@ class FlairDialog(QDialog):
         self.sentinel2_box = QGroupBox("Sentinel-2 acquisitions")
         form = QFormLayout(self.sentinel2_box)
         self.sentinel2_widget = QgsFileWidget()
-        self.sentinel2_widget.setStorageMode(QgsFileWidget.GetDirectory)
+        self.sentinel2_widget.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.sentinel2_summary = QLabel("Choose the folder of Sentinel-2 products covering the area.")
         self.sentinel2_summary.setWordWrap(True)
         self.cloud_button = QPushButton("Cloud cover over the area")
         self.cloud_label = QLabel()
         self.cloud_label.setWordWrap(True)
-        self.cloud_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.cloud_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cloud_label.setStyleSheet("font-family: monospace;")
         form.addRow("Folder", self.sentinel2_widget)
         form.addRow(self.sentinel2_summary)
@@ -221,7 +221,7 @@ class FlairDialog(QDialog):
         self.draw_button = QPushButton("Draw a rectangle on the map")
         self.drawn_label = QLabel("No rectangle drawn yet.")
         self.area_layer = QgsMapLayerComboBox()
-        self.area_layer.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.area_layer.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         form.addRow("Map", self.area_mode)
         form.addRow(self.draw_button, self.drawn_label)
         form.addRow("Polygons", self.area_layer)
@@ -231,7 +231,7 @@ class FlairDialog(QDialog):
         box = QGroupBox("Outputs")
         form = QFormLayout(box)
         self.output_widget = QgsFileWidget()
-        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output_widget.setFilter("GeoTIFF (*.tif)")
         self.overwrite_check = QCheckBox("Replace the file if it exists")
         self.confidence_check = QCheckBox("Confidence raster")
@@ -698,7 +698,7 @@ class FlairDialog(QDialog):
         if mode == "polygons":
             layer = self.area_layer.currentLayer()
             geometries = [f.geometry() for f in layer.selectedFeatures() if f.hasGeometry()]
-            polygons = [g for g in geometries if g.type() == QgsWkbTypes.PolygonGeometry]
+            polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
             return AreaOfInterest.from_wkt(QgsGeometry.unaryUnion(polygons).asWkt(), layer.crs().toWkt())
         return None
 
@@ -802,7 +802,7 @@ class FlairDialog(QDialog):
             for column, text in enumerate((str(code), name, f"{hectares:.4f}", f"{percent:.2f}")):
                 item = QTableWidgetItem(text)
                 if column != 1:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.statistics_table.setItem(index, column, item)
         self.statistics_table.setVisible(True)
         self.copy_button.setVisible(True)

@@ -127,7 +127,7 @@ class InspectTool(QgsMapToolEmitPoint):
     def _mark(self, point: QgsPointXY) -> None:
         if self.marker is None:
             self.marker = QgsVertexMarker(self.canvas())
-            self.marker.setIconType(QgsVertexMarker.ICON_CROSS)
+            self.marker.setIconType(QgsVertexMarker.IconType.ICON_CROSS)
             self.marker.setIconSize(14)
             self.marker.setPenWidth(3)
             self.marker.setColor(QColor("#00e5ff"))

@@ -10,14 +10,13 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeature,
     QgsFeatureRequest,
-    QgsField,
     QgsMapLayer,
     QgsProject,
     QgsVectorLayer,
     QgsWkbTypes,
 )
 from qgis.gui import QgsDockWidget, QgsMapCanvas
-from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
+from qgis.PyQt.QtCore import QDateTime, Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -29,6 +28,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..compat import integer_field
 from ..review import schema
 from .tr import tr
 
@@ -40,7 +40,7 @@ def is_review_layer(layer: QgsMapLayer | None) -> bool:
     """Whether `layer` is a polygon layer with every review-zone field."""
     if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
         return False
-    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
+    if layer.geometryType() != QgsWkbTypes.GeometryType.PolygonGeometry:
         return False
     names = set(layer.fields().names())
     return all(field in names for field in schema.REVIEW_FIELDS)
@@ -84,7 +84,7 @@ class ReviewQueue:
         self.index = self._resume_index()
 
     def reload(self) -> None:
-        request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)
+        request = QgsFeatureRequest().setFlags(QgsFeatureRequest.Flag.NoGeometry)
         zones = [self._zone(feature) for feature in self.layer.dataProvider().getFeatures(request)]
         self.zones = sorted(zones, key=lambda z: (z.rank, z.fid))
 
@@ -154,7 +154,7 @@ class ReviewQueue:
         """Index of the zone -> correction link field, added to the GeoPackage when it has none yet."""
         index = self.layer.fields().indexOf(schema.FIELD_CORRECTION)
         if index < 0:
-            if not self.layer.dataProvider().addAttributes([QgsField(schema.FIELD_CORRECTION, QVariant.Int)]):
+            if not self.layer.dataProvider().addAttributes([integer_field(schema.FIELD_CORRECTION)]):
                 raise OSError(f"the review zones of {self.layer.source()} could not be written")
             self.layer.updateFields()
             index = self.layer.fields().indexOf(schema.FIELD_CORRECTION)

@@ -54,7 +54,7 @@ class PredictionTask(QgsTask):
         nomenclature: Any = None,
         review: Any = None,
     ) -> None:
-        super().__init__(f"FLAIR land cover: {title}", QgsTask.CanCancel)
+        super().__init__(f"FLAIR land cover: {title}", QgsTask.Flag.CanCancel)
         self.request = request
         self.title = title
         self.project = project or QgsProject.instance()
@@ -137,9 +137,10 @@ class PredictionTask(QgsTask):
                     self._add_layers()
                 except Exception as exc:  # the map is written: say why it is not shown
                     self._log(
-                        f"The map was written but could not be added to the project: {exc}", Qgis.Warning
+                        f"The map was written but could not be added to the project: {exc}",
+                        Qgis.MessageLevel.Warning,
                     )
-                    self._log(traceback.format_exc(), Qgis.Warning)
+                    self._log(traceback.format_exc(), Qgis.MessageLevel.Warning)
                 self._report_success()
             else:
                 self._report_failure()
@@ -203,7 +204,7 @@ class PredictionTask(QgsTask):
 
     def _add(self, layer: QgsMapLayer, visible: bool = True, on_top: bool = False):
         if not layer.isValid():
-            self._log(f"The output {layer.source()} could not be opened", Qgis.Warning)
+            self._log(f"The output {layer.source()} could not be opened", Qgis.MessageLevel.Warning)
             return None
         self.project.addMapLayer(layer, False)
         node = self.group.insertLayer(0, layer) if on_top else self.group.addLayer(layer)
@@ -223,22 +224,22 @@ class PredictionTask(QgsTask):
                 text += f"; {review.polygon_count} polygons"
             if review.zones is not None:
                 text += f"; {review.zone_count} zones to review ({review.zone_area_m2:,.0f} m²)"
-        self._log(text, Qgis.Success)
+        self._log(text, Qgis.MessageLevel.Success)
         for warning in result.warnings + (review.warnings if review is not None else []):
-            self._log(warning, Qgis.Warning)
+            self._log(warning, Qgis.MessageLevel.Warning)
         if review is not None and review.errors:
             for error in review.errors:
-                self._log(error, Qgis.Warning)
+                self._log(error, Qgis.MessageLevel.Warning)
             if self.details:
-                self._log(self.details, Qgis.Warning)
-            self._push("Land cover ready", f"{text}. " + " ".join(review.errors), Qgis.Warning)
+                self._log(self.details, Qgis.MessageLevel.Warning)
+            self._push("Land cover ready", f"{text}. " + " ".join(review.errors), Qgis.MessageLevel.Warning)
             return
-        self._push("Land cover ready", text, Qgis.Success)
+        self._push("Land cover ready", text, Qgis.MessageLevel.Success)
 
     def _report_failure(self) -> None:
         if self.error is None:  # cancelled before run() started, or by the task manager
             self.error = Cancelled()
-        level = Qgis.Info if isinstance(self.error, Cancelled) else Qgis.Critical
+        level = Qgis.MessageLevel.Info if isinstance(self.error, Cancelled) else Qgis.MessageLevel.Critical
         self._log(str(self.error) + (f"\n{self.details}" if self.details else ""), level)
         self._push("Land cover", str(self.error), level)
 
@@ -247,7 +248,7 @@ class PredictionTask(QgsTask):
 
     def _push(self, title: str, text: str, level: int) -> None:
         if self.message_bar is not None:
-            self.message_bar.pushMessage(title, text, level, 10 if level != Qgis.Critical else 0)
+            self.message_bar.pushMessage(title, text, level, 10 if level != Qgis.MessageLevel.Critical else 0)
 
 
 def statistics_table(path: str | Path, name: str) -> QgsVectorLayer:

@@ -54,7 +54,7 @@ class ApplyCorrectionsAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSource(
-                    self.CORRECTIONS, tr("Corrections"), [QgsProcessing.TypeVectorPolygon]
+                    self.CORRECTIONS, tr("Corrections"), [QgsProcessing.SourceType.TypeVectorPolygon]
                 ),
                 tr("Polygons with the right class in an integer 'code' field (e.g. map.corrections.gpkg)."),
             )
@@ -98,7 +98,7 @@ class ApplyCorrectionsAlgorithm(ReviewAlgorithm):
         corrections = []
         # Invalid polygons are refused below with their ids and what to do, not by Processing's generic check.
         features = source.getFeatures(
-            QgsFeatureRequest(), QgsProcessingFeatureSource.FlagSkipGeometryValidityChecks
+            QgsFeatureRequest(), QgsProcessingFeatureSource.Flag.FlagSkipGeometryValidityChecks
         )
         for feature in features:
             geometry = feature.geometry()

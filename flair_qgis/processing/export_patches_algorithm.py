@@ -64,7 +64,7 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterVectorLayer(
-                    self.CORRECTIONS, tr("Corrections"), [QgsProcessing.TypeVectorPolygon]
+                    self.CORRECTIONS, tr("Corrections"), [QgsProcessing.SourceType.TypeVectorPolygon]
                 ),
                 tr("A file of polygons with the right class in a 'code' field (e.g. map.corrections.gpkg)."),
             )
@@ -75,7 +75,7 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
                 QgsProcessingParameterFile(
                     self.SENTINEL2,
                     tr("Sentinel-2 folder (not needed by aerial-only models)"),
-                    behavior=QgsProcessingParameterFile.Folder,
+                    behavior=QgsProcessingParameterFile.Behavior.Folder,
                     optional=True,
                 ),
                 tr(
@@ -104,7 +104,7 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
                 QgsProcessingParameterNumber(
                     self.CONFIDENT,
                     tr("Also label predictions at least this confident (0..1; empty: corrections only)"),
-                    QgsProcessingParameterNumber.Double,
+                    QgsProcessingParameterNumber.Type.Double,
                     optional=True,
                     minValue=0.0,
                     maxValue=1.0,

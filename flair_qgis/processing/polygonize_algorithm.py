@@ -68,7 +68,7 @@ class PolygonizeAlgorithm(ReviewAlgorithm):
                 QgsProcessingParameterNumber(
                     self.MMU,
                     tr("Minimum mapping unit (m²)"),
-                    QgsProcessingParameterNumber.Double,
+                    QgsProcessingParameterNumber.Type.Double,
                     50.0,
                     minValue=0.0,
                 ),
@@ -83,7 +83,7 @@ class PolygonizeAlgorithm(ReviewAlgorithm):
                 QgsProcessingParameterNumber(
                     self.SIMPLIFY,
                     tr("Boundary simplification tolerance (m, 0: pixel outlines)"),
-                    QgsProcessingParameterNumber.Double,
+                    QgsProcessingParameterNumber.Type.Double,
                     0.0,
                     minValue=0.0,
                 ),
@@ -96,7 +96,7 @@ class PolygonizeAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterVectorDestination(
-                    self.OUTPUT, tr("Land-cover polygons"), QgsProcessing.TypeVectorPolygon
+                    self.OUTPUT, tr("Land-cover polygons"), QgsProcessing.SourceType.TypeVectorPolygon
                 ),
                 tr("A GeoPackage (.gpkg) file; its layer is called land_cover."),
             )

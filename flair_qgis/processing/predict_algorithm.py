@@ -109,7 +109,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
                 QgsProcessingParameterFile(
                     self.SENTINEL2,
                     tr("Sentinel-2 folder (not needed by aerial-only models)"),
-                    behavior=QgsProcessingParameterFile.Folder,
+                    behavior=QgsProcessingParameterFile.Behavior.Folder,
                     optional=True,
                 ),
                 tr(
@@ -134,7 +134,10 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSource(
-                    self.AREA, tr("Area polygons"), [QgsProcessing.TypeVectorPolygon], optional=True
+                    self.AREA,
+                    tr("Area polygons"),
+                    [QgsProcessing.SourceType.TypeVectorPolygon],
+                    optional=True,
                 ),
                 tr("Polygons to map (their union), in any CRS; used when no extent is given."),
             )
@@ -150,17 +153,21 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         overlap = QgsProcessingParameterNumber(
             self.OVERLAP,
             tr("Overlap between tiles (px; empty: an eighth of a tile)"),
-            QgsProcessingParameterNumber.Integer,
+            QgsProcessingParameterNumber.Type.Integer,
             optional=True,
             minValue=0,
         )
         batch = QgsProcessingParameterNumber(
-            self.BATCH_SIZE, tr("Batch size (tiles)"), QgsProcessingParameterNumber.Integer, 4, minValue=1
+            self.BATCH_SIZE,
+            tr("Batch size (tiles)"),
+            QgsProcessingParameterNumber.Type.Integer,
+            4,
+            minValue=1,
         )
         with_help(overlap, tr("Pixels shared by neighbouring tiles, blended so that tile edges do not show."))
         with_help(batch, tr("Tiles run together; more is faster on a GPU and needs more memory."))
         for parameter in (overlap, batch):
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         outputs = (
             (QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Land cover")),
@@ -274,7 +281,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             return None
         request = QgsFeatureRequest().setNoAttributes()
         geometries = [f.geometry() for f in source.getFeatures(request) if f.hasGeometry()]
-        polygons = [g for g in geometries if g.type() == QgsWkbTypes.PolygonGeometry]
+        polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
         if not polygons:
             raise QgsProcessingException("The area layer has no polygon (or none is selected)")
         union = QgsGeometry.unaryUnion(polygons)

@@ -71,7 +71,7 @@ class ReviewZonesAlgorithm(ReviewAlgorithm):
                 QgsProcessingParameterNumber(
                     self.THRESHOLD,
                     tr("Confidence threshold (0..1)"),
-                    QgsProcessingParameterNumber.Double,
+                    QgsProcessingParameterNumber.Type.Double,
                     0.5,
                     minValue=0.0,
                     maxValue=1.0,
@@ -86,7 +86,7 @@ class ReviewZonesAlgorithm(ReviewAlgorithm):
                 QgsProcessingParameterNumber(
                     self.MIN_AREA,
                     tr("Minimum zone area (m²)"),
-                    QgsProcessingParameterNumber.Double,
+                    QgsProcessingParameterNumber.Type.Double,
                     20.0,
                     minValue=0.0,
                 ),
@@ -98,7 +98,7 @@ class ReviewZonesAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterVectorDestination(
-                    self.OUTPUT, tr("Zones to review"), QgsProcessing.TypeVectorPolygon
+                    self.OUTPUT, tr("Zones to review"), QgsProcessing.SourceType.TypeVectorPolygon
                 ),
                 tr("A GeoPackage (.gpkg) file; its layer is called review_zones."),
             )

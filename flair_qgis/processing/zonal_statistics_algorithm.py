@@ -10,7 +10,6 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsProcessing,
     QgsProcessingContext,
@@ -19,8 +18,8 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from ..compat import decimal_field
 from .review_base import ReviewAlgorithm, raster_path, tr, with_help
 
 CLASSIFIED_FIELD = "classified_ha"
@@ -54,7 +53,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSource(
-                    self.INPUT, tr("Polygons"), [QgsProcessing.TypeVectorPolygon]
+                    self.INPUT, tr("Polygons"), [QgsProcessing.SourceType.TypeVectorPolygon]
                 ),
                 tr("The polygons to measure, in any CRS (reprojected to the map's)."),
             )
@@ -63,7 +62,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSink(
-                    self.OUTPUT, tr("Land-cover statistics"), QgsProcessing.TypeVectorPolygon
+                    self.OUTPUT, tr("Land-cover statistics"), QgsProcessing.SourceType.TypeVectorPolygon
                 ),
                 tr("The polygons with ha_<class> (hectares) and pct_<class> (%) columns."),
             )
@@ -97,7 +96,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
                 )
             )
         for name in added:
-            fields.append(QgsField(name, QVariant.Double))
+            fields.append(decimal_field(name))
         sink, destination = self.parameterAsSink(
             parameters, self.OUTPUT, context, fields, source.wkbType(), source.sourceCrs()
         )
@@ -128,7 +127,7 @@ class ZonalStatisticsAlgorithm(ReviewAlgorithm):
                 out = QgsFeature(fields)
                 out.setGeometry(feature.geometry())
                 out.setAttributes(list(feature.attributes()) + values)
-                sink.addFeature(out, QgsFeatureSink.FastInsert)
+                sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
                 feedback.setProgress(100.0 * (number + 1) / total)
         if empty:
             feedback.pushWarning(

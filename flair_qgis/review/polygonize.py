@@ -272,6 +272,6 @@ def simplify_coverage(
     for number in sorted(pieces):
         merged = QgsGeometry.unaryUnion(pieces[number]) if len(pieces[number]) > 1 else pieces[number][0]
         for part in merged.asGeometryCollection():
-            if part.type() == QgsWkbTypes.PolygonGeometry and part.area() > 0:
+            if part.type() == QgsWkbTypes.GeometryType.PolygonGeometry and part.area() > 0:
                 rebuilt.append((polygons[number][0], part))
     return rebuilt
