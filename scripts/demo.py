@@ -56,13 +56,14 @@ REVIEW_PANEL = 640  # pixels per side of each map of the review picture (as in t
 
 
 class Step:
-    """Prints a numbered step with its duration, so progress is visible throughout; keeps the durations
-    for the summary."""
+    """Prints a numbered step with its duration and the machine's load when it ended (other work on the
+    machine slows every step), so progress is visible throughout; keeps them for the summary."""
 
     count = 0
     total = 0
     started = time.perf_counter()
-    durations: ClassVar[list[tuple[str, float]]] = []
+    load_at_start = os.getloadavg()
+    durations: ClassVar[list[tuple[str, float, float]]] = []  # title, seconds, 1-minute load average
 
     def __init__(self, title: str) -> None:
         Step.count += 1
@@ -73,8 +74,11 @@ class Step:
     def done(self, message: str = "") -> None:
         elapsed = time.perf_counter() - self.start
         total = time.perf_counter() - Step.started
-        Step.durations.append((self.title, elapsed))
-        print(f"    done in {elapsed:.0f} s (total {total / 60:.1f} min) {message}", flush=True)
+        load = os.getloadavg()[0]
+        Step.durations.append((self.title, elapsed, load))
+        print(
+            f"    done in {elapsed:.0f} s (total {total / 60:.1f} min, load {load:.1f}) {message}", flush=True
+        )
 
 
 def timed_step(title: str):
@@ -538,10 +542,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nClass areas:")
     for row in stats.get("classes", []):
         print(f"  {row['class']:>24}  {row['hectares']:9.2f} ha  {row['percent']:5.1f} %")
-    print("\nTime per step:")
-    for title, seconds in Step.durations:
-        print(f"  {seconds:6.0f} s  {title}")
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print("\nTime per step (and the 1-minute load average as it ended):")
+    for title, seconds, load in Step.durations:
+        print(f"  {seconds:6.0f} s  (load {load:4.1f})  {title}")
+    load, load_at_start = (
+        ", ".join(f"{value:.1f}" for value in loads) for loads in (os.getloadavg(), Step.load_at_start)
+    )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     training_note = (
         f"  training logs: {out / 'training_run'}\n"
@@ -550,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"""
-Done in {(time.perf_counter() - Step.started) / 60:.1f} minutes (load average now {load} on {cores} cores).
+Done in {(time.perf_counter() - Step.started) / 60:.1f} minutes (load average {load_at_start} at the start, {load} now,
+on {cores} cores).
 Look at:
   quick-look (aerial, prediction, legend): {png}
   land-cover map (open in QGIS, styled by its .qml): {classes}
