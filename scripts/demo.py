@@ -5,8 +5,12 @@
 2. runs the Processing algorithm `flair:landcover` through the real `qgis_process` on the scene, with the
    demo model bundle (trained once on synthetic data by scripts/build_demo_bundle.py and cached under
    ~/.cache/flair_qgis/; the first `make demo` on a machine builds it, see its provenance);
-3. renders a quick-look PNG with QGIS (aerial image, styled prediction, legend) and prints where
-   everything is, how long each step took, and the map's agreement with the scene's true classes.
+3. runs the review algorithms through `qgis_process` on the map: `flair:polygonize` (land-cover polygons
+   of at least 100 m², with their mean confidence) and `flair:review_zones` (the ranked low-confidence
+   zones a photo-interpreter steps through in the plugin's review dock);
+4. renders a quick-look PNG with QGIS (aerial image, styled prediction, legend) and a review picture (the
+   ranked zones over the aerial image and over the polygons), and prints where everything is, how long
+   each step took, and the map's agreement with the scene's true classes.
 
 `make demo-train` (`--train`) first makes its own bundle as the cached one was made: a synthetic
 dataset in the exact FLAIR #2 layout (`flair-train synth`), the quick U-T&T preset trained on it
@@ -26,6 +30,8 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,16 +44,26 @@ SENTINEL2_TILE = "31TCJ"
 # A scene near Toulouse, in Lambert-93 metres (south-west corner).
 SCENE_ORIGIN = (570_000.0, 6_278_000.0)
 CLOUDY_DATES = (3, 9, 15)  # indices of acquisitions with a large cloud over the scene
+# The review aids: polygons no smaller than a minimum mapping unit, and the zones whose confidence is under
+# the algorithm's default threshold, as large as that unit or more (about 50 of them on the 1 km² scene).
+# The polygons keep their pixel outlines: a simplification of 0.3 m split some of the demo's polygons and
+# left slivers under the unit.
+MMU_M2 = 100.0
+SIMPLIFY_M = 0.0
+REVIEW_THRESHOLD = 0.5
+REVIEW_MIN_AREA_M2 = MMU_M2
+REVIEW_PANEL = 640  # pixels per side of each map of the review picture (as in the quick-look)
 
 
 class Step:
-    """Prints a numbered step with its duration, so progress is visible throughout; keeps the durations
-    for the summary."""
+    """Prints a numbered step with its duration and the machine's load when it ended (other work on the
+    machine slows every step), so progress is visible throughout; keeps them for the summary."""
 
     count = 0
     total = 0
     started = time.perf_counter()
-    durations: ClassVar[list[tuple[str, float]]] = []
+    load_at_start = os.getloadavg()
+    durations: ClassVar[list[tuple[str, float, float]]] = []  # title, seconds, 1-minute load average
 
     def __init__(self, title: str) -> None:
         Step.count += 1
@@ -58,8 +74,11 @@ class Step:
     def done(self, message: str = "") -> None:
         elapsed = time.perf_counter() - self.start
         total = time.perf_counter() - Step.started
-        Step.durations.append((self.title, elapsed))
-        print(f"    done in {elapsed:.0f} s (total {total / 60:.1f} min) {message}", flush=True)
+        load = os.getloadavg()[0]
+        Step.durations.append((self.title, elapsed, load))
+        print(
+            f"    done in {elapsed:.0f} s (total {total / 60:.1f} min, load {load:.1f}) {message}", flush=True
+        )
 
 
 def timed_step(title: str):
@@ -214,9 +233,10 @@ def install_plugin(profiles: Path) -> None:
     (profiles / "runtime").mkdir(mode=0o700, exist_ok=True)
 
 
-def render_quicklook(aerial: Path, classes: Path, png: Path) -> None:
+@contextmanager
+def qgis_application(runtime: Path):
+    """A headless QgsApplication for the pictures, closed when done (one per process)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    runtime = png.parent / ".qgis_runtime"
     runtime.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     from qgis.core import QgsApplication
@@ -224,22 +244,211 @@ def render_quicklook(aerial: Path, classes: Path, png: Path) -> None:
     app = QgsApplication([], False)
     app.initQgis()
     try:
-        from flair_qgis.quicklook import write_quicklook
-
-        write_quicklook(aerial, classes, png, title="FLAIR land cover (demo model trained on synthetic data)")
+        yield app
     finally:
         app.exitQgis()
 
 
-def review_steps(classes: Path, results: Path) -> list[Path]:
-    """Review aids for the map (polygons with a minimum mapping unit, review zones): not written yet.
+def render_quicklook(aerial: Path, classes: Path, png: Path) -> None:
+    """The quick-look PNG: aerial image, styled prediction, legend. Needs a running QgsApplication."""
+    from flair_qgis.quicklook import write_quicklook
 
-    PLACE FOR THE REVIEW STEPS: run `flair:polygonize` and `flair:review_zones` through qgis_process on
-    `classes` here, each as a timed Step (count them in Step.total in main), write their outputs under
-    `results`, return their paths so the summary lists them and the quick-look (or a second picture) can
-    show them.
-    """
-    return []
+    write_quicklook(aerial, classes, png, title="FLAIR land cover (demo model trained on synthetic data)")
+
+
+@dataclass(frozen=True)
+class ReviewOutputs:
+    """What the review steps wrote, and what the review picture says of it."""
+
+    polygons: Path
+    zones: Path
+    polygon_count: int
+    zone_count: int
+    zone_area_m2: float
+
+
+def geopackage_rows(path: Path, layer_name: str, fields: tuple[str, ...]) -> list[dict]:
+    """The attribute values `fields` of every feature of one GeoPackage layer, read with OGR."""
+    from osgeo import ogr
+
+    dataset = ogr.Open(str(path))
+    if dataset is None or dataset.GetLayerByName(layer_name) is None:
+        raise SystemExit(f"demo: {path} has no layer {layer_name}: the review step wrote no result.")
+    return [{name: feature[name] for name in fields} for feature in dataset.GetLayerByName(layer_name)]
+
+
+def review_steps(classes: Path, confidence: Path, results: Path, profiles: Path) -> ReviewOutputs:
+    """The review aids of the map, through qgis_process as a user would run them: the land-cover polygons
+    with a minimum mapping unit and their mean confidence (`flair:polygonize`), then the ranked queue of
+    low-confidence zones (`flair:review_zones`); each a timed step with a one-line summary."""
+    from flair_qgis.review import schema
+
+    env = qgis_process_env(profiles)
+    step = Step(f"Land-cover polygons (MMU {MMU_M2:g} m²) with flair:polygonize through qgis_process")
+    polygons = results / "land_cover.polygons.gpkg"
+    run(
+        ["/usr/bin/qgis_process.bin", "run", "flair:polygonize", "--",
+         f"CLASSES={classes}", f"CONFIDENCE={confidence}", f"MMU={MMU_M2}",
+         f"SIMPLIFY={SIMPLIFY_M}", f"OUTPUT={polygons}"],
+        env=env,
+    )  # fmt: skip
+    areas = [
+        row[schema.FIELD_AREA]
+        for row in geopackage_rows(polygons, schema.POLYGON_LAYER_NAME, (schema.FIELD_AREA,))
+    ]
+    step.done(f"{len(areas)} polygons, the smallest {min(areas):.0f} m²")
+
+    step = Step(
+        f"Zones to review (confidence < {REVIEW_THRESHOLD:g}, {REVIEW_MIN_AREA_M2:g} m² or more) "
+        "with flair:review_zones through qgis_process"
+    )
+    zones = results / "land_cover.review.gpkg"
+    run(
+        ["/usr/bin/qgis_process.bin", "run", "flair:review_zones", "--",
+         f"CLASSES={classes}", f"CONFIDENCE={confidence}", f"THRESHOLD={REVIEW_THRESHOLD}",
+         f"MIN_AREA={REVIEW_MIN_AREA_M2}", f"OUTPUT={zones}"],
+        env=env,
+    )  # fmt: skip
+    rows = geopackage_rows(zones, schema.REVIEW_LAYER_NAME, (schema.FIELD_AREA,))
+    area = sum(row[schema.FIELD_AREA] for row in rows)
+    step.done(f"{len(rows)} zones to review, {area:.0f} m² ({area / 1e4:.2f} ha) of low confidence")
+    return ReviewOutputs(polygons, zones, len(areas), len(rows), area)
+
+
+def rank_labels():
+    """Labels of the zones to review: their rank, bold, with a white halo to read over any colour."""
+    from qgis.core import (
+        QgsPalLayerSettings,
+        QgsTextBufferSettings,
+        QgsTextFormat,
+        QgsVectorLayerSimpleLabeling,
+    )
+    from qgis.PyQt.QtGui import QColor, QFont
+
+    from flair_qgis.review import schema
+
+    text = QgsTextFormat()
+    text.setFont(QFont("Sans", 10, QFont.Bold))
+    text.setSize(10)
+    text.setColor(QColor("black"))
+    halo = QgsTextBufferSettings()
+    halo.setEnabled(True)
+    halo.setSize(1.2)
+    halo.setColor(QColor("white"))
+    text.setBuffer(halo)
+    settings = QgsPalLayerSettings()
+    settings.fieldName = schema.FIELD_RANK
+    settings.placement = QgsPalLayerSettings.AroundPoint
+    settings.displayAll = True  # every zone gets its number, even where labels crowd
+    settings.setFormat(text)
+    return QgsVectorLayerSimpleLabeling(settings)
+
+
+def render_map(layers: list, extent, side: int):
+    """Render `layers` (top first) over `extent` (a square) into an image of `side` x `side` pixels."""
+    from qgis.core import QgsMapRendererSequentialJob, QgsMapSettings
+    from qgis.PyQt.QtCore import QSize
+    from qgis.PyQt.QtGui import QColor
+
+    settings = QgsMapSettings()
+    settings.setLayers(layers)
+    settings.setDestinationCrs(layers[-1].crs())
+    settings.setExtent(extent)
+    settings.setOutputSize(QSize(side, side))
+    settings.setBackgroundColor(QColor("white"))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    return job.renderedImage()
+
+
+def render_review(aerial: Path, classes: Path, review: ReviewOutputs, png: Path) -> None:
+    """The review picture: the ranked zones to review over the aerial image (left) and over the land-cover
+    polygons (right), each layer in the style its algorithm gives it in QGIS (flair_qgis.review.vector_style),
+    the zones' ranks labelled, with a title and a legend. Needs a running QgsApplication."""
+    from qgis.core import QgsRasterLayer, QgsVectorLayer
+    from qgis.PyQt.QtGui import QColor
+
+    from flair_qgis.review import schema
+    from flair_qgis.review.result import read_class_result
+    from flair_qgis.review.vector_style import polygon_renderer, review_renderer
+
+    nomenclature = read_class_result(classes).nomenclature
+    base = QgsRasterLayer(str(aerial), "aerial")
+    polygons = QgsVectorLayer(f"{review.polygons}|layername={schema.POLYGON_LAYER_NAME}", "polygons", "ogr")
+    zones = QgsVectorLayer(f"{review.zones}|layername={schema.REVIEW_LAYER_NAME}", "zones", "ogr")
+    for layer in (base, polygons, zones):
+        if not layer.isValid():
+            raise SystemExit(f"demo: QGIS cannot open {layer.source()}")
+    polygons.setRenderer(polygon_renderer(nomenclature))
+    zones.setRenderer(review_renderer())
+    zones.setLabeling(rank_labels())
+    zones.setLabelsEnabled(True)
+    extent = base.extent()
+    panels = [render_map(layers, extent, REVIEW_PANEL) for layers in ([zones, base], [zones, polygons])]
+
+    present = {feature[schema.FIELD_CODE] for feature in polygons.getFeatures()}
+    classes_shown = [(QColor(cls.colour), cls.name) for cls in nomenclature.classes if cls.code in present]
+    title = (
+        f"Review aids: {review.polygon_count} land-cover polygons (MMU {MMU_M2:g} m²) and "
+        f"{review.zone_count} zones to review ({review.zone_area_m2 / 1e4:.2f} ha)"
+    )
+    subtitle = (
+        f"Zones: connected pixels of confidence under {REVIEW_THRESHOLD:g}, {REVIEW_MIN_AREA_M2:g} m² or "
+        "more, ranked by area x (1 - mean confidence): 1 is the most urgent."
+    )
+    compose_review_picture(panels, title, subtitle, classes_shown, png)
+
+
+def compose_review_picture(panels: list, title: str, subtitle: str, classes_shown: list, png: Path) -> None:
+    """Save the rendered maps side by side with their title lines and a legend: the zone symbol, then the
+    classes."""
+    from qgis.PyQt.QtCore import QRectF, Qt
+    from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter, QPen
+
+    from flair_qgis.review import schema
+    from flair_qgis.review.vector_style import STATUS_COLOURS
+
+    margin, legend_width, top = 16, 280, 60
+    side = panels[0].width()
+    width = (len(panels) + 1) * margin + len(panels) * side + legend_width
+    height = top + max(side, 24 * len(classes_shown) + 140) + margin
+    image = QImage(width, height, QImage.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setFont(QFont("Sans", 13, QFont.Bold))
+        painter.drawText(QRectF(margin, 4, width - 2 * margin, 26), Qt.AlignVCenter, title)
+        painter.setFont(QFont("Sans", 10))
+        painter.drawText(QRectF(margin, 30, width - 2 * margin, 22), Qt.AlignVCenter, subtitle)
+        for index, panel in enumerate(panels):
+            painter.drawImage(margin + index * (side + margin), top, panel)
+        x = (len(panels) + 1) * margin + len(panels) * side
+        painter.setFont(QFont("Sans", 10, QFont.Bold))
+        painter.drawText(QRectF(x, top, legend_width, 20), Qt.AlignLeft, "Zones to review")
+        painter.setFont(QFont("Sans", 10))
+        painter.setPen(QPen(QColor(STATUS_COLOURS[schema.STATUS_TO_REVIEW]), 3))
+        painter.drawRect(QRectF(x + 1, top + 29, 16, 16))
+        painter.setPen(QColor("black"))
+        painter.drawText(
+            QRectF(x + 26, top + 28, legend_width - 26, 40),
+            Qt.AlignTop | Qt.TextWordWrap,
+            "its outline; the number is its rank (1: look first)",
+        )
+        y = top + 76
+        painter.setFont(QFont("Sans", 10, QFont.Bold))
+        painter.drawText(QRectF(x, y, legend_width, 20), Qt.AlignLeft, "Land-cover polygons")
+        painter.setFont(QFont("Sans", 10))
+        for row, (colour, name) in enumerate(classes_shown):
+            cell = QRectF(x, y + 28 + 24 * row, 18, 18)
+            painter.fillRect(cell, colour)
+            painter.drawRect(cell)
+            painter.drawText(QRectF(x + 26, cell.top(), legend_width - 26, 18), Qt.AlignVCenter, name)
+    finally:
+        painter.end()
+    if not image.save(str(png), "PNG"):
+        raise SystemExit(f"demo: cannot write {png}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     scene_dir, results = out / "scene", out / "results"
     results.mkdir()
-    Step.total = 3 + (3 if args.train or build_once else 0)
+    Step.total = 6 + (3 if args.train or build_once else 0)
 
     if args.train:
         bundle = out / "model" / "flair_utt_demo.onnx"
@@ -314,12 +523,16 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     step.done()
 
-    review = review_steps(classes, results)
+    review = review_steps(classes, results / "confidence.tif", results, profiles)
 
-    step = Step("Rendering the quick-look with QGIS")
-    png = results / "quicklook.png"
-    render_quicklook(aerial, classes, png)
-    step.done()
+    png, review_png = results / "quicklook.png", results / "review.png"
+    with qgis_application(results / ".qgis_runtime"):
+        step = Step("Rendering the quick-look with QGIS")
+        render_quicklook(aerial, classes, png)
+        step.done()
+        step = Step("Rendering the review picture with QGIS (polygons and zones to review)")
+        render_review(aerial, classes, review, review_png)
+        step.done()
 
     accuracy, ious = agreement_with_truth(classes, args.scene_size, args.seed)
     print("\nAgainst the scene's true classes (known: the scene is drawn from them):")
@@ -330,10 +543,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nClass areas:")
     for row in stats.get("classes", []):
         print(f"  {row['class']:>24}  {row['hectares']:9.2f} ha  {row['percent']:5.1f} %")
-    print("\nTime per step:")
-    for title, seconds in Step.durations:
-        print(f"  {seconds:6.0f} s  {title}")
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print("\nTime per step (and the 1-minute load average as it ended):")
+    for title, seconds, load in Step.durations:
+        print(f"  {seconds:6.0f} s  (load {load:4.1f})  {title}")
+    load, load_at_start = (
+        ", ".join(f"{value:.1f}" for value in loads) for loads in (os.getloadavg(), Step.load_at_start)
+    )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     training_note = (
         f"  training logs: {out / 'training_run'}\n"
@@ -342,14 +557,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"""
-Done in {(time.perf_counter() - Step.started) / 60:.1f} minutes (load average now {load} on {cores} cores).
+Done in {(time.perf_counter() - Step.started) / 60:.1f} minutes (load average {load_at_start} at the start, {load} now,
+on {cores} cores).
 Look at:
   quick-look (aerial, prediction, legend): {png}
   land-cover map (open in QGIS, styled by its .qml): {classes}
   confidence: {results / "confidence.tif"}
   statistics: {classes.with_suffix(".stats.csv")}, {classes.with_suffix(".stats.json")}
 """
-        + "".join(f"  {path}\n" for path in review)
+        + f"""  review picture (aerial, polygons, ranked zones to review): {review_png}
+  land-cover polygons (MMU {MMU_M2:g} m², mean confidence): {review.polygons}
+  zones to review (open with the plugin's review dock): {review.zones}
+"""
         + f"""  model bundle: {bundle}   (inspect: python -m flair_qgis info {bundle})
   inputs: {aerial} and {sentinel2}
 {training_note}
