@@ -81,11 +81,6 @@ def test_the_demo_writes_the_land_cover_polygons_with_their_mean_confidence(demo
     assert str(path) in completed.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flair:polygonize sieves once with GDAL's SieveFilter at the full MMU, which leaves thousands of "
-    "regions under it on a speckled map (GDAL 3.6); sieving with growing thresholds up to the MMU does not",
-)
 def test_the_demo_polygons_are_no_smaller_than_the_minimum_mapping_unit(demo) -> None:
     _, out = demo
     rows = layer_rows(out / "results" / "land_cover.polygons.gpkg", "land_cover")

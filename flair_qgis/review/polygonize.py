@@ -87,11 +87,7 @@ def polygonize_result(
         band = source.GetRasterBand(1)
         if threshold > 1:
             sieved = create_work_raster(sieved_path, source, gdal.GDT_Byte, 0)
-            callback = gdal_callback(progress, is_cancelled, 0.0, 0.3, "Merging regions under the MMU")
-            ok = gdal.SieveFilter(
-                band, band.GetMaskBand(), sieved.GetRasterBand(1), threshold, 4, [], callback
-            )
-            check(ok, is_cancelled, "GDAL's sieve filter")
+            _sieve(band, sieved.GetRasterBand(1), threshold, progress, is_cancelled)
             sieved.FlushCache()
             band = sieved.GetRasterBand(1)
         layer = writer.create_layer(
@@ -126,6 +122,32 @@ def polygonize_result(
     if progress is not None:
         progress(1.0, "Polygons written")
     return summary
+
+
+def sieve_thresholds(threshold: int) -> list[int]:
+    """The growing region sizes (pixels) the MMU is reached through: 2, 4, 8, ... then `threshold`."""
+    sizes = []
+    size = 2
+    while size < threshold:
+        sizes.append(size)
+        size *= 2
+    return [*sizes, threshold]
+
+
+def _sieve(band: gdal.Band, target: gdal.Band, threshold: int, progress, is_cancelled) -> None:
+    """Merge every region under `threshold` pixels into its largest neighbour, writing `target`.
+
+    GDAL's sieve merges a small region into its largest neighbour once; on a speckled map that neighbour is
+    often small too, and one pass at the MMU leaves most regions under it. Passes at growing sizes (each in
+    place on the previous result) let specks grow into patches, then patches into regions."""
+    sizes = sieve_thresholds(threshold)
+    source = band
+    for index, size in enumerate(sizes):
+        start, end = 0.3 * index / len(sizes), 0.3 * (index + 1) / len(sizes)
+        callback = gdal_callback(progress, is_cancelled, start, end, "Merging regions under the MMU")
+        check(gdal.SieveFilter(source, source.GetMaskBand(), target, size, 4, [], callback), is_cancelled,
+              "GDAL's sieve filter")  # fmt: skip
+        source = target
 
 
 def _fill_attributes(layer: ogr.Layer, result: ClassResult, means: np.ndarray | None, language: str) -> int:

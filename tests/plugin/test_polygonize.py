@@ -178,3 +178,22 @@ def test_bad_input_is_refused_and_nothing_is_written(tmp_path, flair_provider, c
         processing.run("flair:polygonize", parameters)
 
     assert set(tmp_path.iterdir()) == before  # no output, no temporary file left
+
+
+def test_a_speckled_map_leaves_no_polygon_under_the_mmu(tmp_path, flair_provider):
+    """Pixel-sized noise of four classes: one sieve at the MMU merges specks into specks; the regions
+    must still all reach the MMU (no nodata to isolate them), and still cover the map."""
+    import processing
+
+    rng = np.random.default_rng(3)
+    classes = rng.choice(np.array([2, 3, 6, 10], np.uint8), size=(120, 120))
+    result = write_result(tmp_path / "map.tif", classes)
+    output = tmp_path / "polygons.gpkg"
+    mmu = 150 * PIXEL  # 6 m²: 150 px
+
+    answer = run(processing, CLASSES=str(result.classes), MMU=mmu, OUTPUT=str(output))
+
+    features = polygons(output)
+    assert answer["POLYGONS"] == len(features) > 1
+    assert min(f[schema.FIELD_AREA] for f in features) >= mmu
+    assert_coverage(features, 120 * 120 * PIXEL)
