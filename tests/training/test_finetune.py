@@ -139,6 +139,11 @@ def test_a_checkpoint_of_another_model_names_the_layer_and_the_setting(
         load_base_weights(build_model(config), base, config)
     assert "Set model.architecture=unet (the base model's)" in caught.value.hint  # U-T&T sizes left out
 
+    config = unet_config(synthetic_root, tmp_path, "data.aerial_scaling.std=2.0")
+    warnings = load_base_weights(build_model(config), base, config)
+    assert len(warnings) == 1 and "learnt on aerial values normalised otherwise" in warnings[0]
+    assert "data.aerial_scaling.std=[1.0,1.0,1.0,1.0,1.0]" in warnings[0]
+
 
 def test_init_from_a_reference_checkpoint(tmp_path):
     path = write_reference_checkpoint(tmp_path / "reference.ckpt")

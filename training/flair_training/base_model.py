@@ -22,10 +22,11 @@ from .checkpoints import (
     ign_aerial_scaling,
     load_checkpoint,
     model_state,
+    reference_specs,
     state_dict_of,
     utt_architecture,
 )
-from .config import ConfigError, aerial_scaling
+from .config import DEFAULTS, ConfigError, aerial_scaling, deep_merge, sentinel2_scaling
 
 #: The model settings that shape an aerial U-Net's weights; a U-T&T's are all but _FREE_SETTINGS.
 _UNET_SETTINGS = {"architecture", "encoder_name"}
@@ -38,12 +39,13 @@ _OTHER_CHANNELS = slice(12, FLAIR_INC_LOGITS)
 class BaseModel:
     """Weights to start from: the network's state (no `model.` prefix), what they are (a provenance
     record), the settings their shapes need (dotted configuration keys -> values, for the error
-    messages) and, when it is not the configuration's default, the aerial normalisation they learnt on."""
+    messages) and the normalisations they learnt on, where known (by setting: "data.aerial_scaling",
+    "data.sentinel2_scaling")."""
 
     state: dict[str, torch.Tensor]
     record: dict[str, Any]
     needs: dict[str, Any] = field(default_factory=dict)
-    aerial_scaling: BandScaling | None = None
+    scalings: dict[str, BandScaling] = field(default_factory=dict)
 
     def describe(self) -> str:
         """One line for the provenance: the model and the file its weights came from."""
@@ -118,7 +120,11 @@ def _from_checkpoint(path: Path) -> BaseModel:
             "kind": "flair-train fit",
             "model": f"flair-train fit checkpoint ({model.get('architecture')})",
         }
-        return BaseModel(model_state(state), record, needs)
+        trained = deep_merge(DEFAULTS, config)
+        scalings = {"data.aerial_scaling": aerial_scaling(trained)}
+        if model.get("architecture") == "utt":
+            scalings["data.sentinel2_scaling"] = sentinel2_scaling(trained)
+        return BaseModel(model_state(state), record, needs, scalings)
     kind = detect_kind(state)
     if kind == "utt":
         inner = model_state(state)
@@ -137,11 +143,13 @@ def _from_checkpoint(path: Path) -> BaseModel:
         if arch.metadata_size is not None:
             needs["data.tile_size"] = arch.tile_size
         record |= {"kind": "FLAIR #2 reference U-T&T", "model": "FLAIR #2 reference U-T&T"}
-        return BaseModel(inner, record, needs)
+        aerial, sentinel2 = reference_specs()
+        scalings = {"data.aerial_scaling": aerial.scaling, "data.sentinel2_scaling": sentinel2.scaling}
+        return BaseModel(inner, record, needs, scalings)
     inner = _flair13_head(model_state(state))
     needs = {"model.architecture": "unet", "model.encoder_name": _resnet_name(inner, "seg_model.")}
     record |= {"kind": "IGN FLAIR-INC aerial U-Net", "model": "IGN FLAIR-INC aerial U-Net"}
-    return BaseModel(inner, record, needs, ign_aerial_scaling())
+    return BaseModel(inner, record, needs, {"data.aerial_scaling": ign_aerial_scaling()})
 
 
 def _flair13_head(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -203,7 +211,7 @@ def first_mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | No
 def load_base_weights(model: nn.Module, base: BaseModel, config: dict) -> list[str]:
     """Copy the base weights into `model` (built from `config`). Raises ConfigError naming the first
     mismatching layer and the settings to change; returns warnings about settings that run but differ
-    from the base model's (its aerial normalisation)."""
+    from the base model's (the normalisation of its inputs)."""
     mismatch = first_mismatch(model, base.state)
     if mismatch is not None:
         change = differing_settings(config, base.needs)
@@ -219,15 +227,15 @@ def load_base_weights(model: nn.Module, base: BaseModel, config: dict) -> list[s
         model.load_state_dict(base.state, strict=True)
     except RuntimeError as exc:  # dtype or other details first_mismatch does not see
         raise ConfigError(f"The weights of {base.record['file']} cannot be loaded: {exc}") from exc
-    wanted = base.aerial_scaling
-    if wanted is not None and aerial_scaling(config) != wanted:
-        settings = {
-            "data.aerial_scaling.scale": list(wanted.scale),
-            "data.aerial_scaling.mean": list(wanted.mean),
-            "data.aerial_scaling.std": list(wanted.std),
-        }
-        return [
-            f"{base.record['model']} learnt on aerial values normalised otherwise than this configuration "
-            f"says: set {_settings_text(settings)} to feed it what it learnt from."
-        ]
-    return []
+    warnings = []
+    readers = {"data.aerial_scaling": aerial_scaling, "data.sentinel2_scaling": sentinel2_scaling}
+    for name, wanted in base.scalings.items():
+        if readers[name](config) == wanted:
+            continue
+        settings = {f"{name}.{part}": list(getattr(wanted, part)) for part in ("scale", "mean", "std")}
+        inputs = "aerial" if name == "data.aerial_scaling" else "Sentinel-2"
+        warnings.append(
+            f"{base.record['model']} learnt on {inputs} values normalised otherwise than this "
+            f"configuration says: set {_settings_text(settings)} to feed it what it learnt from."
+        )
+    return warnings
