@@ -212,7 +212,15 @@ def test_one_domain_split_by_domain_says_to_split_by_zone(synthetic_root):
 def test_several_roots_are_concatenated_each_with_its_own_files(synthetic_root, tmp_path):
     second = tmp_path / "second"
     shutil.copytree(synthetic_root, second)
-    config = unet_config(f"[{synthetic_root},{second}]", tmp_path / "out", "data.split_by=zone")
+    config = load_config(
+        "quick",
+        [
+            f"data.root=[{synthetic_root},{second}]",
+            "data.tile_size=32",
+            "data.split_by=zone",
+            "data.augment=false",
+        ],
+    )
     datamodule = Flair2DataModule(config)
     datamodule.setup()
     total = len(find_patches(synthetic_root))
@@ -220,8 +228,19 @@ def test_several_roots_are_concatenated_each_with_its_own_files(synthetic_root, 
     assert [root for root, _ in datamodule.train_patches] == [synthetic_root, second]
     sets = datamodule.train_set.datasets
     assert [s.root for s in sets] == [synthetic_root, second]
-    sample = datamodule.train_set[len(sets[0])]  # the first patch of the second root
-    assert sample["name"] == sets[1].patches[0].name
+    first = datamodule.train_set[0]
+    assert torch.equal(datamodule.train_set[len(sets[0])]["sentinel2"], first["sentinel2"])  # same files
+    centroids_path = second / "flair-2_centroids_sp_to_patch.json"
+    centroids = json.loads(centroids_path.read_text())
+    row, col = centroids[f"{first['name']}.tif"]
+    centroids[f"{first['name']}.tif"] = [row + 3, col + 3]
+    centroids_path.write_text(json.dumps(centroids))
+    datamodule = Flair2DataModule(config)
+    datamodule.setup()
+    moved = datamodule.train_set[len(datamodule.train_set.datasets[0])]
+    assert moved["name"] == first["name"]
+    assert not torch.equal(moved["sentinel2"], first["sentinel2"])  # the second root's own centroids
+    assert torch.equal(datamodule.train_set[0]["sentinel2"], first["sentinel2"])
 
 
 def write_label_patch(root: Path, name: str, codes: np.ndarray) -> None:
