@@ -83,6 +83,16 @@ def test_init_takes_the_weights_only_and_starts_a_fresh_run(
 
 
 @pytest.mark.slow  # trains a model
+def test_a_resumed_fine_tune_keeps_its_base_model(base_checkpoint, synthetic_root, tmp_path, one_thread):
+    tuned = fit(unet_config(synthetic_root, tmp_path / "tuned"), init=base_checkpoint, warn=lambda text: None)
+    config = unet_config(synthetic_root, tmp_path / "resumed", "trainer.max_epochs=2")
+    resumed = fit(config, resume=tuned.last_checkpoint, warn=lambda text: None)
+    checkpoint = load_checkpoint(resumed.last_checkpoint)
+    assert checkpoint["epoch"] == 1
+    assert checkpoint["hyper_parameters"]["provenance"]["base_model"]["file"] == base_checkpoint.name
+
+
+@pytest.mark.slow  # trains a model
 def test_a_bundle_starts_from_the_checkpoint_it_names(base_checkpoint, tmp_path, capsys):
     bundle = tmp_path / "base.onnx"
     assert cli.main(["export", str(base_checkpoint), str(bundle), "--name", "base-unet"]) == 0

@@ -22,6 +22,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from flair_qgis.core.nomenclature import FLAIR_13
 
 from .base_model import load_base_weights, read_base_model
+from .checkpoints import load_checkpoint
 from .config import ConfigError, aerial_spec, data_roots, sentinel2_spec
 from .data.flair2 import (
     Flair2Dataset,
@@ -237,6 +238,10 @@ def fit(
     }
     if base is not None:
         provenance["base_model"] = {**base.record, "text": base.describe()}
+    elif resume is not None:  # a resumed fine-tune still started from its base model
+        earlier = (load_checkpoint(resume).get("hyper_parameters") or {}).get("provenance") or {}
+        if earlier.get("base_model"):
+            provenance["base_model"] = earlier["base_model"]
     task = SegmentationTask(config, provenance)
     if base is not None:
         for message in load_base_weights(task.model, base, config):
