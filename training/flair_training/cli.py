@@ -24,7 +24,12 @@ def _fit(args: argparse.Namespace) -> None:
     from .train import fit
 
     config = load_config(args.config, args.overrides)
-    result = fit(config, resume=args.resume)
+    result = fit(
+        config,
+        resume=args.resume,
+        init=args.init,
+        warn=lambda text: print(f"warning: {text}", file=sys.stderr),
+    )
     print(f"best checkpoint: {result.best_checkpoint}")
     print(f"best validation mIoU: {result.best_val_miou}")
     print(f"logs: {result.output_dir} (tensorboard/, csv/)")
@@ -56,16 +61,10 @@ def _export(args: argparse.Namespace) -> None:
     from .config import aerial_spec, sentinel2_spec
     from .data.flair2 import METADATA_SIZE
     from .evaluate import load_trained
-    from .export import bundle_spec, export_bundle
+    from .export import bundle_spec, export_bundle, export_provenance
 
     model, config, checkpoint = load_trained(args.checkpoint)
-    provenance = {
-        "source": "flair-train fit",
-        "checkpoint": Path(args.checkpoint).name,
-        "epoch": checkpoint.get("epoch"),
-        "global_step": checkpoint.get("global_step"),
-        "config": config,
-    }
+    provenance = export_provenance(args.checkpoint, checkpoint, config)
     spec = bundle_spec(
         aerial_spec(config),
         sentinel2_spec(config),
@@ -161,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="train a model")
     fit.add_argument("--config", default=None, help="YAML file or preset: utt_baseline, unet_aerial, quick")
     fit.add_argument("--resume", default=None, help="checkpoint of an earlier run to continue from")
+    fit.add_argument(
+        "--init", default=None, metavar="CHECKPOINT",
+        help="start from these weights (fresh optimizer, epoch 0): a checkpoint of fit, a FLAIR #2 reference "
+        "or FLAIR-INC checkpoint, or a bundle (.onnx) exported from one",
+    )  # fmt: skip
     fit.add_argument(
         "overrides", nargs="*", help="settings as key.sub=value, e.g. data.root=/data trainer.max_epochs=5"
     )

@@ -21,10 +21,13 @@ from flair_qgis.core.errors import InputError
 from flair_qgis.core.nomenclature import FLAIR_13
 
 ARCHITECTURES = ("utt", "unet")
+#: How the validation patches are held out: whole domains (FLAIR #2's split) or whole zones.
+SPLITS = ("domain", "zone")
 #: Keys whose value may be null, or of several types (checked by `validate`).
 _FREE_KEYS = {
     "data.root",
     "data.val_domains",
+    "data.val_zones",
     "model.encoder_weights",
     "trainer.devices",
     "trainer.strategy",
@@ -50,7 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "output_dir": "runs/flair2",
     "data": {
         "root": None,
+        "split_by": "domain",
         "val_domains": None,
+        "val_zones": None,
         "val_fraction": 0.2,
         "tile_size": 512,
         "batch_size": 10,
@@ -232,8 +237,25 @@ def validate(config: dict) -> None:
             )
     if model["d_model"] % model["n_head"]:
         raise ConfigError(f"model.d_model must be a multiple of model.n_head, got {model['d_model']}")
+    if data["split_by"] not in SPLITS:
+        raise ConfigError(f"data.split_by must be one of {list(SPLITS)}, got '{data['split_by']}'")
+    data_roots(config)
     aerial_scaling(config)
     sentinel2_scaling(config)
+
+
+def data_roots(config: dict) -> list[Path]:
+    """The dataset roots of data.root: one folder or a list of folders (empty when not set)."""
+    root = config["data"]["root"]
+    if root is None or root == "":
+        return []
+    roots = root if isinstance(root, list) else [root]
+    if not roots or not all(isinstance(r, (str, Path)) and str(r) for r in roots):
+        raise ConfigError(
+            f"data.root must be a folder or a list of folders, got {root!r}",
+            "For example data.root=/data/flair2 or data.root=[/data/flair2,/data/corrections].",
+        )
+    return [Path(r) for r in roots]
 
 
 def _band_values(value: Any, count: int, name: str) -> tuple[float, ...]:

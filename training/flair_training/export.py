@@ -128,6 +128,51 @@ def bundle_spec(
     )
 
 
+def training_data_text(records: list[dict]) -> str:
+    """The training roots a run recorded (train.training_data_record), as one line for the provenance."""
+    parts = []
+    for record in records:
+        if record.get("kind") == "corrections":
+            text = f"corrections {record.get('domain') or ''} at {record['root']}: {record.get('patches')} patches, "
+            text += f"{record.get('corrected_pixels')} corrected pixels"
+            if record.get("predicted_pixels"):
+                text += f", {record['predicted_pixels']} from confident predictions"
+            if record.get("author"):
+                text += f", by {record['author']}"
+            if record.get("written"):
+                text += f" ({str(record['written'])[:10]})"
+        else:
+            text = f"{record.get('kind', 'FLAIR #2 layout')} at {record['root']}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def export_provenance(path: str | Path, checkpoint: dict, config: dict) -> dict:
+    """The provenance of a bundle exported from a checkpoint of `flair-train fit`: the checkpoint (name,
+    path, SHA-256, epoch), the model the run started from (--init), its training data (the roots, with a
+    corrections dataset's patches, corrected pixels and author), when it was trained, its configuration."""
+    from .checkpoints import file_sha256
+
+    path = Path(path)
+    recorded = (checkpoint.get("hyper_parameters") or {}).get("provenance") or {}
+    provenance = {
+        "source": "flair-train fit",
+        "checkpoint": path.name,
+        "checkpoint_path": str(path.resolve()),
+        "checkpoint_sha256": file_sha256(path),
+        "epoch": checkpoint.get("epoch"),
+        "global_step": checkpoint.get("global_step"),
+    }
+    base = recorded.get("base_model")
+    provenance["base_model"] = base.get("text") if isinstance(base, dict) else "none (trained from scratch)"
+    if recorded.get("training_data"):
+        provenance["training_data"] = training_data_text(recorded["training_data"])
+    if recorded.get("trained_at"):
+        provenance["trained_at"] = recorded["trained_at"]
+    provenance["config"] = config
+    return provenance
+
+
 def sample_inputs(spec: BundleSpec, batch: int, dates: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Plausible normalised inputs for the checks: raw values in the spec's range scaled as the engine
     scales them; with several samples, the last one's series is padded to half its length."""

@@ -51,9 +51,11 @@ class SegmentationTask(L.LightningModule):
     """Cross-entropy on the aerial logits (+ aux_weight x on U-TAE's auxiliary logits for U-T&T),
     class weights from the configuration; validation mIoU over the 12 classes other than "other"."""
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: dict, provenance: dict | None = None) -> None:
+        """`provenance`: what the run started from and learnt on (base model, training data, date),
+        kept in every checkpoint for the bundle `flair-train export` writes."""
         super().__init__()
-        self.save_hyperparameters({"config": config})
+        self.save_hyperparameters({"config": config, "provenance": provenance or {}})
         self.config = config
         self.architecture = config["model"]["architecture"]
         self.model = build_model(config)
@@ -74,13 +76,20 @@ class SegmentationTask(L.LightningModule):
             return self.model(batch["aerial"]), None
         return self.model(batch["aerial"], batch["sentinel2"], batch["positions"], batch.get("metadata"))
 
-    def _loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, aux = self(batch)
-        labels = batch["labels"].long()
+    def loss(self, logits: torch.Tensor, aux: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor:
+        """The training loss of logits (and auxiliary logits) against labels B x S x S; pixels labelled
+        IGNORE_INDEX (unlabelled: 0 in a MSK file) take no part in it."""
+        labels = labels.long()
+        if not (labels != IGNORE_INDEX).any():  # a batch without labels: no loss (not NaN)
+            return logits.float().sum() * 0.0
         loss = self.criterion_aerial(logits.float(), labels)
         if aux is not None and self.aux_weight:
             loss = loss + self.aux_weight * self.criterion_sentinel2(aux.float(), labels)
-        return loss, logits
+        return loss
+
+    def _loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, aux = self(batch)
+        return self.loss(logits, aux, batch["labels"]), logits
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, _ = self._loss(batch)

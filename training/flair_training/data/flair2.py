@@ -113,7 +113,10 @@ def split_by_domain(
     domains = sorted({p.domain for p in patches})
     if val_domains is None:
         if len(domains) < 2:
-            raise InputError(f"A split by domain needs two domains or more, found {domains}")
+            raise InputError(
+                f"A split by domain needs two domains or more, found {domains}",
+                "Hold out zones instead: data.split_by=zone (a corrections dataset is one domain).",
+            )
         count = min(len(domains) - 1, max(1, math.ceil(val_fraction * len(domains))))
         val_domains = domains[-count:]
     unknown = sorted(set(val_domains) - set(domains))
@@ -121,6 +124,44 @@ def split_by_domain(
         raise InputError(f"Validation domains {unknown} are not in the dataset", f"Known domains: {domains}")
     held = set(val_domains)
     return [p for p in patches if p.domain not in held], [p for p in patches if p.domain in held]
+
+
+def zone_key(patch: Flair2Patch) -> str:
+    """A patch's zone as `<domain>/<zone>` (zone names repeat across FLAIR #2 domains)."""
+    return f"{patch.domain}/{patch.zone}"
+
+
+def split_by_zone(
+    patches: list[Flair2Patch], val_zones: list[str] | None = None, val_fraction: float = 0.2
+) -> tuple[list[Flair2Patch], list[Flair2Patch]]:
+    """Train and validation patches with no zone (one Sentinel-2 super-area) in both. `val_zones` names
+    zones as `<domain>/<zone>`; without it, in every domain of two zones or more, the last
+    ceil(val_fraction x its zones) zones in sorted order are held out (at least one, never all)."""
+    zones = sorted({zone_key(p) for p in patches})
+    if val_zones is None:
+        by_domain: dict[str, list[str]] = {}
+        for key in zones:
+            by_domain.setdefault(key.split("/")[0], []).append(key)
+        val_zones = []
+        for members in by_domain.values():
+            if len(members) >= 2:
+                count = min(len(members) - 1, max(1, math.ceil(val_fraction * len(members))))
+                val_zones += members[-count:]
+        if not val_zones:
+            raise InputError(
+                f"A split by zone needs a domain with two zones or more, found {zones}",
+                "Give more patches (corrections in more than one zone), or name a root with more zones.",
+            )
+    unknown = sorted(set(val_zones) - set(zones))
+    if unknown:
+        raise InputError(
+            f"Validation zones {unknown} are not in the dataset",
+            f"Name zones as <domain>/<zone>; known zones: {zones}",
+        )
+    held = set(val_zones)
+    if held == set(zones):
+        raise InputError("Every zone is held out for validation: none is left to train on")
+    return [p for p in patches if zone_key(p) not in held], [p for p in patches if zone_key(p) in held]
 
 
 def sinusoidal_metadata_vector(entry: dict) -> np.ndarray:
