@@ -142,3 +142,23 @@ def test_an_area_the_engine_refuses_is_shown_not_raised(scene, qgis_iface):
     assert dialog.task is None
     assert "empty" in dialog.problems_label.text()
     dialog.deleteLater()
+
+
+def test_the_bundle_summary_shows_what_a_fine_tuned_model_was_made_from(qgis_iface):
+    import dataclasses
+
+    from flair_qgis.gui.dialog import bundle_summary
+    from tests.bundles import make_spec
+
+    spec = dataclasses.replace(
+        make_spec(),
+        provenance={
+            "base_model": "FLAIR demo U-T&T 1 (runs/demo/checkpoints/utt.ckpt)",
+            "training_data": "patches/: 63 patches, 40211 corrected pixels, by A. Reviewer",
+            "trained_at": "2026-12-02",
+        },
+    )
+    summary = bundle_summary(spec).splitlines()
+    assert "Base model: FLAIR demo U-T&T 1 (runs/demo/checkpoints/utt.ckpt)" in summary
+    assert "Training data: patches/: 63 patches, 40211 corrected pixels, by A. Reviewer" in summary
+    assert "Trained at: 2026-12-02" in summary
