@@ -6,6 +6,7 @@ from qgis.core import QgsApplication, QgsVectorLayer
 from qgis.PyQt.QtGui import QIcon
 
 from .compat import QAction
+from .gui.tr import tr
 from .paths import resource
 
 MENU = "&FLAIR land cover"
@@ -41,7 +42,7 @@ class FlairPlugin:
         self.initProcessing()
         self.action = QAction(QIcon(str(resource("icon.svg"))), "FLAIR land cover…", self.iface.mainWindow())
         self.action.setObjectName("flair_qgis_run")
-        self.action.setToolTip("Map land cover from aerial imagery and Sentinel-2 (FLAIR #2 U-T&T)")
+        self.action.setToolTip(tr("Map land cover from aerial imagery and Sentinel-2 (FLAIR #2 U-T&T)"))
         self.action.triggered.connect(self.show_dialog)
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(MENU, self.action)

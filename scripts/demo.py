@@ -328,7 +328,7 @@ def rank_labels():
     from flair_qgis.review import schema
 
     text = QgsTextFormat()
-    text.setFont(QFont("Sans", 10, QFont.Bold))
+    text.setFont(QFont("Sans", 10, QFont.Weight.Bold))
     text.setSize(10)
     text.setColor(QColor("black"))
     halo = QgsTextBufferSettings()
@@ -338,7 +338,7 @@ def rank_labels():
     text.setBuffer(halo)
     settings = QgsPalLayerSettings()
     settings.fieldName = schema.FIELD_RANK
-    settings.placement = QgsPalLayerSettings.AroundPoint
+    settings.placement = QgsPalLayerSettings.Placement.AroundPoint
     settings.displayAll = True  # every zone gets its number, even where labels crowd
     settings.setFormat(text)
     return QgsVectorLayerSimpleLabeling(settings)
@@ -413,38 +413,40 @@ def compose_review_picture(panels: list, title: str, subtitle: str, classes_show
     side = panels[0].width()
     width = (len(panels) + 1) * margin + len(panels) * side + legend_width
     height = top + max(side, 24 * len(classes_shown) + 140) + margin
-    image = QImage(width, height, QImage.Format_ARGB32)
+    image = QImage(width, height, QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
     try:
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.setFont(QFont("Sans", 13, QFont.Bold))
-        painter.drawText(QRectF(margin, 4, width - 2 * margin, 26), Qt.AlignVCenter, title)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setFont(QFont("Sans", 13, QFont.Weight.Bold))
+        painter.drawText(QRectF(margin, 4, width - 2 * margin, 26), Qt.AlignmentFlag.AlignVCenter, title)
         painter.setFont(QFont("Sans", 10))
-        painter.drawText(QRectF(margin, 30, width - 2 * margin, 22), Qt.AlignVCenter, subtitle)
+        painter.drawText(QRectF(margin, 30, width - 2 * margin, 22), Qt.AlignmentFlag.AlignVCenter, subtitle)
         for index, panel in enumerate(panels):
             painter.drawImage(margin + index * (side + margin), top, panel)
         x = (len(panels) + 1) * margin + len(panels) * side
-        painter.setFont(QFont("Sans", 10, QFont.Bold))
-        painter.drawText(QRectF(x, top, legend_width, 20), Qt.AlignLeft, "Zones to review")
+        painter.setFont(QFont("Sans", 10, QFont.Weight.Bold))
+        painter.drawText(QRectF(x, top, legend_width, 20), Qt.AlignmentFlag.AlignLeft, "Zones to review")
         painter.setFont(QFont("Sans", 10))
         painter.setPen(QPen(QColor(STATUS_COLOURS[schema.STATUS_TO_REVIEW]), 3))
         painter.drawRect(QRectF(x + 1, top + 29, 16, 16))
         painter.setPen(QColor("black"))
         painter.drawText(
             QRectF(x + 26, top + 28, legend_width - 26, 40),
-            Qt.AlignTop | Qt.TextWordWrap,
+            Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
             "its outline; the number is its rank (1: look first)",
         )
         y = top + 76
-        painter.setFont(QFont("Sans", 10, QFont.Bold))
-        painter.drawText(QRectF(x, y, legend_width, 20), Qt.AlignLeft, "Land-cover polygons")
+        painter.setFont(QFont("Sans", 10, QFont.Weight.Bold))
+        painter.drawText(QRectF(x, y, legend_width, 20), Qt.AlignmentFlag.AlignLeft, "Land-cover polygons")
         painter.setFont(QFont("Sans", 10))
         for row, (colour, name) in enumerate(classes_shown):
             cell = QRectF(x, y + 28 + 24 * row, 18, 18)
             painter.fillRect(cell, colour)
             painter.drawRect(cell)
-            painter.drawText(QRectF(x + 26, cell.top(), legend_width - 26, 18), Qt.AlignVCenter, name)
+            painter.drawText(
+                QRectF(x + 26, cell.top(), legend_width - 26, 18), Qt.AlignmentFlag.AlignVCenter, name
+            )
     finally:
         painter.end()
     if not image.save(str(png), "PNG"):

@@ -21,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import dependencies as deps
+from .tr import tr
 
 
 class DependenciesDialog(QDialog):
@@ -33,7 +34,7 @@ class DependenciesDialog(QDialog):
         dependencies: Sequence[deps.Dependency] = deps.DEPENDENCIES,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("FLAIR land cover: Python packages")
+        self.setWindowTitle(tr("FLAIR land cover: Python packages"))
         self.target = target or deps.default_target()
         self.dependencies = tuple(dependencies)
         self.missing = deps.missing_dependencies(self.dependencies)
@@ -44,19 +45,20 @@ class DependenciesDialog(QDialog):
         self.result: deps.InstallResult | None = None
 
         names = html.escape(", ".join(self.packages))  # requirements hold < and >
-        self.intro = intro = QLabel(
-            f"The plugin needs Python packages that QGIS does not have: <b>{names}</b>.<br>"
-            "They can be installed with pip into a folder of the plugin's own:<br>"
-            f"<tt>{html.escape(str(self.target))}</tt><br>"
-            "The packages QGIS already has (numpy, GDAL, attrs...) stay as they are."
-            + ("<br>An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen." if self.gpu else "")
-        )
+        text = tr(
+            "The plugin needs Python packages that QGIS does not have: <b>{names}</b>.<br>They can be "
+            "installed with pip into a folder of the plugin's own:<br><tt>{folder}</tt><br>The packages QGIS "
+            "already has (numpy, GDAL, attrs...) stay as they are."
+        ).format(names=names, folder=html.escape(str(self.target)))
+        if self.gpu:
+            text += "<br>" + tr("An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen.")
+        self.intro = intro = QLabel(text)
         intro.setTextFormat(Qt.TextFormat.RichText)
         intro.setWordWrap(True)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
-        self.install_button = QPushButton("Install")
-        self.close_button = QPushButton("Close")
+        self.install_button = QPushButton(tr("Install"))
+        self.close_button = QPushButton(tr("Close"))
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.install_button)
@@ -78,12 +80,12 @@ class DependenciesDialog(QDialog):
             command = deps.install_command(
                 self.python, self.target, self.packages, self.target / "constraints.txt"
             )
-            self.log.setPlainText("Will run:\n" + " ".join(command) + "\n\n" + self._manual())
+            self.log.setPlainText(tr("Will run:") + "\n" + " ".join(command) + "\n\n" + self._manual())
 
     def _refusal(self) -> str | None:
         """Why pip cannot be run from here, or None."""
         if self.python is None or not deps.has_pip(self.python):
-            return "pip cannot be run from QGIS here."
+            return tr("pip cannot be run from QGIS here.")
         return deps.interpreter_mismatch(self.python)
 
     def _write_constraints(self) -> None:
@@ -97,9 +99,9 @@ class DependenciesDialog(QDialog):
     def install(self) -> None:
         """Run pip in a background task; the outcome is shown in the log."""
         self.install_button.setEnabled(False)
-        self.log.setPlainText("Installing… (this downloads a few hundred MB for the GPU build)")
+        self.log.setPlainText(tr("Installing… (this downloads a few hundred MB for the GPU build)"))
         self.task = QgsTask.fromFunction(
-            "Installing FLAIR land cover's Python packages",
+            tr("Installing FLAIR land cover's Python packages"),
             lambda task: deps.install(self.packages, self.target, self.python),
             on_finished=self._installed,
         )
@@ -109,12 +111,17 @@ class DependenciesDialog(QDialog):
         self.result = result
         if exception is not None or result is None or not result.ok:
             output = result.output if result is not None else str(exception)
-            self.log.setPlainText("The installation failed:\n" + output[-4000:] + "\n\n" + self._manual())
+            self.log.setPlainText(
+                tr("The installation failed:") + "\n" + output[-4000:] + "\n\n" + self._manual()
+            )
             self.install_button.setEnabled(True)
             return
         still = deps.missing_dependencies(self.dependencies)
         if still:
             names = ", ".join(d.module for d in still)
-            self.log.setPlainText(f"pip finished but {names} still cannot be imported; restart QGIS.\n")
+            self.log.setPlainText(
+                tr("pip finished but {names} still cannot be imported; restart QGIS.").format(names=names)
+                + "\n"
+            )
         else:
-            self.log.setPlainText("Installed. The plugin is ready.\n\n" + result.output[-2000:])
+            self.log.setPlainText(tr("Installed. The plugin is ready.") + "\n\n" + result.output[-2000:])

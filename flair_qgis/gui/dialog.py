@@ -46,7 +46,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import settings
-from ..bands import BAND_LABELS, LayerBands, default_mapping, engine_bands, missing_bands
+from ..bands import LayerBands, default_mapping, engine_bands, missing_bands
 from ..core.bundle_spec import AERIAL_BANDS
 from ..paths import resource
 from ..sources import COLOUR_BANDS, band_count, is_colour_service
@@ -54,12 +54,21 @@ from ..styling import qgis_language
 from .tr import tr
 
 AREA_MODES = (
-    ("layer", "Whole aerial image"),
-    ("canvas", "Current map view"),
-    ("drawn", "Rectangle drawn on the map"),
-    ("polygons", "Selected polygons of a layer"),
+    ("layer", tr("Whole aerial image")),
+    ("canvas", tr("Current map view")),
+    ("drawn", tr("Rectangle drawn on the map")),
+    ("polygons", tr("Selected polygons of a layer")),
 )
-DEVICES = (("auto", "Automatic (GPU when available)"), ("gpu", "GPU"), ("cpu", "CPU"))
+
+
+def band_label(name: str) -> str:
+    """The name of a model band in the dialog, in QGIS's language."""
+    labels = {"red": tr("Red"), "green": tr("Green"), "blue": tr("Blue"), "nir": tr("Near infrared"),
+              "elevation": tr("Elevation")}  # fmt: skip
+    return labels.get(name, name)
+
+
+DEVICES = (("auto", tr("Automatic (GPU when available)")), ("gpu", tr("GPU")), ("cpu", tr("CPU")))
 
 
 class FlairDialog(QDialog):
@@ -89,7 +98,7 @@ class FlairDialog(QDialog):
         self._scans: dict[int, Any] = {}
         self._map_tool = None
         self._previous_tool = None
-        self.setWindowTitle("FLAIR land cover")
+        self.setWindowTitle(tr("FLAIR land cover"))
         self.setWindowIcon(QIcon(str(resource("icon.svg"))))
         self._build()
         self._restore()
@@ -126,19 +135,19 @@ class FlairDialog(QDialog):
         self.progress_bar.setVisible(False)
         self.progress_label.setVisible(False)
         self.statistics_table = QTableWidget(0, 4)
-        self.statistics_table.setHorizontalHeaderLabels(["Code", "Class", "Hectares", "%"])
+        self.statistics_table.setHorizontalHeaderLabels([tr("Code"), tr("Class"), tr("Hectares"), "%"])
         self.statistics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.statistics_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.statistics_table.verticalHeader().setVisible(False)
         self.statistics_table.setMaximumHeight(170)
         self.statistics_table.setVisible(False)
-        self.copy_button = QPushButton("Copy statistics")
+        self.copy_button = QPushButton(tr("Copy statistics"))
         self.copy_button.setVisible(False)
-        self.run_button = QPushButton("Run")
+        self.run_button = QPushButton(tr("Run"))
         self.run_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel run")
+        self.cancel_button = QPushButton(tr("Cancel run"))
         self.cancel_button.setEnabled(False)
-        self.close_button = QPushButton("Close")
+        self.close_button = QPushButton(tr("Close"))
         buttons = QHBoxLayout()
         buttons.addWidget(self.copy_button)
         buttons.addStretch(1)
@@ -155,30 +164,30 @@ class FlairDialog(QDialog):
         self.resize(1100, 820)
 
     def _build_model(self) -> QGroupBox:
-        box = QGroupBox("Model bundle")
+        box = QGroupBox(tr("Model bundle"))
         form = QFormLayout(box)
         self.bundle_widget = QgsFileWidget()
         self.bundle_widget.setFilter("ONNX model bundles (*.onnx)")
-        self.bundle_info = QLabel("Choose a model bundle (.onnx).")
+        self.bundle_info = QLabel(tr("Choose a model bundle (.onnx)."))
         self.bundle_info.setWordWrap(True)
         self.bundle_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addRow("File", self.bundle_widget)
+        form.addRow(tr("File"), self.bundle_widget)
         form.addRow(self.bundle_info)
         from .models_panel import ModelsPanel
 
         self.models_panel = ModelsPanel(box)
         self.models_panel.installed.connect(self.bundle_widget.setFilePath)
-        form.addRow("Catalogue", self.models_panel)
+        form.addRow(tr("Catalogue"), self.models_panel)
         return box
 
     def _build_aerial(self) -> QGroupBox:
-        box = QGroupBox("Aerial image bands")
+        box = QGroupBox(tr("Aerial image bands"))
         grid = QGridLayout(box)
         self.band_layers: dict[str, QgsMapLayerComboBox] = {}
         self.band_numbers: dict[str, QgsRasterBandComboBox] = {}
         self.band_labels: dict[str, QLabel] = {}
         for row, name in enumerate(AERIAL_BANDS):
-            label = QLabel(BAND_LABELS[name])
+            label = QLabel(band_label(name))
             layers = QgsMapLayerComboBox()
             layers.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
             layers.setAllowEmptyLayer(True)
@@ -189,55 +198,55 @@ class FlairDialog(QDialog):
             grid.addWidget(layers, row, 1)
             grid.addWidget(bands, row, 2)
             self.band_labels[name], self.band_layers[name], self.band_numbers[name] = label, layers, bands
-        self.guess_button = QPushButton("Guess from the project's layers")
+        self.guess_button = QPushButton(tr("Guess from the project's layers"))
         grid.addWidget(self.guess_button, len(AERIAL_BANDS), 1, 1, 2)
         grid.setColumnStretch(1, 1)
         return box
 
     def _build_sentinel2(self) -> QGroupBox:
-        self.sentinel2_box = QGroupBox("Sentinel-2 acquisitions")
+        self.sentinel2_box = QGroupBox(tr("Sentinel-2 acquisitions"))
         form = QFormLayout(self.sentinel2_box)
         self.sentinel2_widget = QgsFileWidget()
         self.sentinel2_widget.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
-        self.sentinel2_summary = QLabel("Choose the folder of Sentinel-2 products covering the area.")
+        self.sentinel2_summary = QLabel(tr("Choose the folder of Sentinel-2 products covering the area."))
         self.sentinel2_summary.setWordWrap(True)
-        self.cloud_button = QPushButton("Cloud cover over the area")
+        self.cloud_button = QPushButton(tr("Cloud cover over the area"))
         self.cloud_label = QLabel()
         self.cloud_label.setWordWrap(True)
         self.cloud_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cloud_label.setStyleSheet("font-family: monospace;")
-        form.addRow("Folder", self.sentinel2_widget)
+        form.addRow(tr("Folder"), self.sentinel2_widget)
         form.addRow(self.sentinel2_summary)
         form.addRow(self.cloud_button)
         form.addRow(self.cloud_label)
         return self.sentinel2_box
 
     def _build_area(self) -> QGroupBox:
-        box = QGroupBox("Area")
+        box = QGroupBox(tr("Area"))
         form = QFormLayout(box)
         self.area_mode = QComboBox()
         for key, label in AREA_MODES:
             self.area_mode.addItem(label, key)
-        self.draw_button = QPushButton("Draw a rectangle on the map")
-        self.drawn_label = QLabel("No rectangle drawn yet.")
+        self.draw_button = QPushButton(tr("Draw a rectangle on the map"))
+        self.drawn_label = QLabel(tr("No rectangle drawn yet."))
         self.area_layer = QgsMapLayerComboBox()
         self.area_layer.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
-        form.addRow("Map", self.area_mode)
+        form.addRow(tr("Map"), self.area_mode)
         form.addRow(self.draw_button, self.drawn_label)
-        form.addRow("Polygons", self.area_layer)
+        form.addRow(tr("Polygons"), self.area_layer)
         return box
 
     def _build_output(self) -> QGroupBox:
-        box = QGroupBox("Outputs")
+        box = QGroupBox(tr("Outputs"))
         form = QFormLayout(box)
         self.output_widget = QgsFileWidget()
         self.output_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output_widget.setFilter("GeoTIFF (*.tif)")
-        self.overwrite_check = QCheckBox("Replace the file if it exists")
-        self.confidence_check = QCheckBox("Confidence raster")
-        self.probabilities_check = QCheckBox("Probability of every class")
+        self.overwrite_check = QCheckBox(tr("Replace the file if it exists"))
+        self.confidence_check = QCheckBox(tr("Confidence raster"))
+        self.probabilities_check = QCheckBox(tr("Probability of every class"))
         self.present_only_check = QCheckBox(tr("List only the classes present in the legend"))
-        form.addRow("Land cover", self.output_widget)
+        form.addRow(tr("Land cover"), self.output_widget)
         form.addRow(self.overwrite_check)
         form.addRow(self.confidence_check)
         form.addRow(self.probabilities_check)
@@ -298,7 +307,7 @@ class FlairDialog(QDialog):
         self.check()
 
     def _build_advanced(self) -> QgsCollapsibleGroupBox:
-        box = QgsCollapsibleGroupBox("Device and advanced settings")
+        box = QgsCollapsibleGroupBox(tr("Device and advanced settings"))
         form = QFormLayout(box)
         self.device_combo = QComboBox()
         for key, label in DEVICES:
@@ -307,14 +316,14 @@ class FlairDialog(QDialog):
         self.device_info.setWordWrap(True)
         self.overlap_spin = QSpinBox()
         self.overlap_spin.setRange(-1, 4096)
-        self.overlap_spin.setSpecialValueText("automatic (1/8 of a tile)")
+        self.overlap_spin.setSpecialValueText(tr("automatic (1/8 of a tile)"))
         self.overlap_spin.setSuffix(" px")
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 256)
-        form.addRow("Device", self.device_combo)
+        form.addRow(tr("Device"), self.device_combo)
         form.addRow(self.device_info)
-        form.addRow("Tile overlap", self.overlap_spin)
-        form.addRow("Batch size", self.batch_spin)
+        form.addRow(tr("Tile overlap"), self.overlap_spin)
+        form.addRow(tr("Batch size"), self.batch_spin)
         return box
 
     @staticmethod
@@ -324,8 +333,10 @@ class FlairDialog(QDialog):
 
             found = available_devices()
         except ImportError:
-            return "ONNX Runtime is not installed."
-        return "ONNX Runtime found: " + ", ".join(p.replace("ExecutionProvider", "") for p in found)
+            return tr("ONNX Runtime is not installed.")
+        return tr("ONNX Runtime found: {providers}").format(
+            providers=", ".join(p.replace("ExecutionProvider", "") for p in found)
+        )
 
     def _connect(self) -> None:
         self.bundle_widget.fileChanged.connect(self._bundle_changed)
@@ -449,7 +460,7 @@ class FlairDialog(QDialog):
         path = self.bundle_widget.filePath()
         self.bundle, self.bundle_error = None, None
         if not path:
-            self.bundle_error = "Choose a model bundle (.onnx)."
+            self.bundle_error = tr("Choose a model bundle (.onnx).")
             self.bundle_info.setText(self.bundle_error)
         else:
             try:
@@ -459,9 +470,9 @@ class FlairDialog(QDialog):
                 try:
                     self.bundle = load_bundle(path)
                 except FlairError as exc:
-                    self.bundle_error = f"The model bundle cannot be used: {exc}"
+                    self.bundle_error = tr("The model bundle cannot be used: {error}").format(error=exc)
             except ImportError as exc:
-                self.bundle_error = f"The plugin's dependencies are missing: {exc}"
+                self.bundle_error = tr("The plugin's dependencies are missing: {error}").format(error=exc)
             self.bundle_info.setText(self.bundle_error or bundle_summary(self.bundle.spec))
         needs_sentinel2 = self.bundle is None or self.bundle.spec.needs_sentinel2
         self.sentinel2_box.setVisible(needs_sentinel2)
@@ -479,12 +490,12 @@ class FlairDialog(QDialog):
         self._sentinel2_scan += 1
         self.sentinel2_task = None
         if not folder:
-            self._show_sentinel2(None, "Choose the Sentinel-2 folder.")
+            self._show_sentinel2(None, tr("Choose the Sentinel-2 folder."))
             return
         if not Path(folder).is_dir():
-            self._show_sentinel2(None, f"Sentinel-2: {folder} is not a folder.")
+            self._show_sentinel2(None, tr("Sentinel-2: {folder} is not a folder.").format(folder=folder))
             return
-        self._show_sentinel2(None, "Reading the Sentinel-2 folder…")
+        self._show_sentinel2(None, tr("Reading the Sentinel-2 folder…"))
         scan = self._sentinel2_scan
 
         def work(task: Any) -> tuple[str | None, str | None]:
@@ -496,14 +507,14 @@ class FlairDialog(QDialog):
                 return
             self.sentinel2_task = None
             if exception is not None or result is None:
-                self._show_sentinel2(None, f"Sentinel-2: {exception}")
+                self._show_sentinel2(None, tr("Sentinel-2: {error}").format(error=exception))
             else:
                 self._show_sentinel2(*result)
 
         from qgis.core import QgsApplication, QgsTask
 
         self.sentinel2_task = QgsTask.fromFunction(
-            "FLAIR: reading the Sentinel-2 folder", work, on_finished=done
+            tr("FLAIR: reading the Sentinel-2 folder"), work, on_finished=done
         )
         self._scans[scan] = self.sentinel2_task  # every running scan keeps a Python reference
         QgsApplication.taskManager().addTask(self.sentinel2_task)
@@ -543,8 +554,12 @@ class FlairDialog(QDialog):
     def set_drawn_rectangle(self, rectangle: QgsRectangle, crs_wkt: str) -> None:
         self.drawn = (QgsRectangle(rectangle), crs_wkt)
         self.drawn_label.setText(
-            f"{rectangle.width():.1f} x {rectangle.height():.1f} map units at "
-            f"({rectangle.xMinimum():.1f}, {rectangle.yMinimum():.1f})"
+            tr("{width:.1f} x {height:.1f} map units at ({x:.1f}, {y:.1f})").format(
+                width=rectangle.width(),
+                height=rectangle.height(),
+                x=rectangle.xMinimum(),
+                y=rectangle.yMinimum(),
+            )
         )
         self._select(self.area_mode, "drawn")
         self.check()
@@ -558,9 +573,10 @@ class FlairDialog(QDialog):
         missing = missing_dependencies()
         if missing:
             problems.append(
-                "Python packages missing from QGIS: "
-                + ", ".join(dep.module for dep in missing)
-                + " (use the plugin's installer or see its manual steps)."
+                tr(
+                    "Python packages missing from QGIS: {packages} (use the plugin's installer or see its "
+                    "manual steps)."
+                ).format(packages=", ".join(dep.module for dep in missing))
             )
             return problems
         if self.bundle_error:
@@ -580,13 +596,15 @@ class FlairDialog(QDialog):
             layer = self.band_layers[name].currentLayer()
             if layer is not None and is_colour_service(layer) and name not in COLOUR_BANDS:
                 return [
-                    f"'{layer.name()}' is a colour image service (red, green, blue only): choose another "
-                    f"layer for {BAND_LABELS[name]}."
+                    tr(
+                        "'{layer}' is a colour image service (red, green, blue only): choose another layer "
+                        "for {band}."
+                    ).format(layer=layer.name(), band=band_label(name))
                 ]
         missing = missing_bands(mapping, bands)
         if missing:
-            names = ", ".join(BAND_LABELS[name] for name in missing)
-            problems.append(f"Choose a layer for the model's band(s): {names}.")
+            names = ", ".join(band_label(name) for name in missing)
+            problems.append(tr("Choose a layer for the model's band(s): {names}.").format(names=names))
         return problems
 
     def _area_problems(self) -> list[str]:
@@ -598,30 +616,36 @@ class FlairDialog(QDialog):
                 layer = self.band_layers[name].currentLayer()
                 if layer is not None and not layer_file(layer) and not has_pixel_grid(layer):
                     return [
-                        f"'{layer.name()}' is a web service with no extent of its own: map the current "
-                        "view, a drawn rectangle or polygons."
+                        tr(
+                            "'{layer}' is a web service with no extent of its own: map the current view, a "
+                            "drawn rectangle or polygons."
+                        ).format(layer=layer.name())
                     ]
         if mode == "drawn" and self.drawn is None:
-            return ["Draw the rectangle to map, or choose another area."]
+            return [tr("Draw the rectangle to map, or choose another area.")]
         if mode == "polygons":
             layer = self.area_layer.currentLayer()
             if layer is None:
-                return ["Choose a polygon layer for the area."]
+                return [tr("Choose a polygon layer for the area.")]
             if layer.selectedFeatureCount() == 0:
-                return [f"Select the polygons to map in '{layer.name()}'."]
+                return [tr("Select the polygons to map in '{layer}'.").format(layer=layer.name())]
         return []
 
     def _output_problems(self) -> list[str]:
         path = self.output_widget.filePath()
         if not path:
-            return ["Choose the output file."]
+            return [tr("Choose the output file.")]
         output = Path(path)
         if output.suffix.lower() not in (".tif", ".tiff"):
-            return ["The output must be a GeoTIFF file (.tif)."]
+            return [tr("The output must be a GeoTIFF file (.tif).")]
         if not output.parent.is_dir():
-            return [f"The output folder {output.parent} does not exist."]
+            return [tr("The output folder {folder} does not exist.").format(folder=output.parent)]
         if output.exists() and not self.overwrite_check.isChecked():
-            return [f"{output.name} already exists: choose another name or tick 'Replace the file'."]
+            return [
+                tr("{name} already exists: choose another name or tick 'Replace the file'.").format(
+                    name=output.name
+                )
+            ]
         return self._review_problems(output)
 
     def _review_problems(self, output: Path) -> list[str]:
@@ -638,7 +662,7 @@ class FlairDialog(QDialog):
         if not hasattr(self, "run_button"):
             return []
         problems = self.problems()
-        self.problems_label.setText("\n".join(f"• {p}" for p in problems))
+        self.problems_label.setText(tr("\n").join(f"• {p}" for p in problems))
         self.problems_label.setVisible(bool(problems))
         self.run_button.setEnabled(not problems and self.task is None)
         self.cloud_button.setEnabled(not problems and self.cloud_task is None)
@@ -713,21 +737,23 @@ class FlairDialog(QDialog):
         request = self._request_or_problem()  # sources built here, in the main thread
         if request is None:
             return
-        self.cloud_label.setText("Reading the Sentinel-2 series over the area…")
+        self.cloud_label.setText(tr("Reading the Sentinel-2 series over the area…"))
         spec = self.bundle.spec
 
         def work(task: QgsTask) -> str:
             try:
                 return cloud_cover_report(spec, request)
             except FlairError as exc:
-                return f"Cloud cover: {exc}"
+                return tr("Cloud cover: {error}").format(error=exc)
 
         def done(exception: Exception | None, text: str | None = None) -> None:
             self.cloud_task = None
-            self.cloud_label.setText(text if exception is None else f"Cloud cover: {exception}")
+            self.cloud_label.setText(
+                text if exception is None else tr("Cloud cover: {error}").format(error=exception)
+            )
             self.check()
 
-        self.cloud_task = QgsTask.fromFunction("FLAIR: Sentinel-2 cloud cover", work, on_finished=done)
+        self.cloud_task = QgsTask.fromFunction(tr("FLAIR: Sentinel-2 cloud cover"), work, on_finished=done)
         QgsApplication.taskManager().addTask(self.cloud_task)
         self.check()
 
@@ -758,7 +784,7 @@ class FlairDialog(QDialog):
         self.progress_bar.setValue(0)
         self.progress_bar.setVisible(True)
         self.progress_label.setVisible(True)
-        self.progress_label.setText("Starting…")
+        self.progress_label.setText(tr("Starting…"))
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         start(self.task)
@@ -771,19 +797,21 @@ class FlairDialog(QDialog):
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
-            self.progress_label.setText("Cancelling…")
+            self.progress_label.setText(tr("Cancelling…"))
 
     def _finished(self, task: Any) -> None:
         self.last_task, self.task = task, None
         self.cancel_button.setEnabled(False)
         if task.result is not None:
             self.progress_bar.setValue(100)
-            self.progress_label.setText(f"Done: {task.result.class_raster}")
+            self.progress_label.setText(tr("Done: {path}").format(path=task.result.class_raster))
             self.show_statistics(task.result.statistics)
             self.output_widget.setFilePath(self.default_output())
             if task.review is not None and task.review.errors:
                 self.progress_label.setText(
-                    f"Done: {task.result.class_raster}\n" + "\n".join(task.review.errors)
+                    tr("Done: {path}").format(path=task.result.class_raster)
+                    + "\n"
+                    + "\n".join(task.review.errors)
                 )
             if task.zones_layer is not None and self.open_review is not None:
                 self.open_review(task.zones_layer)
@@ -829,11 +857,11 @@ def sentinel2_summary(folder: str) -> tuple[str | None, str | None]:
         from ..core.errors import FlairError
         from ..core.sentinel2 import discover
     except ImportError as exc:
-        return None, f"Sentinel-2 folders cannot be read by this installation: {exc}"
+        return None, tr("Sentinel-2 folders cannot be read by this installation: {error}").format(error=exc)
     try:
         return discover(folder).summary(), None
     except FlairError as exc:
-        return None, f"Sentinel-2: {exc}"
+        return None, tr("Sentinel-2: {error}").format(error=exc)
 
 
 def cloud_cover_report(spec: Any, request: Any) -> str:
@@ -853,21 +881,26 @@ def cloud_cover_report(spec: Any, request: Any) -> str:
 
 def bundle_summary(spec: Any) -> str:
     """A few lines on a bundle: model, inputs, classes."""
-    inputs = (
-        f"aerial {', '.join(spec.aerial.bands)} at {spec.aerial.gsd:g} m, tiles of {spec.aerial.tile_size} px"
+    inputs = tr("aerial {bands} at {gsd:g} m, tiles of {tile} px").format(
+        bands=", ".join(spec.aerial.bands), gsd=spec.aerial.gsd, tile=spec.aerial.tile_size
     )
     if spec.sentinel2 is not None:
-        inputs += f"; Sentinel-2 {len(spec.sentinel2.bands)} bands, {spec.sentinel2.window_size} px windows"
+        inputs += "; " + tr("Sentinel-2 {bands} bands, {window} px windows").format(
+            bands=len(spec.sentinel2.bands), window=spec.sentinel2.window_size
+        )
     else:
-        inputs += "; aerial only (no Sentinel-2)"
+        inputs += "; " + tr("aerial only (no Sentinel-2)")
     language = qgis_language()
     classes = ", ".join(c.label(language) for c in spec.nomenclature.classes)
     from ..core.models.provenance import provenance_rows
 
     provenance = "".join(f"\n{name}: {text}" for name, text in provenance_rows(spec.provenance))
     return (
-        f"{spec.model_name} {spec.model_version} ({spec.architecture})\nInputs: {inputs}\n"
-        f"Classes ({len(spec.nomenclature.classes)}): {classes}{provenance}"
+        f"{spec.model_name} {spec.model_version} ({spec.architecture})\n"
+        + tr("Inputs: {inputs}").format(inputs=inputs)
+        + "\n"
+        + tr("Classes ({count}): {classes}").format(count=len(spec.nomenclature.classes), classes=classes)
+        + provenance
     )
 
 

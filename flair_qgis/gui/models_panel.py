@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import QgsApplication, QgsTask
-from qgis.PyQt.QtCore import QCoreApplication, pyqtSignal
+from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -20,10 +20,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import settings
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ModelsPanel", text)
+from .tr import tr
 
 
 def models_folder() -> Path:

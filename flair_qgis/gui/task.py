@@ -31,6 +31,7 @@ from ..styling import (
     remember_class_opacity,
     set_legend_title,
 )
+from .tr import tr
 
 LOG_TAG = "FLAIR land cover"
 #: Part of the progress bar given to the review outputs (polygons, review zones) when asked for.
@@ -54,7 +55,7 @@ class PredictionTask(QgsTask):
         nomenclature: Any = None,
         review: Any = None,
     ) -> None:
-        super().__init__(f"FLAIR land cover: {title}", QgsTask.Flag.CanCancel)
+        super().__init__(tr("FLAIR land cover: {title}").format(title=title), QgsTask.Flag.CanCancel)
         self.request = request
         self.title = title
         self.project = project or QgsProject.instance()
@@ -95,7 +96,10 @@ class PredictionTask(QgsTask):
             self.error = exc
             return False
         except Exception as exc:  # a bug, not bad input: reported with its traceback
-            self.error = FlairError(f"Unexpected error: {exc}", "See the FLAIR land cover log for details.")
+            self.error = FlairError(
+                tr("Unexpected error: {error}").format(error=exc),
+                tr("See the FLAIR land cover log for details."),
+            )
             self.details = traceback.format_exc()
             return False
         return True
@@ -119,11 +123,13 @@ class PredictionTask(QgsTask):
             )
         except ReviewCancelled:
             self.review = ReviewWritten(
-                errors=["Cancelled after the map was written: the polygons and review zones were not."]
+                errors=[tr("Cancelled after the map was written: the polygons and review zones were not.")]
             )
         except Exception as exc:  # a bug: the complete map is still shown, the traceback goes to the log
             self.details = traceback.format_exc()
-            self.review = ReviewWritten(errors=[f"The review outputs failed (unexpected error: {exc})."])
+            self.review = ReviewWritten(
+                errors=[tr("The review outputs failed (unexpected error: {error}).").format(error=exc)]
+            )
 
     def _progress(self, fraction: float, message: str) -> None:
         self.message = message
@@ -137,7 +143,9 @@ class PredictionTask(QgsTask):
                     self._add_layers()
                 except Exception as exc:  # the map is written: say why it is not shown
                     self._log(
-                        f"The map was written but could not be added to the project: {exc}",
+                        tr("The map was written but could not be added to the project: {error}").format(
+                            error=exc
+                        ),
                         Qgis.MessageLevel.Warning,
                     )
                     self._log(traceback.format_exc(), Qgis.MessageLevel.Warning)
@@ -221,9 +229,11 @@ class PredictionTask(QgsTask):
         review = self.review
         if review is not None:
             if review.polygons is not None:
-                text += f"; {review.polygon_count} polygons"
+                text += "; " + tr("{count} polygons").format(count=review.polygon_count)
             if review.zones is not None:
-                text += f"; {review.zone_count} zones to review ({review.zone_area_m2:,.0f} m²)"
+                text += "; " + tr("{count} zones to review ({area:,.0f} m²)").format(
+                    count=review.zone_count, area=review.zone_area_m2
+                )
         self._log(text, Qgis.MessageLevel.Success)
         for warning in result.warnings + (review.warnings if review is not None else []):
             self._log(warning, Qgis.MessageLevel.Warning)
@@ -232,16 +242,18 @@ class PredictionTask(QgsTask):
                 self._log(error, Qgis.MessageLevel.Warning)
             if self.details:
                 self._log(self.details, Qgis.MessageLevel.Warning)
-            self._push("Land cover ready", f"{text}. " + " ".join(review.errors), Qgis.MessageLevel.Warning)
+            self._push(
+                tr("Land cover ready"), f"{text}. " + " ".join(review.errors), Qgis.MessageLevel.Warning
+            )
             return
-        self._push("Land cover ready", text, Qgis.MessageLevel.Success)
+        self._push(tr("Land cover ready"), text, Qgis.MessageLevel.Success)
 
     def _report_failure(self) -> None:
         if self.error is None:  # cancelled before run() started, or by the task manager
             self.error = Cancelled()
         level = Qgis.MessageLevel.Info if isinstance(self.error, Cancelled) else Qgis.MessageLevel.Critical
         self._log(str(self.error) + (f"\n{self.details}" if self.details else ""), level)
-        self._push("Land cover", str(self.error), level)
+        self._push(tr("Land cover"), str(self.error), level)
 
     def _log(self, text: str, level: int) -> None:
         QgsMessageLog.logMessage(text, LOG_TAG, level)
