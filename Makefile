@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The checkout's own packages first, whichever checkout built the shared environment.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/training
 
-.PHONY: help env lint format test test-qgis-newer test-fast package demo demo-train demo-bundle bench screenshots clean
+.PHONY: translations help env lint format test test-qgis-newer test-fast package demo demo-train demo-bundle bench screenshots clean
 
 help:
 	@echo "make test         set up (QGIS, virtual environment) then lint and run every test"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench        run the benchmarks and write bench/RESULTS.md"
 	@echo "make screenshots  capture the dialog and a styled result in a real QGIS window"
 	@echo "make format       format the code with ruff"
+	@echo "make translations add new strings to the French .ts and build the .qm (Qt's lrelease)"
 
 # Builds or reuses the environment (scripts/setup-env.sh) and points .venv at it.
 # qgis-pyqt5to6 (the Qt6 check) declares Python >= 3.12 and pip skips it on Debian 12's 3.11, where it
@@ -80,6 +81,10 @@ bench: env
 
 screenshots: env
 	$(PY) scripts/screenshots.py
+
+translations: env
+	$(PY) scripts/translations.py update
+	$(PY) scripts/translations.py compile
 
 clean:
 	rm -rf dist build .pytest_cache .ruff_cache demo_output

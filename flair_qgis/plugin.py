@@ -6,7 +6,7 @@ from qgis.core import QgsApplication, QgsVectorLayer
 from qgis.PyQt.QtGui import QIcon
 
 from .compat import QAction
-from .gui.tr import tr
+from .gui.tr import install_translation, remove_translation, tr
 from .paths import resource
 
 MENU = "&FLAIR land cover"
@@ -20,6 +20,8 @@ class FlairPlugin:
 
         # Packages the plugin installed itself (see dependencies.py) are importable from now on.
         activate(default_target())
+        # French when QGIS runs in French: before any label or Processing description is made.
+        install_translation()
         self.iface = iface
         self.action: QAction | None = None
         self.provider = None
@@ -161,6 +163,7 @@ class FlairPlugin:
 
     def unload(self) -> None:
         self._remove_review_actions()
+        remove_translation()
         if self.action is not None:
             self.iface.removePluginRasterMenu(MENU, self.action)
             self.iface.removeToolBarIcon(self.action)

@@ -17,13 +17,17 @@ import package  # noqa: E402  (scripts/package.py: the plugin as it ships)
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"  # the Debian wrapper adds a flag that breaks it
 
 
-def make_profile(root: Path, enabled: bool = True) -> Path:
-    """Install the plugin into `root/profiles/default` and enable it; return `root` (the profiles path)."""
+def make_profile(root: Path, enabled: bool = True, locale: str | None = None) -> Path:
+    """Install the plugin into `root/profiles/default` and enable it; return `root` (the profiles path).
+    `locale` (e.g. "fr_FR") is the interface language QGIS runs in, as its Options dialog sets it."""
     profile = root / "profiles" / "default"
     package.install(profile / "python" / "plugins")
     ini = profile / "QGIS" / "QGIS3.ini"
     ini.parent.mkdir(parents=True, exist_ok=True)
-    ini.write_text(f"[PythonPlugins]\nflair_qgis={'true' if enabled else 'false'}\n", encoding="utf-8")
+    text = f"[PythonPlugins]\nflair_qgis={'true' if enabled else 'false'}\n"
+    if locale:
+        text += f"\n[locale]\noverrideFlag=true\nuserLocale={locale}\n"
+    ini.write_text(text, encoding="utf-8")
     return root
 
 

@@ -54,7 +54,14 @@ def test_plugin_zip(tmp_path: Path) -> None:
         assert zipped.testzip() is None
         shipped_metadata = zipped.read("flair_qgis/metadata.txt").decode("utf-8")
     assert {name.split("/")[0] for name in names} == {"flair_qgis"}
-    for required in ("__init__.py", "metadata.txt", "LICENSE", "resources/icon.svg", "plugin.py"):
+    for required in (
+        "__init__.py",
+        "metadata.txt",
+        "LICENSE",
+        "resources/icon.svg",
+        "plugin.py",
+        "i18n/flair_qgis_fr.qm",
+    ):
         assert f"flair_qgis/{required}" in names, required
     assert "flair_qgis/core/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]

@@ -662,7 +662,7 @@ class FlairDialog(QDialog):
         if not hasattr(self, "run_button"):
             return []
         problems = self.problems()
-        self.problems_label.setText(tr("\n").join(f"• {p}" for p in problems))
+        self.problems_label.setText("\n".join(f"• {p}" for p in problems))
         self.problems_label.setVisible(bool(problems))
         self.run_button.setEnabled(not problems and self.task is None)
         self.cloud_button.setEnabled(not problems and self.cloud_task is None)

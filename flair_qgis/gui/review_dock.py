@@ -36,6 +36,16 @@ from .tr import tr
 CURRENT_PROPERTY = "flair_qgis/review_current"
 
 
+def status_label(status: str) -> str:
+    """A review status as the dock shows it, in QGIS's language (the file keeps the English value)."""
+    labels = {
+        schema.STATUS_TO_REVIEW: tr("to review"),
+        schema.STATUS_CONFIRMED: tr("confirmed"),
+        schema.STATUS_CORRECTED: tr("corrected"),
+    }
+    return labels.get(status, status)
+
+
 def is_review_layer(layer: QgsMapLayer | None) -> bool:
     """Whether `layer` is a polygon layer with every review-zone field."""
     if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
@@ -361,7 +371,7 @@ class ReviewDock(QgsDockWidget):
             f"{tr('Predicted')}: <b>{zone.class_name}</b>, {tr('runner-up')}: {runner_up}<br>"
             f"{tr('Mean confidence')}: {100 * zone.mean_confidence:.0f} %, "
             f"{tr('area')}: {zone.area_m2:,.0f} m²<br>"
-            f"{tr('Status')}: <b>{tr(zone.status)}</b>"
+            f"{tr('Status')}: <b>{status_label(zone.status)}</b>"
         )
         self.note_edit.setText(zone.note)
         self.progress_label.setText(queue.progress_text())

@@ -1,13 +1,48 @@
-"""One translation hook for the review tools' user-visible strings, so a French translation can pick them
-up (Qt's translation files are keyed by context)."""
+"""The plugin's one translation hook: every user-visible string goes through tr() in one context, and the
+French translation (i18n/flair_qgis_fr.qm, built from i18n/flair_qgis_fr.ts by scripts/translations.py) is
+installed when QGIS runs in French."""
 
 from __future__ import annotations
 
-from qgis.PyQt.QtCore import QCoreApplication
+from pathlib import Path
+
+from qgis.PyQt.QtCore import QCoreApplication, QTranslator
 
 CONTEXT = "FlairLandCover"
+#: The languages the plugin ships a translation for.
+LANGUAGES = ("fr",)
+I18N = Path(__file__).resolve().parent.parent / "i18n"
+
+_installed: list[QTranslator] = []
 
 
 def tr(text: str) -> str:
     """`text` translated in the plugin's context (unchanged while no translation is installed)."""
     return QCoreApplication.translate(CONTEXT, text)
+
+
+def install_translation(locale: str | None = None) -> str | None:
+    """Install the translation for QGIS's language (or `locale`, e.g. "fr_FR"); returns the language
+    installed, None when the plugin has none for it (it then speaks English)."""
+    if _installed:
+        return _installed[0].objectName()
+    if locale is None:
+        from qgis.core import QgsApplication
+
+        locale = QgsApplication.locale() or ""
+    language = locale[:2].lower()
+    if language not in LANGUAGES:
+        return None
+    translator = QTranslator()
+    if not translator.load(str(I18N / f"flair_qgis_{language}.qm")):
+        return None
+    translator.setObjectName(language)
+    QCoreApplication.installTranslator(translator)
+    _installed.append(translator)
+    return language
+
+
+def remove_translation() -> None:
+    """Uninstall the plugin's translation (when the plugin is unloaded)."""
+    while _installed:
+        QCoreApplication.removeTranslator(_installed.pop())

@@ -37,7 +37,6 @@ from .aerial_parameters import add_aerial_parameters, aerial_band_sources
 from .review_base import with_help
 
 DEVICES = ("auto", "gpu", "cpu")
-DEVICE_LABELS = ("Automatic (GPU when available)", "GPU", "CPU")
 
 
 class LandCoverAlgorithm(QgsProcessingAlgorithm):
@@ -145,7 +144,10 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterEnum(
-                    self.DEVICE, tr("Device"), options=[tr(label) for label in DEVICE_LABELS], defaultValue=0
+                    self.DEVICE,
+                    tr("Device"),
+                    options=[tr("Automatic (GPU when available)"), tr("GPU"), tr("CPU")],
+                    defaultValue=0,
                 ),
                 tr("0: the GPU when ONNX Runtime finds one, else the CPU; 1: GPU only; 2: CPU only."),
             )
