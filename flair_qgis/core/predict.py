@@ -131,7 +131,7 @@ def predict(
         run = _Run(
             request, bundle, aerial, grid, sentinel2, runner, report, cancelled, chunk_width, region_height
         )
-        statistics, paths = run.execute(reservation)
+        statistics, paths = run.execute(reservation, warnings)
         warnings += run.warnings
     return PredictionResult(
         class_raster=paths["classes"],
@@ -292,7 +292,11 @@ class _Run:
         self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
         self.warnings: list[str] = []
 
-    def execute(self, reservation: OutputReservation) -> tuple[list[ClassStatistics], dict[str, Path]]:
+    def execute(
+        self, reservation: OutputReservation, found: Sequence[str] = ()
+    ) -> tuple[list[ClassStatistics], dict[str, Path]]:
+        """Run every tile and commit the map; `found`, the warnings of the checks before the run, go into
+        the statistics file followed by the run's own (self.warnings)."""
         paths = _output_paths(self.request)
         options = _output_options(self.request)
         with OutputWriter(paths, self.grid, self.spec.nomenclature, options, reservation) as writer:
@@ -300,7 +304,11 @@ class _Run:
             stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
             self._loop(stitcher)
             stitcher.finish()
-            written = writer.commit()
+            self._note_what_the_run_found()
+            written = writer.commit([*found, *self.warnings])
+        return writer.statistics, written
+
+    def _note_what_the_run_found(self) -> None:
         if self.sentinel2 is not None:
             self.warnings += self.sentinel2.warnings
         if self.cloudy_tiles:
@@ -308,7 +316,6 @@ class _Run:
                 f"{self.cloudy_tiles} of {len(self.tiling)} tiles had only cloudy Sentinel-2 dates; their "
                 "least cloudy dates were used."
             )
-        return writer.statistics, written
 
     def _loop(self, stitcher: Stitcher) -> None:
         batches: queue.Queue = queue.Queue(maxsize=2)

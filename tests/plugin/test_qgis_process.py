@@ -146,3 +146,24 @@ def test_qgis_process_runs_polygonize(tmp_path):
     layer = QgsVectorLayer(f"{output}|layername=land_cover", "polygons", "ogr")
     assert sorted(f["code"] for f in layer.getFeatures()) == [6, 10]
     assert sum(f["area_m2"] for f in layer.getFeatures()) == pytest.approx(80 * 80 * 0.04)
+
+
+@pytest.mark.slow
+def test_qgis_process_pushes_the_warnings_and_writes_them_in_the_statistics_file(tmp_path):
+    aerial = write_geotiff(tmp_path / "ortho.tif", scene_bands())
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=64)
+    (tmp_path / "s2").mkdir()
+    output = tmp_path / "landcover.tif"
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2",
+        f"SENTINEL2={tmp_path / 's2'}", f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    warning = "The model is aerial-only: the Sentinel-2 folder is not used."
+    assert warning in done.stdout + done.stderr
+    document = json.loads((tmp_path / "landcover.stats.json").read_text(encoding="utf-8"))
+    assert document["warnings"] == [warning]
