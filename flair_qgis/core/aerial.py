@@ -40,14 +40,23 @@ Bounds = tuple[float, float, float, float]
 _SNAP_EPS = 1e-6
 
 
+#: Beyond this departure of a projection's scale factor from 1, the map's grid and areas are those of
+#: the ground (see ground_scale). Lambert-93 over France (0.999..1.003) and UTM within its zone
+#: (0.9996..1.001) stay under it, so their maps do not change; EPSG:3857 over France (1.33..1.59) does not.
+SCALE_TOLERANCE = 0.01
+
+
 @dataclass(frozen=True)
 class OutputGrid:
-    """A north-up pixel grid: the map's CRS (WKT), the transform of its top-left pixel, its size."""
+    """A north-up pixel grid: the map's CRS (WKT), the transform of its top-left pixel, its size, and
+    `scale`, how much the CRS stretches ground distances at the map's centre (1 when within
+    SCALE_TOLERANCE of 1)."""
 
     crs: str
     transform: Affine
     width: int
     height: int
+    scale: float = 1.0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -69,8 +78,8 @@ class OutputGrid:
 
     @property
     def pixel_area_m2(self) -> float:
-        """Ground area of one pixel in square metres."""
-        factor = _metres_per_unit(self.crs)
+        """Ground area of one pixel in square metres (the CRS's area divided by the scale squared)."""
+        factor = _metres_per_unit(self.crs) / self.scale
         return abs(self.transform.a * self.transform.e - self.transform.b * self.transform.d) * factor**2
 
     def window_transform(self, window: Window) -> Affine:
@@ -454,6 +463,51 @@ def _metres_per_unit(crs: str) -> float:
         return 1.0
 
 
+#: The WGS 84 ellipsoid: semi-major axis (m) and first eccentricity squared, for ground distances.
+_WGS84_A = 6378137.0
+_WGS84_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
+
+
+def ground_scale(crs: str, x: float, y: float) -> float:
+    """The projection's scale factor at (x, y) of the projected `crs`: a CRS distance there over the
+    ground distance it stands for (about 1.52 for EPSG:3857 in Paris, 0.9999 for Lambert-93). The
+    geometric mean of the east-west and north-south factors, measured on two 20-unit segments centred on
+    the point, on the WGS 84 ellipsoid. 1.0 when the point cannot be placed on the ellipsoid."""
+    d = 10.0
+    xs, ys = [x - d, x + d, x, x], [y, y, y - d, y + d]
+    try:
+        lons, lats = rasterio.warp.transform(_crs(crs), _crs("EPSG:4326"), xs, ys)
+    except (rasterio.errors.RasterioError, CPLE_BaseError):
+        return 1.0
+    if not all(math.isfinite(v) for v in (*lons, *lats)):
+        return 1.0
+    unit = _metres_per_unit(crs)
+    east = _ellipsoid_distance(lons[0], lats[0], lons[1], lats[1])
+    north = _ellipsoid_distance(lons[2], lats[2], lons[3], lats[3])
+    if east <= 0 or north <= 0:
+        return 1.0
+    return math.sqrt((2 * d * unit / east) * (2 * d * unit / north))
+
+
+def _ellipsoid_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
+    """Metres between two close points (degrees) on the WGS 84 ellipsoid, from its radii of curvature at
+    their mean latitude (ample for points metres apart)."""
+    phi = math.radians((lat0 + lat1) / 2)
+    w = 1 - _WGS84_E2 * math.sin(phi) ** 2
+    meridian = _WGS84_A * (1 - _WGS84_E2) / w**1.5
+    normal = _WGS84_A / math.sqrt(w)
+    return math.hypot(
+        meridian * math.radians(lat1 - lat0), normal * math.cos(phi) * math.radians(lon1 - lon0)
+    )
+
+
+def _map_scale(crs: str, x: float, y: float) -> float:
+    """ground_scale, or exactly 1.0 when it is within SCALE_TOLERANCE of 1 (the map is then on the CRS's
+    own metres, as it always was for Lambert-93 and UTM)."""
+    scale = ground_scale(crs, x, y)
+    return scale if abs(scale - 1) > SCALE_TOLERANCE else 1.0
+
+
 def _aligned_offset(source: Affine, target: Affine) -> tuple[int, int] | None:
     """(col, row) of the target's top-left pixel in the source grid if both grids share their pixels."""
     if source.b or source.d or target.b or target.d:
@@ -505,6 +559,10 @@ def _footprint(source: RasterSource, crs: str) -> Bounds:
             "Reproject it to the CRS of the first aerial source.",
         )
     return bounds
+
+
+def _centre(bounds: Bounds) -> tuple[float, float]:
+    return (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
 
 
 def _pixel_span(low: float, high: float, origin: float, size: float) -> tuple[int, int]:
@@ -573,7 +631,7 @@ class AerialComposition:
 
     @property
     def pixel_size(self) -> float:
-        """The bundle's gsd in the units of the map's CRS."""
+        """The bundle's gsd in the units of the map's CRS, before its scale (see grid_for)."""
         return self.spec.gsd / self._unit
 
     def _common_extent(self) -> Bounds:
@@ -589,10 +647,12 @@ class AerialComposition:
             resolution = (
                 abs(source.transform.a) * _metres_per_unit(source.crs) if _crs(source.crs).is_projected else 0
             )
+            scale = _map_scale(source.crs, *_centre(_footprint(source, source.crs))) if resolution else 1.0
+            resolution /= scale
             if resolution and not math.isclose(resolution, self.spec.gsd, rel_tol=1e-6):
+                shown = f"{resolution:g} m" if scale == 1.0 else f"{resolution:.3g} m on the ground"
                 self.warnings.append(
-                    f"{source.name} is at {resolution:g} m; "
-                    f"it is resampled to the model's {self.spec.gsd:g} m."
+                    f"{source.name} is at {shown}; it is resampled to the model's {self.spec.gsd:g} m."
                 )
             box = _footprint(source, self.crs)
             if extent is None:
@@ -614,13 +674,19 @@ class AerialComposition:
 
     def grid_for(self, area: AreaOfInterest | None = None) -> OutputGrid:
         """The output grid covering `area` (all pixels it touches; the whole common extent when None),
-        clipped to the sources' common extent. InputError when the area lies outside it."""
+        clipped to the sources' common extent. InputError when the area lies outside it.
+
+        Its pixels are the bundle's gsd on the ground: where the CRS's scale at the area's centre departs
+        from 1 by more than SCALE_TOLERANCE (EPSG:3857), they are gsd x scale in the CRS, and a warning
+        says so."""
         origin = self.sources[0].transform
-        size = self.pixel_size
+        area_bounds = area.bounds_in(self.crs) if area is not None else None
+        scale = self._scale_at(area_bounds)
+        size = self.pixel_size * scale
         cols = _pixel_span(self.bounds[0], self.bounds[2], origin.c, size)
         rows = _pixel_span(-self.bounds[3], -self.bounds[1], -origin.f, size)
         if area is not None:
-            xmin, ymin, xmax, ymax = area.bounds_in(self.crs)
+            xmin, ymin, xmax, ymax = area_bounds
             area_cols = _pixel_span(xmin, xmax, origin.c, size)
             area_rows = _pixel_span(-ymax, -ymin, -origin.f, size)
             cols = (max(cols[0], area_cols[0]), min(cols[1], area_cols[1]))
@@ -632,7 +698,38 @@ class AerialComposition:
                     "Choose an area inside the image, or check the area's CRS.",
                 )
         transform = Affine(size, 0.0, origin.c + cols[0] * size, 0.0, -size, origin.f - rows[0] * size)
-        return OutputGrid(self.crs, transform, cols[1] - cols[0], rows[1] - rows[0])
+        if scale != 1.0:
+            self._note(
+                f"{crs_label(self.crs)} stretches ground distances by {scale:.3g} here: the map's pixels "
+                f"are {size:.3g} {self._unit_name} in the CRS for the model's {self.spec.gsd:g} m on the "
+                "ground, and its hectares are ground areas. Measure the map with ellipsoidal areas, or "
+                "reproject the image to a local projection (e.g. Lambert-93, EPSG:2154) to keep true areas "
+                "in the CRS."
+            )
+        return OutputGrid(self.crs, transform, cols[1] - cols[0], rows[1] - rows[0], scale)
+
+    def _scale_at(self, area_bounds: Bounds | None) -> float:
+        """The map's scale (see _map_scale) at the centre of the area's part of the common extent (of
+        the whole extent when there is no area or they do not meet)."""
+        xmin, ymin, xmax, ymax = self.bounds
+        if area_bounds is not None:
+            inner = (
+                max(xmin, area_bounds[0]),
+                max(ymin, area_bounds[1]),
+                min(xmax, area_bounds[2]),
+                min(ymax, area_bounds[3]),
+            )
+            if inner[0] <= inner[2] and inner[1] <= inner[3]:
+                xmin, ymin, xmax, ymax = inner
+        return _map_scale(self.crs, (xmin + xmax) / 2, (ymin + ymax) / 2)
+
+    @property
+    def _unit_name(self) -> str:
+        return "m" if self._unit == 1.0 else "units"
+
+    def _note(self, warning: str) -> None:
+        if warning not in self.warnings:
+            self.warnings.append(warning)
 
     def read(self, grid: OutputGrid, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Raw bands on `window` of `grid` (which may reach beyond the grid).
