@@ -20,6 +20,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
+from .aerial_values import value_warnings
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
@@ -118,6 +119,7 @@ def predict(
         warnings += reservation.notes
         grid = aerial.grid_for(request.area)
         warnings += aerial.warnings
+        warnings += value_warnings(aerial, grid, request.area)
         sentinel2 = _sentinel2_catalog(request, spec, warnings, report)
         if spec.aerial_metadata is not None:
             warnings.append(

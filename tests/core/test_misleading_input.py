@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,85 @@ def test_lambert93_and_utm_maps_do_not_change_where_their_scale_is_furthest_from
     document = statistics(tmp_path)
     assert document["pixel_area_m2"] == 0.2 * 0.2 * 1.0  # the CRS's own area, as before
     assert document["warnings"] == []
+
+
+# --- the values looked at against the bundle's declared range (0..255) ----------------------------------
+
+
+def warned(tmp_path: Path, aerial: Path, bundle: Path, *extra: str) -> list[str]:
+    """The warnings of a successful CLI run, checked to be the statistics file's too."""
+    done = run_cli(tmp_path, aerial, bundle, "--overwrite", *extra)
+    assert done.returncode == 0, done.stderr
+    warnings = printed_warnings(done.stdout)
+    assert statistics(tmp_path)["warnings"] == warnings
+    return warnings
+
+
+def values(dtype: str, low: float, high: float, seed: int = 4) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(low, high, (5, 70, 90)).astype(dtype)
+
+
+def test_8_bit_values_in_a_16_bit_file_are_257_times_too_dark(tmp_path: Path, bundle) -> None:
+    aerial = write_raster(tmp_path / "ortho16.tif", values("uint16", 0, 255))
+    [warning] = warned(tmp_path, aerial, bundle)
+    assert (
+        "ortho16.tif: its values lie in 0..254" in warning
+        and "what its uint16 type holds (0..65535)" in warning
+    )
+    assert "scaled to the model's 0..255" in warning
+    assert "257 times too dark" in warning and "gdal_translate -ot Byte" in warning
+
+
+def test_12_bit_values_in_a_16_bit_file_are_too_dark_until_declared(tmp_path: Path, bundle) -> None:
+    data = values("uint16", 0, 4095)
+    [warning] = warned(tmp_path, write_raster(tmp_path / "ortho12.tif", data), bundle)
+    assert "in 0..4094" in warning and "16 times too dark" in warning and "NBITS=12" in warning
+    assert warned(tmp_path, write_raster(tmp_path / "nbits12.tif", data, nbits=12), bundle) == []
+
+
+def test_reflectance_between_0_and_1_is_far_too_dark(tmp_path: Path, bundle) -> None:
+    [warning] = warned(tmp_path, write_raster(tmp_path / "float.tif", values("float32", 0, 1)), bundle)
+    assert re.search(r"float\.tif: its values lie in 0\.\d+\.\.1 but the model expects 0\.\.255", warning)
+    assert "far too dark" in warning and "gdal_translate -scale 0 1 0 255" in warning
+
+
+def test_floats_beyond_the_models_range_are_clipped(tmp_path: Path, bundle) -> None:
+    data = values("float32", 0, 1000)
+    [warning] = warned(tmp_path, write_raster(tmp_path / "wide.tif", data), bundle)
+    assert "wide.tif: 7" in warning and "outside the model's 0..255" in warning and "clipped" in warning
+
+
+def test_a_constant_band_is_named(tmp_path: Path, bundle) -> None:
+    data = np.random.default_rng(2).integers(0, 256, (5, 70, 90), dtype=np.uint8)
+    data[3] = 0  # an empty NIR band
+    [warning] = warned(tmp_path, write_raster(tmp_path / "no_nir.tif", data), bundle)
+    assert "no_nir.tif: band 4 (the model's 'nir') holds the single value 0 all over the area" in warning
+
+
+def test_nodata_and_pixels_outside_the_area_are_left_out_of_the_sample(tmp_path: Path, bundle) -> None:
+    data = values("uint16", 0, 255)
+    data[:, :, 45:] = 65535  # nodata on the right half
+    aerial = write_raster(tmp_path / "half.tif", data, nodata=65535)
+    [warning] = warned(tmp_path, aerial, bundle)
+    assert "in 0..254" in warning
+    data = np.random.default_rng(2).integers(0, 256, (5, 70, 90), dtype=np.uint8)
+    data[3, :, 45:] = 0  # the NIR band is empty on the right half only: outside the area
+    aerial = write_raster(tmp_path / "left.tif", data)
+    assert warned(tmp_path, aerial, bundle, "--area", "650000,6859986,650009,6860000") == []
+    assert len(warned(tmp_path, aerial, bundle, "--area", "650009,6859986,650018,6860000")) == 1
+
+
+def test_reflectance_in_a_16_bit_file_for_a_reflectance_model_is_too_dark_until_float(tmp_path: Path) -> None:
+    spec = make_aerial_bundle(tmp_path / "probe.onnx", tile_size=32).to_dict()
+    spec["inputs"]["aerial"].update(value_range=[0.0, 10000.0], scale=[1e-4] * 5)
+    make_aerial_bundle(tmp_path / "reflectance.onnx", tile_size=32, metadata=json.dumps(spec))
+    bundle = tmp_path / "reflectance.onnx"
+    data = values("uint16", 0, 10000)
+    [warning] = warned(tmp_path, write_raster(tmp_path / "reflectance16.tif", data), bundle)
+    assert "scaled to the model's 0..10000" in warning and "6.55 times too dark" in warning
+    assert "gdal_translate -ot Float32" in warning
+    as_float = write_raster(tmp_path / "reflectance32.tif", data.astype("float32"))
+    assert warned(tmp_path, as_float, bundle) == []
+    eight_bit = write_raster(tmp_path / "ortho8.tif", values("uint8", 0, 255))
+    assert warned(tmp_path, eight_bit, bundle) == []  # 0..255 is scaled onto 0..10000
