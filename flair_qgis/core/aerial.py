@@ -973,7 +973,30 @@ def _polygonal(geometry: dict[str, Any], what: str) -> dict[str, Any]:
     points = list(_points(coordinates))
     if len(points) < 3 or not all(len(p) >= 2 and all(math.isfinite(v) for v in p[:2]) for p in points):
         raise InputError(f"{what} area's polygon is malformed.")
-    return {"type": kind, "coordinates": _drop_extra_ordinates(coordinates)}
+    coordinates = _drop_extra_ordinates(coordinates)
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    try:
+        area = sum(abs(_ring_area(p[0])) - sum(abs(_ring_area(h)) for h in p[1:]) for p in polygons)
+    except (TypeError, IndexError, ValueError) as exc:
+        raise InputError(f"{what} area's polygon is malformed.") from exc
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    if area <= 1e-12 * extent**2:
+        raise InputError(
+            f"{what} area's polygon has no area: its points lie on one line or one point "
+            f"(extent {_fmt((min(xs), min(ys), max(xs), max(ys)))}).",
+            "Give a polygon that encloses the area to map, or a bounding box with xmin < xmax and ymin < ymax.",
+        )
+    return {"type": kind, "coordinates": coordinates}
+
+
+def _ring_area(ring: Sequence[Sequence[float]]) -> float:
+    """Signed area of a closed or open ring (shoelace formula), in the square units of its CRS."""
+    ox, oy = ring[0][0], ring[0][1]  # from the first point: no cancellation on large coordinates
+    total = 0.0
+    for (x0, y0), (x1, y1) in itertools.pairwise([*ring, ring[0]]):
+        total += (x0 - ox) * (y1 - oy) - (x1 - ox) * (y0 - oy)
+    return total / 2
 
 
 def _drop_extra_ordinates(coordinates: Any) -> Any:

@@ -37,6 +37,9 @@ from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, prepare_windo
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
+#: A map whose share of area pixels with aerial data is below this gets a warning.
+PARTLY_EMPTY = 0.5
+
 Progress = Callable[[float, str], None]
 IsCancelled = Callable[[], bool]
 
@@ -292,6 +295,8 @@ class _Run:
         self.waited = 0.0
         self.cloudy_tiles = 0
         self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
+        self.area_pixels = 0  # pixels of the grid in the area
+        self.mapped_pixels = 0  # pixels of the area with aerial data: those with a class
         self.warnings: list[str] = []
 
     def execute(
@@ -306,11 +311,34 @@ class _Run:
             stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
             self._loop(stitcher)
             stitcher.finish()
+            self._refuse_an_empty_map()
             self._note_what_the_run_found()
             written = writer.commit([*found, *self.warnings])
         return writer.statistics, written
 
+    def _refuse_an_empty_map(self) -> None:
+        """InputError (nothing written, a previous map kept) when no pixel of the area could be mapped:
+        an empty map, exit 0, would pass for a result in scripts and batches and replace a good map."""
+        if self.mapped_pixels:
+            return
+        if not self.area_pixels:
+            raise InputError(
+                "The area of interest covers no pixel of the map: it is narrower than a pixel "
+                f"({self.spec.aerial.gsd:g} m); nothing was written.",
+                "Draw a larger area, or map the whole image without an area.",
+            )
+        raise InputError(
+            "No aerial pixel has data in the area: the map would be empty; nothing was written.",
+            "Check the image's nodata value (an image whose every pixel equals it, e.g. nodata 0 on a dark "
+            "image) and that the area covers the part of the image that has data.",
+        )
+
     def _note_what_the_run_found(self) -> None:
+        if self.mapped_pixels < self.area_pixels * PARTLY_EMPTY:
+            self.warnings.append(
+                f"Only {self.mapped_pixels / self.area_pixels:.0%} of the area has aerial data: the rest of "
+                "the map is nodata. Check the image's nodata value and that the area lies on the image."
+            )
         if self.sentinel2 is not None:
             self.warnings += self.sentinel2.warnings
         if self.cloudy_tiles:
@@ -434,7 +462,12 @@ class _Run:
         confidence and probabilities."""
         inside = valid
         if self.request.area is not None:
-            inside = inside & self.request.area.mask(self.grid, window)
+            in_area = self.request.area.mask(self.grid, window)
+            inside = inside & in_area
+            self.area_pixels += int(np.count_nonzero(in_area))
+        else:
+            self.area_pixels += valid.size
+        self.mapped_pixels += int(np.count_nonzero(inside))
         classes = self.codes[np.argmax(probabilities, axis=0)]
         classes[~inside] = 0
         confidence = None

@@ -13,7 +13,8 @@ import pytest
 import rasterio
 import rasterio.warp
 
-from flair_qgis.core.aerial import ground_scale
+from flair_qgis.core.aerial import AreaOfInterest, ground_scale
+from flair_qgis.core.errors import InputError
 from tests.bundles import make_aerial_bundle
 from tests.core.test_cli import python_m
 from tests.core.test_predict import expected_classes
@@ -245,3 +246,97 @@ def test_reflectance_in_a_16_bit_file_for_a_reflectance_model_is_too_dark_until_
     assert warned(tmp_path, as_float, bundle) == []
     eight_bit = write_raster(tmp_path / "ortho8.tif", values("uint8", 0, 255))
     assert warned(tmp_path, eight_bit, bundle) == []  # 0..255 is scaled onto 0..10000
+
+
+# --- empty results: refused, nothing written, a previous map kept ----------------------------------------
+
+
+def refused(tmp_path: Path, aerial: Path, bundle: Path, *extra: str) -> str:
+    """stderr of a CLI run that must be refused with one clear error and a hint, leaving no new file."""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    done = run_cli(tmp_path, aerial, bundle, *extra)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("Error: ") and "\nHint: " in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    return done.stderr
+
+
+def test_an_all_nodata_aerial_is_refused_and_the_previous_map_kept(tmp_path: Path, bundle) -> None:
+    empty = write_raster(tmp_path / "empty.tif", np.zeros((5, 70, 90), np.uint8), nodata=0)
+    (tmp_path / "map.tif").write_bytes(b"the previous map")
+    error = refused(tmp_path, empty, bundle, "--overwrite")
+    assert "No aerial pixel has data in the area: the map would be empty; nothing was written." in error
+    assert "nodata value" in error
+    assert (tmp_path / "map.tif").read_bytes() == b"the previous map"
+
+
+def test_an_area_where_every_pixel_is_nodata_is_refused(tmp_path: Path, bundle) -> None:
+    data = np.random.default_rng(2).integers(1, 256, (5, 70, 90), dtype=np.uint8)
+    data[:, :, :45] = 0  # nodata on the left half (x < 650009)
+    aerial = write_raster(tmp_path / "half.tif", data, nodata=0)
+    error = refused(tmp_path, aerial, bundle, "--area", "650001,6859990,650008,6859999")
+    assert "No aerial pixel has data in the area" in error
+
+
+def test_an_area_mostly_without_data_gives_a_warning(tmp_path: Path, bundle) -> None:
+    data = np.random.default_rng(2).integers(1, 256, (5, 70, 90), dtype=np.uint8)
+    data[:, :, :45] = 0
+    aerial = write_raster(tmp_path / "half.tif", data, nodata=0)
+    warnings = warned(tmp_path, aerial, bundle, "--area", "650000,6859986,650012,6860000")
+    assert warnings == [
+        "Only 25% of the area has aerial data: the rest of the map is nodata. Check the image's nodata value "
+        "and that the area lies on the image."
+    ]
+
+
+def area_file(tmp_path: Path, ring: list[list[float]]) -> Path:
+    path = tmp_path / "area.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "ring",
+    [
+        [[650001, 6859999], [650005, 6859995], [650009, 6859991], [650001, 6859999]],  # on one line
+        [[650001, 6859999], [650001, 6859999], [650001, 6859999], [650001, 6859999]],  # one point
+    ],
+    ids=["line", "point"],
+)
+def test_a_zero_area_polygon_is_refused_naming_the_problem(tmp_path: Path, bundle, ring) -> None:
+    aerial = ortho(tmp_path)
+    error = refused(tmp_path, aerial, bundle, "--area-file", str(area_file(tmp_path, ring)))
+    assert "area's polygon has no area: its points lie on one line or one point" in error
+
+
+def test_a_degenerate_box_is_refused(tmp_path: Path, bundle) -> None:
+    error = refused(tmp_path, ortho(tmp_path), bundle, "--area", "650001,6859990,650001,6859999")
+    assert "The area's bounds are empty or inverted" in error
+
+
+def test_an_area_narrower_than_a_pixel_is_refused(tmp_path: Path, bundle) -> None:
+    sliver = [[650001.01, 6859999], [650001.05, 6859999], [650001.05, 6859990], [650001.01, 6859990]]
+    error = refused(tmp_path, ortho(tmp_path), bundle, "--area-file", str(area_file(tmp_path, sliver)))
+    assert "The area of interest covers no pixel of the map: it is narrower than a pixel (0.2 m)" in error
+
+
+def test_zero_area_wkt_and_geojson_are_input_errors() -> None:
+    with pytest.raises(InputError, match="The WKT area's polygon has no area"):
+        AreaOfInterest.from_wkt("POLYGON ((0 0, 1 1, 2 2, 0 0))", "EPSG:2154")
+    with pytest.raises(InputError, match="The GeoJSON area's polygon has no area"):
+        AreaOfInterest.from_geojson({"type": "MultiPolygon", "coordinates": [[[[3, 45], [3, 45], [3, 45]]]]})
+    hole_as_large_as_the_polygon = "POLYGON ((0 0, 4 0, 4 4, 0 4, 0 0), (0 0, 0 4, 4 4, 4 0, 0 0))"
+    with pytest.raises(InputError, match="has no area"):
+        AreaOfInterest.from_wkt(hole_as_large_as_the_polygon, "EPSG:2154")
+    assert (
+        AreaOfInterest.from_wkt("POLYGON ((0 0, 1 0, 1 1, 0 0))", "EPSG:2154").geometry["type"] == "Polygon"
+    )

@@ -167,3 +167,75 @@ def test_qgis_process_pushes_the_warnings_and_writes_them_in_the_statistics_file
     assert warning in done.stdout + done.stderr
     document = json.loads((tmp_path / "landcover.stats.json").read_text(encoding="utf-8"))
     assert document["warnings"] == [warning]
+
+
+@pytest.mark.slow
+def test_qgis_process_warns_of_misleading_values_in_the_feedback_and_the_statistics_file(tmp_path):
+    aerial = write_geotiff(tmp_path / "ortho16.tif", scene_bands().astype(np.uint16))  # 8-bit values
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=64)
+    output = tmp_path / "landcover.tif"
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2",
+        f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    document = json.loads((tmp_path / "landcover.stats.json").read_text(encoding="utf-8"))
+    warning = document["warnings"][0]
+    assert "ortho16.tif: its values lie in 40..200" in warning and "257 times too dark" in warning
+    for warning in document["warnings"]:
+        assert warning in done.stdout + done.stderr
+
+
+def area_layer(path, ring) -> str:
+    feature = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    collection = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+        "features": [feature],
+    }
+    path.write_text(json.dumps(collection), encoding="utf-8")
+    return f"AREA={path}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("all-nodata", "No aerial pixel has data in the area: the map would be empty; nothing was written."),
+        ("zero-width-extent", "The area's bounds are empty or inverted"),
+        ("zero-area-polygon", "area's polygon has no area"),
+    ],
+)
+def test_qgis_process_refuses_what_would_give_an_empty_map(tmp_path, case, message):
+    from .rasters import ORIGIN
+
+    bands = np.zeros_like(scene_bands()) if case == "all-nodata" else scene_bands()
+    aerial = write_geotiff(tmp_path / "ortho.tif", bands, nodata=0)
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=64)
+    output = tmp_path / "landcover.tif"
+    output.write_bytes(b"the previous map")
+    x, y = ORIGIN
+    area = {
+        "all-nodata": [],
+        "zero-width-extent": [f"EXTENT={x + 1},{x + 1},{y - 9},{y - 1} [EPSG:2154]"],
+        "zero-area-polygon": [
+            area_layer(tmp_path / "line.geojson", [[x + 1, y - 1], [x + 5, y - 5], [x + 1, y - 1]])
+        ],
+    }[case]
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2", *area,
+        f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert output.read_bytes() == b"the previous map"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("landcover")) == ["landcover.tif"]
