@@ -295,9 +295,26 @@ class RasterioSource:
                     return self._read_rescaled(ds, list(bands), inner, shape, resampling)
             return self._read_warped(ds, list(bands), crs, target, shape, resampling)
         except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
-            raise InputError(
-                f"Reading {self.path} failed: {exc}", "The file may be corrupt or truncated."
-            ) from exc
+            raise self._read_error(ds, exc) from exc
+
+    def _read_error(self, ds: rasterio.io.DatasetReader, exc: BaseException) -> InputError:
+        """What went wrong in a read, in GDAL's words (rasterio's own says "See previous exception"):
+        a source of a VRT that is missing is named; else the file may be damaged."""
+        missing = [name for name in _source_files(ds) if not Path(name).exists()]
+        cause = _gdal_message(exc)
+        if missing:
+            names = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            return InputError(
+                f"Reading {self.path} failed: it refers to {names}, which "
+                f"{'does' if len(missing) == 1 else 'do'} not exist (GDAL: {cause}).",
+                f"Put the missing file{'s' if len(missing) > 1 else ''} back where the VRT expects "
+                f"{'it' if len(missing) == 1 else 'them'}, or rebuild the VRT (gdalbuildvrt) from the files "
+                "you have.",
+            )
+        return InputError(
+            f"Reading {self.path} failed: {cause}",
+            "The file, or a file it refers to, may be corrupt or truncated; open it in a GIS to check.",
+        )
 
     def _read_aligned(
         self, ds: rasterio.io.DatasetReader, bands: list[int], offset: tuple[int, int], shape: tuple[int, int]
@@ -506,6 +523,30 @@ def _map_scale(crs: str, x: float, y: float) -> float:
     own metres, as it always was for Lambert-93 and UTM)."""
     scale = ground_scale(crs, x, y)
     return scale if abs(scale - 1) > SCALE_TOLERANCE else 1.0
+
+
+def _source_files(ds: rasterio.io.DatasetReader) -> list[str]:
+    """The plain files a dataset reads besides its own (a VRT's sources), as GDAL resolved them."""
+    try:
+        files = list(ds.files)
+    except (rasterio.errors.RasterioError, CPLE_BaseError):
+        return []
+    own = Path(ds.name)
+    return [f for f in files[1:] if not f.startswith("/vsi") and Path(f) != own]
+
+
+def _gdal_message(exc: BaseException) -> str:
+    """GDAL's own text for a failure: the first error in `exc`'s chain that is not rasterio's
+    "See previous exception" wrapper."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        text = str(current)
+        if text and "See previous exception" not in text:
+            return text
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return str(exc)
 
 
 def _aligned_offset(source: Affine, target: Affine) -> tuple[int, int] | None:

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.errors
 import rasterio.warp
 
-from flair_qgis.core.aerial import AreaOfInterest, ground_scale
+from flair_qgis.core.aerial import AreaOfInterest, RasterioSource, ground_scale
 from flair_qgis.core.errors import InputError
 from tests.bundles import make_aerial_bundle
 from tests.core.test_cli import python_m
@@ -340,3 +341,57 @@ def test_zero_area_wkt_and_geojson_are_input_errors() -> None:
     assert (
         AreaOfInterest.from_wkt("POLYGON ((0 0, 1 0, 1 1, 0 0))", "EPSG:2154").geometry["type"] == "Polygon"
     )
+
+
+# --- a VRT whose source is missing ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mosaic(tmp_path: Path) -> Path:
+    """A VRT mosaic of two real GeoTIFFs side by side (left.tif x < 650009, right.tif beyond), as
+    gdalbuildvrt writes it, sources relative to the VRT."""
+    data = np.random.default_rng(2).integers(0, 256, (5, 70, 90), dtype=np.uint8)
+    (tmp_path / "tiles").mkdir()
+    write_raster(tmp_path / "tiles" / "left.tif", data[:, :, :45])
+    write_raster(tmp_path / "tiles" / "right.tif", data[:, :, 45:], origin=(650009.0, 6860000.0))
+    bands = []
+    for band in range(1, 6):
+        sources = "".join(
+            f'<SimpleSource><SourceFilename relativeToVRT="1">tiles/{name}</SourceFilename>'
+            f"<SourceBand>{band}</SourceBand>"
+            f'<SrcRect xOff="0" yOff="0" xSize="45" ySize="70"/>'
+            f'<DstRect xOff="{offset}" yOff="0" xSize="45" ySize="70"/></SimpleSource>'
+            for name, offset in (("left.tif", 0), ("right.tif", 45))
+        )
+        bands.append(f'<VRTRasterBand dataType="Byte" band="{band}">{sources}</VRTRasterBand>')
+    vrt = tmp_path / "mosaic.vrt"
+    vrt.write_text(
+        '<VRTDataset rasterXSize="90" rasterYSize="70"><SRS>EPSG:2154</SRS>'
+        "<GeoTransform>650000, 0.2, 0, 6860000, 0, -0.2</GeoTransform>" + "".join(bands) + "</VRTDataset>"
+    )
+    return vrt
+
+
+def test_a_vrt_whose_source_was_deleted_names_the_missing_file(tmp_path: Path, bundle, mosaic) -> None:
+    assert run_cli(tmp_path, mosaic, bundle, out="whole.tif").returncode == 0
+    (tmp_path / "tiles" / "right.tif").unlink()
+    error = refused(tmp_path, mosaic, bundle)
+    assert (
+        f"Reading {mosaic} failed: it refers to {tmp_path / 'tiles' / 'right.tif'}, which does not exist"
+        in error
+    )
+    assert "(GDAL: " in error and "No such file or directory" in error
+    assert "Put the missing file back where the VRT expects it, or rebuild the VRT" in error
+    assert "See previous exception" not in error and "corrupt" not in error
+    # The part of the mosaic whose source is there is still mapped.
+    assert run_cli(tmp_path, mosaic, bundle, "--area", "650001,6859990,650008,6859999").returncode == 0
+
+
+def test_the_read_error_keeps_gdals_error_as_its_cause(tmp_path: Path, mosaic) -> None:
+    (tmp_path / "tiles" / "left.tif").unlink()
+    with (
+        RasterioSource(mosaic) as source,
+        pytest.raises(InputError, match=r"left\.tif, which does not") as caught,
+    ):
+        source.read([1], "EPSG:2154", (650000, 6859986, 650018, 6860000), (70, 90))
+    assert isinstance(caught.value.__cause__, rasterio.errors.RasterioIOError)
