@@ -55,13 +55,27 @@ def value_warnings(
         values = sample.values
         if values.size >= MIN_SAMPLES:
             warnings += _range_warnings(sample, values, aerial.spec.value_range)
-        for band, name, band_values in sample.bands:
-            if band_values.size >= MIN_SAMPLES and band_values.min() == band_values.max():
-                warnings.append(
-                    f"{sample.source}: band {band} (the model's '{name}') holds the single value "
-                    f"{band_values[0]:g} all over the area: check that it is the right band and that it "
-                    "has data (an empty band gives a wrong map)."
-                )
+        constant = [
+            (band, name, float(v[0]))
+            for band, name, v in sample.bands
+            if v.size >= MIN_SAMPLES and v.min() == v.max()
+        ]
+        if len(constant) == 1:
+            band, name, value = constant[0]
+            warnings.append(
+                f"{sample.source}: band {band} (the model's '{name}') holds the single value "
+                f"{_number(value)} all over the area: check that it is the right band and that it has "
+                "data (an empty band gives a wrong map)."
+            )
+        elif constant:
+            bands = ", ".join(str(band) for band, _, _ in constant)
+            names = ", ".join(f"'{name}'" for _, name, _ in constant)
+            single = ", ".join(_number(value) for _, _, value in constant)
+            warnings.append(
+                f"{sample.source}: bands {bands} (the model's {names}) each hold a single value ({single}) "
+                "all over the area: check that these are the right bands and that they have data (empty "
+                "bands give a wrong map)."
+            )
     return warnings
 
 
@@ -92,19 +106,27 @@ def _samples(aerial: AerialComposition, grid: OutputGrid, area: AreaOfInterest |
 
 
 def _range_warnings(sample: _Sample, values: np.ndarray, target: tuple[float, float]) -> list[str]:
+    warnings = []
+    finite = np.isfinite(values)
+    if not finite.all():
+        warnings.append(
+            f"{sample.source}: {1 - float(np.mean(finite)):.0%} of its values are infinite; they are "
+            "clipped to the model's range and the map will be wrong there. Set them to the file's nodata "
+            "value (e.g. gdal_calc with a nodata value), or fix the export that wrote them."
+        )
+        values = values[finite]
+        if values.size < MIN_SAMPLES:
+            return warnings
     low, high = float(values.min()), float(values.max())
     span = target[1] - target[0]
     observed = f"{_number(low)}..{_number(high)}"
     expected = f"{_number(target[0])}..{_number(target[1])}"
     native = sample.native
+    scaled = values
     if native is not None and tuple(native) != tuple(target):
-        ratio = span / (native[1] - native[0])
-        scaled = (values - native[0]) * ratio + target[0]
-    else:
-        scaled = values
-    warnings = []
+        scaled = (values - native[0]) * (span / (native[1] - native[0])) + target[0]
     top = float(scaled.max()) - target[0]
-    if native is not None and tuple(native) != tuple(target) and top < span * DARK_SHARE:
+    if scaled is not values and native is not None and low >= native[0] and top < span * DARK_SHARE:
         warnings.append(
             f"{sample.source}: its values lie in {observed}, a small part of what its {sample.dtype} type "
             f"holds ({_number(native[0])}..{_number(native[1])}): scaled to the model's {expected}, "
@@ -163,6 +185,8 @@ def _bits(high: float) -> int:
 
 def _number(value: float) -> str:
     """A value for a message: integers as they are, else 4 significant digits (no exponent)."""
+    if not math.isfinite(value):
+        return str(value)
     if value == int(value):
         return str(int(value))
     if abs(value) >= 1000:

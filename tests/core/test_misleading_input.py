@@ -14,7 +14,7 @@ import rasterio
 import rasterio.errors
 import rasterio.warp
 
-from flair_qgis.core.aerial import AreaOfInterest, RasterioSource, ground_scale
+from flair_qgis.core.aerial import RasterioSource, ground_scale
 from flair_qgis.core.errors import InputError
 from tests.bundles import make_aerial_bundle
 from tests.core.test_cli import python_m
@@ -330,19 +330,6 @@ def test_an_area_narrower_than_a_pixel_is_refused(tmp_path: Path, bundle) -> Non
     assert "The area of interest covers no pixel of the map: it is narrower than a pixel (0.2 m)" in error
 
 
-def test_zero_area_wkt_and_geojson_are_input_errors() -> None:
-    with pytest.raises(InputError, match="The WKT area's polygon has no area"):
-        AreaOfInterest.from_wkt("POLYGON ((0 0, 1 1, 2 2, 0 0))", "EPSG:2154")
-    with pytest.raises(InputError, match="The GeoJSON area's polygon has no area"):
-        AreaOfInterest.from_geojson({"type": "MultiPolygon", "coordinates": [[[[3, 45], [3, 45], [3, 45]]]]})
-    hole_as_large_as_the_polygon = "POLYGON ((0 0, 4 0, 4 4, 0 4, 0 0), (0 0, 0 4, 4 4, 4 0, 0 0))"
-    with pytest.raises(InputError, match="has no area"):
-        AreaOfInterest.from_wkt(hole_as_large_as_the_polygon, "EPSG:2154")
-    assert (
-        AreaOfInterest.from_wkt("POLYGON ((0 0, 1 0, 1 1, 0 0))", "EPSG:2154").geometry["type"] == "Polygon"
-    )
-
-
 # --- a VRT whose source is missing ------------------------------------------------------------------------
 
 
@@ -395,3 +382,33 @@ def test_the_read_error_keeps_gdals_error_as_its_cause(tmp_path: Path, mosaic) -
     ):
         source.read([1], "EPSG:2154", (650000, 6859986, 650018, 6860000), (70, 90))
     assert isinstance(caught.value.__cause__, rasterio.errors.RasterioIOError)
+
+
+# --- more values a clumsy user or a broken export gives ---------------------------------------------------
+
+
+def test_several_constant_bands_give_one_warning(tmp_path: Path, bundle) -> None:
+    black = write_raster(tmp_path / "black.tif", np.zeros((5, 70, 90), np.uint8))
+    assert warned(tmp_path, black, bundle) == [
+        f"{black}: bands 1, 2, 3, 4, 5 (the model's 'red', 'green', 'blue', 'nir', 'elevation') each hold a "
+        "single value (0, 0, 0, 0, 0) all over the area: check that these are the right bands and that they "
+        "have data (empty bands give a wrong map)."
+    ]
+
+
+def test_infinite_and_negative_values_are_reported_as_clipped(tmp_path: Path, bundle) -> None:
+    data = values("float32", 0, 255)
+    data[:, :, :30] = np.inf
+    [warning] = warned(tmp_path, write_raster(tmp_path / "inf.tif", data), bundle)
+    assert re.search(r"inf\.tif: 3\d% of its values are infinite; they are clipped", warning)
+    assert "Set them to the file's nodata value" in warning
+    signed = values("int16", -300, 255)
+    [warning] = warned(tmp_path, write_raster(tmp_path / "signed.tif", signed), bundle)
+    assert re.search(
+        r"signed\.tif: \d+% of its values lie outside the model's 0\.\.255 \(they lie in -29", warning
+    )
+
+
+def test_a_float_image_of_nan_without_a_nodata_value_is_refused_as_empty(tmp_path: Path, bundle) -> None:
+    nan = write_raster(tmp_path / "nan.tif", np.full((5, 70, 90), np.nan, np.float32))
+    assert "No aerial pixel has data in the area" in refused(tmp_path, nan, bundle)
