@@ -150,7 +150,8 @@ def test_qgis_process_runs_polygonize(tmp_path):
 
 @pytest.mark.slow
 def test_qgis_process_pushes_the_warnings_and_writes_them_in_the_statistics_file(tmp_path):
-    aerial = write_geotiff(tmp_path / "ortho.tif", scene_bands())
+    random = np.random.default_rng(5).integers(0, 256, scene_bands().shape, dtype=np.uint8)
+    aerial = write_geotiff(tmp_path / "ortho.tif", random)
     bundle = tmp_path / "aerial.onnx"
     make_aerial_bundle(bundle, tile_size=64)
     (tmp_path / "s2").mkdir()
