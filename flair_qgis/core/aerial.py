@@ -1024,7 +1024,7 @@ def _polygonal(geometry: dict[str, Any], what: str) -> dict[str, Any]:
     extent = max(max(xs) - min(xs), max(ys) - min(ys))
     if area <= 1e-12 * extent**2:
         raise InputError(
-            f"{what} area's polygon has no area: its points lie on one line or one point "
+            "The area's polygon has no area: its points lie on one line or one point "
             f"(extent {_fmt((min(xs), min(ys), max(xs), max(ys)))}).",
             "Give a polygon that encloses the area to map, or a bounding box with xmin < xmax and ymin < ymax.",
         )

@@ -404,17 +404,17 @@ def test_areas_that_are_not_polygons_are_refused(make):
     [
         (
             lambda: AreaOfInterest.from_wkt("POLYGON ((0 0, 1 1, 2 2, 0 0))", LAMBERT93),
-            "The WKT area's polygon",
+            "The area's polygon has no area",
         ),
         (
             lambda: AreaOfInterest.from_geojson({"type": "MultiPolygon", "coordinates": [[[[3, 45]] * 4]]}),
-            "The GeoJSON area's polygon",
+            "The area's polygon has no area",
         ),
         (  # a hole as large as its polygon
             lambda: AreaOfInterest.from_wkt(
                 "POLYGON ((0 0, 4 0, 4 4, 0 4, 0 0), (0 0, 0 4, 4 4, 4 0, 0 0))", LAMBERT93
             ),
-            "The WKT area's polygon",
+            "The area's polygon has no area",
         ),
         (lambda: AreaOfInterest.from_bounds((5, 0, 5, 1), LAMBERT93), "The area's bounds are empty"),
     ],
