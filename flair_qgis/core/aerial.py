@@ -300,8 +300,11 @@ class RasterioSource:
     def _read_error(self, ds: rasterio.io.DatasetReader, exc: BaseException) -> InputError:
         """What went wrong in a read, in GDAL's words (rasterio's own says "See previous exception"):
         a source of a VRT that is missing is named; else the file may be damaged."""
-        missing = [name for name in _source_files(ds) if not Path(name).exists()]
         cause = _gdal_message(exc)
+        missing = [name for name in _source_files(ds) if not Path(name).exists()]
+        named = re.match(r"(.+): No such file or directory", cause)
+        if not missing and named and not Path(named.group(1)).exists():
+            missing = [named.group(1)]  # GDAL versions whose file list leaves out missing sources
         if missing:
             names = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
             return InputError(

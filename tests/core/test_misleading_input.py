@@ -333,8 +333,7 @@ def test_an_area_narrower_than_a_pixel_is_refused(tmp_path: Path, bundle) -> Non
 # --- a VRT whose source is missing ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def mosaic(tmp_path: Path) -> Path:
+def write_mosaic(tmp_path: Path) -> Path:
     """A VRT mosaic of two real GeoTIFFs side by side (left.tif x < 650009, right.tif beyond), as
     gdalbuildvrt writes it, sources relative to the VRT."""
     data = np.random.default_rng(2).integers(0, 256, (5, 70, 90), dtype=np.uint8)
@@ -357,6 +356,11 @@ def mosaic(tmp_path: Path) -> Path:
         "<GeoTransform>650000, 0.2, 0, 6860000, 0, -0.2</GeoTransform>" + "".join(bands) + "</VRTDataset>"
     )
     return vrt
+
+
+@pytest.fixture
+def mosaic(tmp_path: Path) -> Path:
+    return write_mosaic(tmp_path)
 
 
 def test_a_vrt_whose_source_was_deleted_names_the_missing_file(tmp_path: Path, bundle, mosaic) -> None:

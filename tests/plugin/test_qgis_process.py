@@ -269,3 +269,26 @@ def test_qgis_process_refuses_what_would_give_an_empty_map(tmp_path, case, messa
     assert "Traceback" not in done.stdout + done.stderr
     assert output.read_bytes() == b"the previous map"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("landcover")) == ["landcover.tif"]
+
+
+@pytest.mark.slow
+def test_qgis_process_names_the_missing_source_of_a_vrt(tmp_path):
+    from tests.core.test_misleading_input import write_mosaic
+
+    mosaic = write_mosaic(tmp_path)
+    (tmp_path / "tiles" / "right.tif").unlink()
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=32)
+    output = tmp_path / "landcover.tif"
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={mosaic}", f"BUNDLE={bundle}", "DEVICE=2",
+        f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    said = done.stdout + done.stderr
+    assert f"it refers to {tmp_path / 'tiles' / 'right.tif'}, which does not exist" in said, said[-2000:]
+    assert "rebuild the VRT (gdalbuildvrt)" in said and "See previous exception" not in said
+    assert not output.exists()
