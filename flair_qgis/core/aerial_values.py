@@ -117,6 +117,18 @@ def _range_warnings(sample: _Sample, values: np.ndarray, target: tuple[float, fl
         values = values[finite]
         if values.size < MIN_SAMPLES:
             return warnings
+    fill = _undeclared_fill(values)
+    if fill is not None:
+        rest = values[values != fill]
+        warnings.append(
+            f"{sample.source}: {float(np.mean(values == fill)):.0%} of its pixels hold {_number(fill)}, far "
+            f"from its other values ({_number(float(rest.min()))}..{_number(float(rest.max()))}), and no "
+            "nodata value is declared: they are mapped as if they were image. If they are pixels without "
+            f"data, declare it (gdal_edit -a_nodata {_number(fill)} FILE)."
+        )
+        values = rest
+        if values.size < MIN_SAMPLES:
+            return warnings
     low, high = float(values.min()), float(values.max())
     span = target[1] - target[0]
     observed = f"{_number(low)}..{_number(high)}"
@@ -176,6 +188,22 @@ def _darkening_and_hint(
             f"0..{2**bits - 1} is scaled to the model's range."
         )
     return f"the image is {darkening:.3g} times too dark and the map will be wrong. {hint}"
+
+
+def _undeclared_fill(values: np.ndarray) -> float | None:
+    """The sample's lowest or highest value when it looks like a fill for pixels without data rather
+    than image: at least CLIPPED_SHARE of the pixels, and further from the other values than 4 times
+    their spread (65535 around 8-bit values, -9999 around reflectance); else None."""
+    for extreme in (float(values.min()), float(values.max())):
+        share = float(np.mean(values == extreme))
+        if share < CLIPPED_SHARE or share == 1.0:
+            continue
+        rest = values[values != extreme]
+        nearest = float(rest.max()) if extreme > rest.max() else float(rest.min())
+        spread = float(rest.max() - rest.min())
+        if abs(extreme - nearest) > 4 * max(spread, 1.0):
+            return extreme
+    return None
 
 
 def _bits(high: float) -> int:

@@ -416,3 +416,28 @@ def test_infinite_and_negative_values_are_reported_as_clipped(tmp_path: Path, bu
 def test_a_float_image_of_nan_without_a_nodata_value_is_refused_as_empty(tmp_path: Path, bundle) -> None:
     nan = write_raster(tmp_path / "nan.tif", np.full((5, 70, 90), np.nan, np.float32))
     assert "No aerial pixel has data in the area" in refused(tmp_path, nan, bundle)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "low", "high", "fill", "then"),
+    [
+        ("uint16", 0, 255, 65535, "257 times too dark"),  # 8-bit values in a 16-bit file with a white collar
+        ("float32", 0, 1, -9999, "far too dark"),  # reflectance with an undeclared -9999
+    ],
+)
+def test_an_undeclared_fill_value_is_named_and_left_out_of_the_range(
+    tmp_path: Path, bundle, dtype, low, high, fill, then
+) -> None:
+    data = values(dtype, low, high)
+    data[:, :20, :] = fill  # a collar without data, no nodata value declared
+    warnings = warned(tmp_path, write_raster(tmp_path / "collar.tif", data), bundle)
+    assert len(warnings) == 2, warnings
+    assert re.search(rf"collar\.tif: 2\d% of its pixels hold {fill}, far from its other values", warnings[0])
+    assert f"gdal_edit -a_nodata {fill} FILE" in warnings[0]
+    assert then in warnings[1]
+
+
+def test_real_16_bit_imagery_saturated_at_its_top_is_not_taken_for_a_fill(tmp_path: Path, bundle) -> None:
+    data = values("uint16", 0, 65535)
+    data[:, :20, :] = 65535  # saturated, next to values up to 65534
+    assert warned(tmp_path, write_raster(tmp_path / "bright.tif", data), bundle) == []
