@@ -192,8 +192,8 @@ def _darkening_and_hint(
 
 def _undeclared_fill(values: np.ndarray) -> float | None:
     """The sample's lowest or highest value when it looks like a fill for pixels without data rather
-    than image: at least CLIPPED_SHARE of the pixels, and further from the other values than 4 times
-    their spread (65535 around 8-bit values, -9999 around reflectance); else None."""
+    than image: at least CLIPPED_SHARE of the pixels, and further from the other values, which must vary,
+    than 4 times their spread (65535 around 8-bit values, -9999 around reflectance); else None."""
     for extreme in (float(values.min()), float(values.max())):
         share = float(np.mean(values == extreme))
         if share < CLIPPED_SHARE or share == 1.0:
@@ -201,7 +201,7 @@ def _undeclared_fill(values: np.ndarray) -> float | None:
         rest = values[values != extreme]
         nearest = float(rest.max()) if extreme > rest.max() else float(rest.min())
         spread = float(rest.max() - rest.min())
-        if abs(extreme - nearest) > 4 * max(spread, 1.0):
+        if spread > 0 and abs(extreme - nearest) > 4 * max(spread, 1.0):  # two values: which is fill?
             return extreme
     return None
 

@@ -441,3 +441,10 @@ def test_real_16_bit_imagery_saturated_at_its_top_is_not_taken_for_a_fill(tmp_pa
     data = values("uint16", 0, 65535)
     data[:, :20, :] = 65535  # saturated, next to values up to 65534
     assert warned(tmp_path, write_raster(tmp_path / "bright.tif", data), bundle) == []
+
+
+def test_an_image_of_two_values_has_no_fill_value_to_guess(tmp_path: Path, bundle) -> None:
+    data = np.full((5, 70, 90), 40, np.uint16)
+    data[:, :, 60:] = 200  # 8-bit values in a 16-bit file, two of them: neither is taken for a fill
+    [warning] = warned(tmp_path, write_raster(tmp_path / "two.tif", data), bundle)
+    assert "its values lie in 40..200" in warning and "257 times too dark" in warning
