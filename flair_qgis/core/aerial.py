@@ -40,14 +40,23 @@ Bounds = tuple[float, float, float, float]
 _SNAP_EPS = 1e-6
 
 
+#: Beyond this departure of a projection's scale factor from 1, the map's grid and areas are those of
+#: the ground (see ground_scale). Lambert-93 over France (0.999..1.003) and UTM within its zone
+#: (0.9996..1.001) stay under it, so their maps do not change; EPSG:3857 over France (1.33..1.59) does not.
+SCALE_TOLERANCE = 0.01
+
+
 @dataclass(frozen=True)
 class OutputGrid:
-    """A north-up pixel grid: the map's CRS (WKT), the transform of its top-left pixel, its size."""
+    """A north-up pixel grid: the map's CRS (WKT), the transform of its top-left pixel, its size, and
+    `scale`, how much the CRS stretches ground distances at the map's centre (1 when within
+    SCALE_TOLERANCE of 1)."""
 
     crs: str
     transform: Affine
     width: int
     height: int
+    scale: float = 1.0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -69,8 +78,8 @@ class OutputGrid:
 
     @property
     def pixel_area_m2(self) -> float:
-        """Ground area of one pixel in square metres."""
-        factor = _metres_per_unit(self.crs)
+        """Ground area of one pixel in square metres (the CRS's area divided by the scale squared)."""
+        factor = _metres_per_unit(self.crs) / self.scale
         return abs(self.transform.a * self.transform.e - self.transform.b * self.transform.d) * factor**2
 
     def window_transform(self, window: Window) -> Affine:
@@ -286,9 +295,29 @@ class RasterioSource:
                     return self._read_rescaled(ds, list(bands), inner, shape, resampling)
             return self._read_warped(ds, list(bands), crs, target, shape, resampling)
         except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
-            raise InputError(
-                f"Reading {self.path} failed: {exc}", "The file may be corrupt or truncated."
-            ) from exc
+            raise self._read_error(ds, exc) from exc
+
+    def _read_error(self, ds: rasterio.io.DatasetReader, exc: BaseException) -> InputError:
+        """What went wrong in a read, in GDAL's words (rasterio's own says "See previous exception"):
+        a source of a VRT that is missing is named; else the file may be damaged."""
+        cause = _gdal_message(exc)
+        missing = [name for name in _source_files(ds) if not Path(name).exists()]
+        named = re.match(r"(.+): No such file or directory", cause)
+        if not missing and named and not Path(named.group(1)).exists():
+            missing = [named.group(1)]  # GDAL versions whose file list leaves out missing sources
+        if missing:
+            names = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            return InputError(
+                f"Reading {self.path} failed: it refers to {names}, which "
+                f"{'does' if len(missing) == 1 else 'do'} not exist (GDAL: {cause}).",
+                f"Put the missing file{'s' if len(missing) > 1 else ''} back where the VRT expects "
+                f"{'it' if len(missing) == 1 else 'them'}, or rebuild the VRT (gdalbuildvrt) from the files "
+                "you have.",
+            )
+        return InputError(
+            f"Reading {self.path} failed: {cause}",
+            "The file, or a file it refers to, may be corrupt or truncated; open it in a GIS to check.",
+        )
 
     def _read_aligned(
         self, ds: rasterio.io.DatasetReader, bands: list[int], offset: tuple[int, int], shape: tuple[int, int]
@@ -454,6 +483,75 @@ def _metres_per_unit(crs: str) -> float:
         return 1.0
 
 
+#: The WGS 84 ellipsoid: semi-major axis (m) and first eccentricity squared, for ground distances.
+_WGS84_A = 6378137.0
+_WGS84_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
+
+
+def ground_scale(crs: str, x: float, y: float) -> float:
+    """The projection's scale factor at (x, y) of the projected `crs`: a CRS distance there over the
+    ground distance it stands for (about 1.52 for EPSG:3857 in Paris, 0.9999 for Lambert-93). The
+    geometric mean of the east-west and north-south factors, measured on two 20-unit segments centred on
+    the point, on the WGS 84 ellipsoid. 1.0 when the point cannot be placed on the ellipsoid."""
+    d = 10.0
+    xs, ys = [x - d, x + d, x, x], [y, y, y - d, y + d]
+    try:
+        lons, lats = rasterio.warp.transform(_crs(crs), _crs("EPSG:4326"), xs, ys)
+    except (rasterio.errors.RasterioError, CPLE_BaseError):
+        return 1.0
+    if not all(math.isfinite(v) for v in (*lons, *lats)):
+        return 1.0
+    unit = _metres_per_unit(crs)
+    east = _ellipsoid_distance(lons[0], lats[0], lons[1], lats[1])
+    north = _ellipsoid_distance(lons[2], lats[2], lons[3], lats[3])
+    if east <= 0 or north <= 0:
+        return 1.0
+    return math.sqrt((2 * d * unit / east) * (2 * d * unit / north))
+
+
+def _ellipsoid_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
+    """Metres between two close points (degrees) on the WGS 84 ellipsoid, from its radii of curvature at
+    their mean latitude (ample for points metres apart)."""
+    phi = math.radians((lat0 + lat1) / 2)
+    w = 1 - _WGS84_E2 * math.sin(phi) ** 2
+    meridian = _WGS84_A * (1 - _WGS84_E2) / w**1.5
+    normal = _WGS84_A / math.sqrt(w)
+    return math.hypot(
+        meridian * math.radians(lat1 - lat0), normal * math.cos(phi) * math.radians(lon1 - lon0)
+    )
+
+
+def _map_scale(crs: str, x: float, y: float) -> float:
+    """ground_scale, or exactly 1.0 when it is within SCALE_TOLERANCE of 1 (the map is then on the CRS's
+    own metres, as it always was for Lambert-93 and UTM)."""
+    scale = ground_scale(crs, x, y)
+    return scale if abs(scale - 1) > SCALE_TOLERANCE else 1.0
+
+
+def _source_files(ds: rasterio.io.DatasetReader) -> list[str]:
+    """The plain files a dataset reads besides its own (a VRT's sources), as GDAL resolved them."""
+    try:
+        files = list(ds.files)
+    except (rasterio.errors.RasterioError, CPLE_BaseError):
+        return []
+    own = Path(ds.name)
+    return [f for f in files[1:] if not f.startswith("/vsi") and Path(f) != own]
+
+
+def _gdal_message(exc: BaseException) -> str:
+    """GDAL's own text for a failure: the first error in `exc`'s chain that is not rasterio's
+    "See previous exception" wrapper."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        text = str(current)
+        if text and "See previous exception" not in text:
+            return text
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return str(exc)
+
+
 def _aligned_offset(source: Affine, target: Affine) -> tuple[int, int] | None:
     """(col, row) of the target's top-left pixel in the source grid if both grids share their pixels."""
     if source.b or source.d or target.b or target.d:
@@ -505,6 +603,10 @@ def _footprint(source: RasterSource, crs: str) -> Bounds:
             "Reproject it to the CRS of the first aerial source.",
         )
     return bounds
+
+
+def _centre(bounds: Bounds) -> tuple[float, float]:
+    return (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
 
 
 def _pixel_span(low: float, high: float, origin: float, size: float) -> tuple[int, int]:
@@ -573,7 +675,7 @@ class AerialComposition:
 
     @property
     def pixel_size(self) -> float:
-        """The bundle's gsd in the units of the map's CRS."""
+        """The bundle's gsd in the units of the map's CRS, before its scale (see grid_for)."""
         return self.spec.gsd / self._unit
 
     def _common_extent(self) -> Bounds:
@@ -589,10 +691,12 @@ class AerialComposition:
             resolution = (
                 abs(source.transform.a) * _metres_per_unit(source.crs) if _crs(source.crs).is_projected else 0
             )
+            scale = _map_scale(source.crs, *_centre(_footprint(source, source.crs))) if resolution else 1.0
+            resolution /= scale
             if resolution and not math.isclose(resolution, self.spec.gsd, rel_tol=1e-6):
+                shown = f"{resolution:g} m" if scale == 1.0 else f"{resolution:.3g} m on the ground"
                 self.warnings.append(
-                    f"{source.name} is at {resolution:g} m; "
-                    f"it is resampled to the model's {self.spec.gsd:g} m."
+                    f"{source.name} is at {shown}; it is resampled to the model's {self.spec.gsd:g} m."
                 )
             box = _footprint(source, self.crs)
             if extent is None:
@@ -614,13 +718,19 @@ class AerialComposition:
 
     def grid_for(self, area: AreaOfInterest | None = None) -> OutputGrid:
         """The output grid covering `area` (all pixels it touches; the whole common extent when None),
-        clipped to the sources' common extent. InputError when the area lies outside it."""
+        clipped to the sources' common extent. InputError when the area lies outside it.
+
+        Its pixels are the bundle's gsd on the ground: where the CRS's scale at the area's centre departs
+        from 1 by more than SCALE_TOLERANCE (EPSG:3857), they are gsd x scale in the CRS, and a warning
+        says so."""
         origin = self.sources[0].transform
-        size = self.pixel_size
+        area_bounds = area.bounds_in(self.crs) if area is not None else None
+        scale = self._scale_at(area_bounds)
+        size = self.pixel_size * scale
         cols = _pixel_span(self.bounds[0], self.bounds[2], origin.c, size)
         rows = _pixel_span(-self.bounds[3], -self.bounds[1], -origin.f, size)
         if area is not None:
-            xmin, ymin, xmax, ymax = area.bounds_in(self.crs)
+            xmin, ymin, xmax, ymax = area_bounds
             area_cols = _pixel_span(xmin, xmax, origin.c, size)
             area_rows = _pixel_span(-ymax, -ymin, -origin.f, size)
             cols = (max(cols[0], area_cols[0]), min(cols[1], area_cols[1]))
@@ -632,7 +742,38 @@ class AerialComposition:
                     "Choose an area inside the image, or check the area's CRS.",
                 )
         transform = Affine(size, 0.0, origin.c + cols[0] * size, 0.0, -size, origin.f - rows[0] * size)
-        return OutputGrid(self.crs, transform, cols[1] - cols[0], rows[1] - rows[0])
+        if scale != 1.0:
+            self._note(
+                f"{crs_label(self.crs)} stretches ground distances by {scale:.3g} here: the map's pixels "
+                f"are {size:.3g} {self._unit_name} in the CRS for the model's {self.spec.gsd:g} m on the "
+                "ground, and its hectares are ground areas. Measure the map with ellipsoidal areas, or "
+                "reproject the image to a local projection (e.g. Lambert-93, EPSG:2154) to keep true areas "
+                "in the CRS."
+            )
+        return OutputGrid(self.crs, transform, cols[1] - cols[0], rows[1] - rows[0], scale)
+
+    def _scale_at(self, area_bounds: Bounds | None) -> float:
+        """The map's scale (see _map_scale) at the centre of the area's part of the common extent (of
+        the whole extent when there is no area or they do not meet)."""
+        xmin, ymin, xmax, ymax = self.bounds
+        if area_bounds is not None:
+            inner = (
+                max(xmin, area_bounds[0]),
+                max(ymin, area_bounds[1]),
+                min(xmax, area_bounds[2]),
+                min(ymax, area_bounds[3]),
+            )
+            if inner[0] <= inner[2] and inner[1] <= inner[3]:
+                xmin, ymin, xmax, ymax = inner
+        return _map_scale(self.crs, (xmin + xmax) / 2, (ymin + ymax) / 2)
+
+    @property
+    def _unit_name(self) -> str:
+        return "m" if self._unit == 1.0 else "units"
+
+    def _note(self, warning: str) -> None:
+        if warning not in self.warnings:
+            self.warnings.append(warning)
 
     def read(self, grid: OutputGrid, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Raw bands on `window` of `grid` (which may reach beyond the grid).
@@ -876,7 +1017,30 @@ def _polygonal(geometry: dict[str, Any], what: str) -> dict[str, Any]:
     points = list(_points(coordinates))
     if len(points) < 3 or not all(len(p) >= 2 and all(math.isfinite(v) for v in p[:2]) for p in points):
         raise InputError(f"{what} area's polygon is malformed.")
-    return {"type": kind, "coordinates": _drop_extra_ordinates(coordinates)}
+    coordinates = _drop_extra_ordinates(coordinates)
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    try:
+        area = sum(abs(_ring_area(p[0])) - sum(abs(_ring_area(h)) for h in p[1:]) for p in polygons)
+    except (TypeError, IndexError, ValueError) as exc:
+        raise InputError(f"{what} area's polygon is malformed.") from exc
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    if area <= 1e-12 * extent**2:
+        raise InputError(
+            "The area's polygon has no area: its points lie on one line or one point "
+            f"(extent {_fmt((min(xs), min(ys), max(xs), max(ys)))}).",
+            "Give a polygon that encloses the area to map, or a bounding box with xmin < xmax and ymin < ymax.",
+        )
+    return {"type": kind, "coordinates": coordinates}
+
+
+def _ring_area(ring: Sequence[Sequence[float]]) -> float:
+    """Signed area of a closed or open ring (shoelace formula), in the square units of its CRS."""
+    ox, oy = ring[0][0], ring[0][1]  # from the first point: no cancellation on large coordinates
+    total = 0.0
+    for (x0, y0), (x1, y1) in itertools.pairwise([*ring, ring[0]]):
+        total += (x0 - ox) * (y1 - oy) - (x1 - ox) * (y0 - oy)
+    return total / 2
 
 
 def _drop_extra_ordinates(coordinates: Any) -> Any:

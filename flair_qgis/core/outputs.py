@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ class OutputPaths:
       map.tif.aux.xml        category names and a raster attribute table (code, name, colour), where GDAL
                              keeps them for GeoTIFFs, so that GDAL, QGIS and ArcGIS show class names
       map.qml                QGIS style: paletted renderer with the official colours and names
-      map.stats.json / .csv  per-class pixels, hectares and percent of the classified area
+      map.stats.json / .csv  per-class pixels, hectares and percent of the classified area; the JSON
+                             also lists the run's warnings (valid but misleading input)
       map.confidence.tif     (optional) uint8 percent 0..100: the mapped class's probability; 255 = nodata;
                              GDAL scale 0.01, so GIS that apply it show 0..1
       map.probabilities.tif  (optional) uint8 probability x 255 (GDAL scale 1/255), one band per class
@@ -345,6 +347,7 @@ class OutputWriter:
         self.options = options or OutputOptions()
         self.committed = False
         self.statistics: list[ClassStatistics] = []
+        self._warnings: list[str] = []
         self._counts = np.zeros(256, np.int64)
         self._temps: dict[str, Path] = {}
         self._datasets: dict[str, Any] = {}
@@ -393,11 +396,13 @@ class OutputWriter:
                 dataset.write(_probability_codes(probabilities), window=window)
                 dataset.write_mask(np.where(outside, 0, 255).astype(np.uint8), window=window)
 
-    def commit(self) -> dict[str, Path]:
+    def commit(self, warnings: Sequence[str] = ()) -> dict[str, Path]:
         """Finish every file and rename them to their real names; returns them by kind (see
-        OutputPaths.items). Raises OutputError (with nothing left behind) when that fails."""
+        OutputPaths.items). `warnings`, what the run found valid but misleading, go into the statistics
+        JSON in their order. Raises OutputError (with nothing left behind) when that fails."""
         if self.committed:
             raise RuntimeError("outputs already committed")
+        self._warnings = [str(w) for w in warnings]
         with self._guard(self.paths.classes):
             self._close_rasters()
             if self.options.cog:
@@ -520,6 +525,7 @@ class OutputWriter:
             "classified_hectares": classified * self.grid.pixel_area_m2 / 10_000,
             "nodata_pixels": int(self._counts[CLASS_NODATA]),
             "classes": [row.to_dict() for row in self.statistics],
+            "warnings": self._warnings,
         }
         return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 

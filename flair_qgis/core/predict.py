@@ -20,6 +20,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
+from .aerial_values import value_warnings
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
@@ -35,6 +36,9 @@ from .runtime import CPU, Runner, create_runner
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, prepare_window
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
+
+#: A map whose share of area pixels with aerial data is below this gets a warning.
+PARTLY_EMPTY = 0.5
 
 Progress = Callable[[float, str], None]
 IsCancelled = Callable[[], bool]
@@ -118,6 +122,7 @@ def predict(
         warnings += reservation.notes
         grid = aerial.grid_for(request.area)
         warnings += aerial.warnings
+        warnings += value_warnings(aerial, grid, request.area)
         sentinel2 = _sentinel2_catalog(request, spec, warnings, report)
         if spec.aerial_metadata is not None:
             warnings.append(
@@ -131,7 +136,7 @@ def predict(
         run = _Run(
             request, bundle, aerial, grid, sentinel2, runner, report, cancelled, chunk_width, region_height
         )
-        statistics, paths = run.execute(reservation)
+        statistics, paths = run.execute(reservation, warnings)
         warnings += run.warnings
     return PredictionResult(
         class_raster=paths["classes"],
@@ -292,9 +297,15 @@ class _Run:
         self.waited = 0.0
         self.cloudy_tiles = 0
         self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
+        self.area_pixels = 0  # pixels of the grid in the area
+        self.mapped_pixels = 0  # pixels of the area with aerial data: those with a class
         self.warnings: list[str] = []
 
-    def execute(self, reservation: OutputReservation) -> tuple[list[ClassStatistics], dict[str, Path]]:
+    def execute(
+        self, reservation: OutputReservation, found: Sequence[str] = ()
+    ) -> tuple[list[ClassStatistics], dict[str, Path]]:
+        """Run every tile and commit the map; `found`, the warnings of the checks before the run, go into
+        the statistics file followed by the run's own (self.warnings)."""
         paths = _output_paths(self.request)
         options = _output_options(self.request)
         with OutputWriter(paths, self.grid, self.spec.nomenclature, options, reservation) as writer:
@@ -302,7 +313,34 @@ class _Run:
             stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
             self._loop(stitcher)
             stitcher.finish()
-            written = writer.commit()
+            self._refuse_an_empty_map()
+            self._note_what_the_run_found()
+            written = writer.commit([*found, *self.warnings])
+        return writer.statistics, written
+
+    def _refuse_an_empty_map(self) -> None:
+        """InputError (nothing written, a previous map kept) when no pixel of the area could be mapped:
+        an empty map, exit 0, would pass for a result in scripts and batches and replace a good map."""
+        if self.mapped_pixels:
+            return
+        if not self.area_pixels:
+            raise InputError(
+                "The area of interest covers no pixel of the map: it is narrower than a pixel "
+                f"({self.spec.aerial.gsd:g} m); nothing was written.",
+                "Draw a larger area, or map the whole image without an area.",
+            )
+        raise InputError(
+            "No aerial pixel has data in the area: the map would be empty; nothing was written.",
+            "Check the image's nodata value (an image whose every pixel equals it, e.g. nodata 0 on a dark "
+            "image) and that the area covers the part of the image that has data.",
+        )
+
+    def _note_what_the_run_found(self) -> None:
+        if self.mapped_pixels < self.area_pixels * PARTLY_EMPTY:
+            self.warnings.append(
+                f"Only {self.mapped_pixels / self.area_pixels:.0%} of the area has aerial data: the rest of "
+                "the map is nodata. Check the image's nodata value and that the area lies on the image."
+            )
         if self.sentinel2 is not None:
             self.warnings += self.sentinel2.warnings
         if self.cloudy_tiles:
@@ -310,7 +348,6 @@ class _Run:
                 f"{self.cloudy_tiles} of {len(self.tiling)} tiles had only cloudy Sentinel-2 dates; their "
                 "least cloudy dates were used."
             )
-        return writer.statistics, written
 
     def _loop(self, stitcher: Stitcher) -> None:
         batches: queue.Queue = queue.Queue(maxsize=2)
@@ -427,7 +464,12 @@ class _Run:
         confidence and probabilities."""
         inside = valid
         if self.request.area is not None:
-            inside = inside & self.request.area.mask(self.grid, window)
+            in_area = self.request.area.mask(self.grid, window)
+            inside = inside & in_area
+            self.area_pixels += int(np.count_nonzero(in_area))
+        else:
+            self.area_pixels += valid.size
+        self.mapped_pixels += int(np.count_nonzero(inside))
         classes = self.codes[np.argmax(probabilities, axis=0)]
         classes[~inside] = 0
         confidence = None

@@ -274,7 +274,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
         if parameters.get(self.EXTENT):
             extent = self.parameterAsExtent(parameters, self.EXTENT, context)
-            if not extent.isNull() and not extent.isEmpty():
+            if not extent.isNull():  # an empty (zero-width) extent is refused by from_bounds
                 crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
                 bounds = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
                 return AreaOfInterest.from_bounds(bounds, crs.toWkt())

@@ -399,6 +399,41 @@ def test_areas_that_are_not_polygons_are_refused(make):
         make()
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: AreaOfInterest.from_wkt("POLYGON ((0 0, 1 1, 2 2, 0 0))", LAMBERT93),
+            "The area's polygon has no area",
+        ),
+        (
+            lambda: AreaOfInterest.from_geojson({"type": "MultiPolygon", "coordinates": [[[[3, 45]] * 4]]}),
+            "The area's polygon has no area",
+        ),
+        (  # a hole as large as its polygon
+            lambda: AreaOfInterest.from_wkt(
+                "POLYGON ((0 0, 4 0, 4 4, 0 4, 0 0), (0 0, 0 4, 4 4, 4 0, 0 0))", LAMBERT93
+            ),
+            "The area's polygon has no area",
+        ),
+        (lambda: AreaOfInterest.from_bounds((5, 0, 5, 1), LAMBERT93), "The area's bounds are empty"),
+    ],
+    ids=["wkt-on-a-line", "geojson-one-point", "hole-as-large-as-polygon", "zero-width-box"],
+)
+def test_areas_without_area_are_refused_naming_the_problem(make, message):
+    with pytest.raises(InputError, match=message) as info:
+        make()
+    assert "no area" in info.value.message or "empty or inverted" in info.value.message
+    assert info.value.hint
+
+
+def test_a_thin_but_real_polygon_is_kept():
+    sliver = AreaOfInterest.from_wkt(
+        f"POLYGON (({X0} {Y0}, {X0 + 100} {Y0}, {X0} {Y0 + 0.01}, {X0} {Y0}))", LAMBERT93
+    )
+    assert sliver.bounds_in(LAMBERT93) == pytest.approx((X0, Y0, X0 + 100, Y0 + 0.01))
+
+
 def test_output_grid_pixel_area_and_bounds():
     grid = OutputGrid(CRS.from_epsg(2154).to_wkt(), grid_transform(0.2), 10, 5)
     assert grid.pixel_area_m2 == pytest.approx(0.04)

@@ -146,3 +146,149 @@ def test_qgis_process_runs_polygonize(tmp_path):
     layer = QgsVectorLayer(f"{output}|layername=land_cover", "polygons", "ogr")
     assert sorted(f["code"] for f in layer.getFeatures()) == [6, 10]
     assert sum(f["area_m2"] for f in layer.getFeatures()) == pytest.approx(80 * 80 * 0.04)
+
+
+@pytest.mark.slow
+def test_qgis_process_pushes_the_warnings_and_writes_them_in_the_statistics_file(tmp_path):
+    random = np.random.default_rng(5).integers(0, 256, scene_bands().shape, dtype=np.uint8)
+    aerial = write_geotiff(tmp_path / "ortho.tif", random)
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=64)
+    (tmp_path / "s2").mkdir()
+    output = tmp_path / "landcover.tif"
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2",
+        f"SENTINEL2={tmp_path / 's2'}", f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    warning = "The model is aerial-only: the Sentinel-2 folder is not used."
+    assert warning in done.stdout + done.stderr
+    document = json.loads((tmp_path / "landcover.stats.json").read_text(encoding="utf-8"))
+    assert document["warnings"] == [warning]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (
+            "8-bit-in-16-bit",
+            "ortho.tif: its values lie in 40..200, a small part of what its uint16 type holds",
+        ),
+        ("web-mercator", "EPSG:3857 stretches ground distances by 1.52 here"),
+        ("mostly-nodata", "Only 25% of the area has aerial data"),
+    ],
+)
+def test_qgis_process_warns_of_misleading_input_in_the_feedback_and_the_statistics_file(
+    tmp_path, case, expected
+):
+    import rasterio.warp
+    from affine import Affine
+
+    bands = scene_bands()
+    if case == "8-bit-in-16-bit":
+        aerial = write_geotiff(tmp_path / "ortho.tif", bands.astype(np.uint16))
+    elif case == "web-mercator":  # 0.3 m of EPSG:3857 in Paris: 0.2 m on the ground
+        xs, ys = rasterio.warp.transform("EPSG:4326", "EPSG:3857", [2.35], [48.85])
+        aerial = tmp_path / "ortho.tif"
+        profile = {"driver": "GTiff", "width": bands.shape[2], "height": bands.shape[1], "count": 5,
+                   "dtype": "uint8", "crs": "EPSG:3857", "transform": Affine(0.3, 0, xs[0], 0, -0.3, ys[0])}  # fmt: skip
+        with rasterio.open(aerial, "w", **profile) as written:
+            written.write(bands)
+    else:
+        bands[:, :, : bands.shape[2] * 3 // 4] = 0  # no data on the left three quarters
+        aerial = write_geotiff(tmp_path / "ortho.tif", bands, nodata=0)
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=64)
+    output = tmp_path / "landcover.tif"
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2",
+        f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    document = json.loads((tmp_path / "landcover.stats.json").read_text(encoding="utf-8"))
+    assert any(
+        warning.startswith(expected) or f"/{expected}" in warning for warning in document["warnings"]
+    ), document["warnings"]
+    for warning in document["warnings"]:
+        assert warning in done.stdout + done.stderr
+
+
+def area_layer(path, ring) -> str:
+    feature = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    collection = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+        "features": [feature],
+    }
+    path.write_text(json.dumps(collection), encoding="utf-8")
+    return f"AREA={path}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("all-nodata", "No aerial pixel has data in the area: the map would be empty; nothing was written."),
+        ("zero-width-extent", "The area's bounds are empty or inverted"),
+        ("zero-area-polygon", "area's polygon has no area"),
+    ],
+)
+def test_qgis_process_refuses_what_would_give_an_empty_map(tmp_path, case, message):
+    from .rasters import ORIGIN
+
+    bands = np.zeros_like(scene_bands()) if case == "all-nodata" else scene_bands()
+    aerial = write_geotiff(tmp_path / "ortho.tif", bands, nodata=0)
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=64)
+    output = tmp_path / "landcover.tif"
+    output.write_bytes(b"the previous map")
+    x, y = ORIGIN
+    area = {
+        "all-nodata": [],
+        "zero-width-extent": [f"EXTENT={x + 1},{x + 1},{y - 9},{y - 1} [EPSG:2154]"],
+        "zero-area-polygon": [
+            area_layer(tmp_path / "line.geojson", [[x + 1, y - 1], [x + 5, y - 5], [x + 1, y - 1]])
+        ],
+    }[case]
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={aerial}", f"BUNDLE={bundle}", "DEVICE=2", *area,
+        f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert output.read_bytes() == b"the previous map"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("landcover")) == ["landcover.tif"]
+
+
+@pytest.mark.slow
+def test_qgis_process_names_the_missing_source_of_a_vrt(tmp_path):
+    from tests.core.test_misleading_input import write_mosaic
+
+    mosaic = write_mosaic(tmp_path)
+    (tmp_path / "tiles" / "right.tif").unlink()
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=32)
+    output = tmp_path / "landcover.tif"
+    profiles = make_profile(tmp_path / "qgis")
+
+    done = run_qgis_process(
+        profiles, "run", "flair:landcover", "--", f"AERIAL={mosaic}", f"BUNDLE={bundle}", "DEVICE=2",
+        f"OUTPUT={output}", timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    said = done.stdout + done.stderr
+    assert f"it refers to {tmp_path / 'tiles' / 'right.tif'}, which does not exist" in said, said[-2000:]
+    assert "rebuild the VRT (gdalbuildvrt)" in said and "See previous exception" not in said
+    assert not output.exists()

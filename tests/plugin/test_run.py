@@ -297,6 +297,42 @@ def test_failed_run_reaches_the_message_bar_and_the_log(scene, qgis_iface):
     assert not (scene.folder / "x.tif").exists()
 
 
+def test_the_dialogs_task_logs_misleading_input_and_refuses_an_empty_map(scene, qgis_iface):
+    from qgis.core import Qgis
+
+    from flair_qgis.core.predict import PredictionRequest
+
+    from .conftest import scene_bands
+    from .rasters import write_geotiff
+
+    logged = []
+
+    def on_message(message, tag, level):
+        logged.append((tag, level, message))
+
+    QgsApplication.messageLog().messageReceived.connect(on_message)
+    bar = qgis_iface.messageBar()
+    bar.clear_messages()
+    sixteen = write_geotiff(scene.folder / "ortho16.tif", scene_bands().astype(np.uint16))
+    request = PredictionRequest(aerial=str(sixteen), bundle=scene.bundle, output=scene.folder / "dark.tif")
+    task = start(PredictionTask(request, "dark", message_bar=bar))
+    wait_for(task)
+    empty = write_geotiff(scene.folder / "empty.tif", np.zeros_like(scene_bands()), nodata=0)
+    request = PredictionRequest(aerial=str(empty), bundle=scene.bundle, output=scene.folder / "empty_map.tif")
+    refused = start(PredictionTask(request, "empty", message_bar=bar))
+    wait_for(refused)
+    QgsApplication.messageLog().messageReceived.disconnect(on_message)
+
+    assert task.error is None, str(task.error)
+    warnings = [text for tag, level, text in logged if tag == "FLAIR land cover" and level == Qgis.Warning]
+    assert any(
+        "ortho16.tif: its values lie in 40..200" in text and "257 times too dark" in text for text in warnings
+    )
+    assert refused.result is None and "No aerial pixel has data in the area" in str(refused.error)
+    assert any("No aerial pixel has data" in text for text in bar.get_messages(Qgis.Critical))
+    assert not (scene.folder / "empty_map.tif").exists()
+
+
 def test_dialog_maps_a_web_service_layer(scene, qgis_iface):
     """Red, green and blue from an XYZ service (uniform colour 120, 40, 90), NIR and elevation from
     files: where neither NIR nor elevation is bright, red wins (class 1)."""
@@ -369,6 +405,9 @@ def test_processing_reports_bad_inputs_as_processing_errors(scene, flair_provide
     broken = scene.folder / "broken.onnx"
     broken.write_text("not a model")
     assert "broken.onnx" in error_of({**base, **layers, "BUNDLE": str(broken)})
+    # An area with nothing to map: a zero-width extent (a zero-area area layer: test_qgis_process.py).
+    zero_width = "651001,651001,6861990,6861999 [EPSG:2154]"
+    assert "The area's bounds are empty or inverted" in error_of({**base, **layers, "EXTENT": zero_width})
     assert not (scene.folder / "bad.tif").exists()
 
 
