@@ -30,6 +30,7 @@ from rasterio.windows import Window
 
 from .bundle_spec import AerialInput
 from .errors import InputError
+from .geodesy import SCALE_TOLERANCE, scale_from_segments
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,6 @@ Bounds = tuple[float, float, float, float]
 
 #: Tolerance, in pixels, under which a coordinate counts as lying on a pixel edge.
 _SNAP_EPS = 1e-6
-
-
-#: Beyond this departure of a projection's scale factor from 1, the map's grid and areas are those of
-#: the ground (see ground_scale). Lambert-93 over France (0.999..1.003) and UTM within its zone
-#: (0.9996..1.001) stay under it, so their maps do not change; EPSG:3857 over France (1.33..1.59) does not.
-SCALE_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -483,11 +478,6 @@ def _metres_per_unit(crs: str) -> float:
         return 1.0
 
 
-#: The WGS 84 ellipsoid: semi-major axis (m) and first eccentricity squared, for ground distances.
-_WGS84_A = 6378137.0
-_WGS84_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
-
-
 def ground_scale(crs: str, x: float, y: float) -> float:
     """The projection's scale factor at (x, y) of the projected `crs`: a CRS distance there over the
     ground distance it stands for (about 1.52 for EPSG:3857 in Paris, 0.9999 for Lambert-93). The
@@ -501,24 +491,7 @@ def ground_scale(crs: str, x: float, y: float) -> float:
         return 1.0
     if not all(math.isfinite(v) for v in (*lons, *lats)):
         return 1.0
-    unit = _metres_per_unit(crs)
-    east = _ellipsoid_distance(lons[0], lats[0], lons[1], lats[1])
-    north = _ellipsoid_distance(lons[2], lats[2], lons[3], lats[3])
-    if east <= 0 or north <= 0:
-        return 1.0
-    return math.sqrt((2 * d * unit / east) * (2 * d * unit / north))
-
-
-def _ellipsoid_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
-    """Metres between two close points (degrees) on the WGS 84 ellipsoid, from its radii of curvature at
-    their mean latitude (ample for points metres apart)."""
-    phi = math.radians((lat0 + lat1) / 2)
-    w = 1 - _WGS84_E2 * math.sin(phi) ** 2
-    meridian = _WGS84_A * (1 - _WGS84_E2) / w**1.5
-    normal = _WGS84_A / math.sqrt(w)
-    return math.hypot(
-        meridian * math.radians(lat1 - lat0), normal * math.cos(phi) * math.radians(lon1 - lon0)
-    )
+    return scale_from_segments(lons, lats, 2 * d * _metres_per_unit(crs))
 
 
 def _map_scale(crs: str, x: float, y: float) -> float:

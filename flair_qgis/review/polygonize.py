@@ -152,7 +152,7 @@ def _sieve(band: gdal.Band, target: gdal.Band, threshold: int, progress, is_canc
 
 def _fill_attributes(layer: ogr.Layer, result: ClassResult, means: np.ndarray | None, language: str) -> int:
     """Class names, area (m²) and mean confidence of every polygon; returns the polygon count."""
-    factor = result.grid.metres_per_unit() ** 2
+    factor = result.grid.area_factor
     classes = {c.code: c for c in result.nomenclature.classes}
     layer.StartTransaction()
     layer.ResetReading()

@@ -11,6 +11,7 @@ from pathlib import Path
 from osgeo import gdal, osr
 
 from ..core.errors import InputError
+from ..core.geodesy import SCALE_TOLERANCE, scale_from_segments
 from ..core.nomenclature import CLASS_NODATA, Nomenclature, named_classes, nomenclature_of_raster
 
 __all__ = ["CLASS_NODATA", "ClassResult", "RasterGrid", "ResultError", "read_class_result"]
@@ -40,9 +41,38 @@ class RasterGrid:
         srs.ImportFromWkt(self.crs_wkt)
         return float(srs.GetLinearUnits() or 1.0)
 
+    def ground_scale(self) -> float:
+        """The projection's scale factor at the map's centre, as the engine measures it (1.0 when within
+        core.aerial.SCALE_TOLERANCE of 1, as for Lambert-93 and UTM): CRS distances over ground ones."""
+        x0, dx, _, y0, _, dy = self.geotransform
+        x, y = x0 + dx * self.width / 2, y0 + dy * self.height / 2
+        source, target = osr.SpatialReference(), osr.SpatialReference()
+        if source.ImportFromWkt(self.crs_wkt) != 0 or not source.IsProjected():
+            return 1.0
+        target.ImportFromEPSG(4326)
+        for srs in (source, target):
+            srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        step = 10.0
+        points = [(x - step, y), (x + step, y), (x, y - step), (x, y + step)]
+        try:
+            placed = osr.CoordinateTransformation(source, target).TransformPoints(points)
+        except RuntimeError:
+            return 1.0
+        lons, lats = [p[0] for p in placed], [p[1] for p in placed]
+        if not all(math.isfinite(v) for v in (*lons, *lats)):
+            return 1.0
+        scale = scale_from_segments(lons, lats, 2 * step * self.metres_per_unit())
+        return scale if abs(scale - 1) > SCALE_TOLERANCE else 1.0
+
+    @property
+    def area_factor(self) -> float:
+        """Square metres on the ground per square CRS unit (the CRS's unit and the projection's scale)."""
+        return (self.metres_per_unit() / self.ground_scale()) ** 2
+
     @property
     def pixel_area_m2(self) -> float:
-        return self.pixel_area * self.metres_per_unit() ** 2
+        """Ground area of one pixel, in square metres (what the run's statistics count)."""
+        return self.pixel_area * self.area_factor
 
     def same_as(self, other: RasterGrid) -> bool:
         if (self.width, self.height) != (other.width, other.height):

@@ -103,7 +103,7 @@ def review_zones(
     if probabilities:
         probability_dataset, probability_codes = open_probabilities(result, probabilities)
     source = gdal.Open(str(result.path))
-    factor = result.grid.metres_per_unit() ** 2
+    factor = result.grid.area_factor
     summary = ReviewSummary(output, 0, 0.0, threshold)
 
     with bounded_gdal_cache(), GeoPackageWriter(output) as writer:

@@ -197,3 +197,39 @@ def test_a_speckled_map_leaves_no_polygon_under_the_mmu(tmp_path, flair_provider
     assert answer["POLYGONS"] == len(features) > 1
     assert min(f[schema.FIELD_AREA] for f in features) >= mmu
     assert_coverage(features, 120 * 120 * PIXEL)
+
+
+def test_a_web_mercator_map_is_measured_on_the_ground(tmp_path, flair_provider):
+    """A map made in EPSG:3857 (1.52 times stretched at Paris): the polygons' areas are ground areas, the
+    ones the run's statistics report, not square CRS units."""
+    import json
+
+    import processing
+    import rasterio
+
+    from flair_qgis.core.predict import PredictionRequest, predict
+    from tests.bundles import make_aerial_bundle
+
+    from .conftest import scene_bands
+
+    bands = scene_bands()
+    aerial = tmp_path / "ortho_3857.tif"
+    with rasterio.open(
+        aerial, "w", driver="GTiff", width=bands.shape[2], height=bands.shape[1], count=5, dtype="uint8",
+        crs="EPSG:3857", transform=rasterio.transform.from_origin(261000.0, 6250000.0, 0.3, 0.3),
+    ) as dataset:  # fmt: skip
+        dataset.write(bands)
+    bundle = tmp_path / "aerial.onnx"
+    make_aerial_bundle(bundle, tile_size=64)
+    result = predict(
+        PredictionRequest(aerial=aerial, bundle=bundle, output=tmp_path / "map.tif", device="cpu")
+    )
+    statistics = json.loads(result.statistics_json.read_text())
+    output = tmp_path / "polygons.gpkg"
+
+    run(processing, CLASSES=str(result.class_raster), MMU=0.0, OUTPUT=str(output))
+
+    total = sum(f[schema.FIELD_AREA] for f in polygons(output))
+    assert total == pytest.approx(statistics["classified_hectares"] * 10_000, rel=2e-3)
+    crs_area = sum(f["geometry"].area() for f in polygons(output))
+    assert crs_area / total == pytest.approx(1.52**2, rel=0.02)  # what the polygons measured before
