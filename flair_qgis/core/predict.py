@@ -33,7 +33,7 @@ from .outputs import (
     check_outputs,
 )
 from .runtime import CPU, Runner, create_runner
-from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, prepare_window
+from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground, prepare_window
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
@@ -286,7 +286,7 @@ class _Run:
                 grid.crs,
                 grid.transform,
                 self.tiling,
-                self.spec.sentinel2,
+                on_ground(self.spec.sentinel2, grid.scale),
                 region_height=region_height,
                 progress=self._notes.put,
                 is_cancelled=lambda: self._stop.is_set() or cancelled(),

@@ -868,12 +868,14 @@ def cloud_cover_report(spec: Any, request: Any) -> str:
     """Read the Sentinel-2 series over the request's area and describe each date's cloud cover.
     Blocking (it reads every date over the area); touches no widget, so it may run in a task."""
     from ..core.aerial import open_aerial
-    from ..core.sentinel2 import load_series
+    from ..core.sentinel2 import load_series, on_ground
     from .cloud_cover import cloud_cover, cloud_cover_text
 
     with open_aerial(spec.aerial, request.aerial) as aerial:
         grid = aerial.grid_for(request.area)
-    series = load_series(request.sentinel2, grid.crs, grid.bounds, spec.sentinel2, allow_partial=True)
+    series = load_series(
+        request.sentinel2, grid.crs, grid.bounds, on_ground(spec.sentinel2, grid.scale), allow_partial=True
+    )
     threshold = spec.sentinel2.cloud_filter.probability_threshold
     covers = cloud_cover(series.dates, series.data, series.masks, threshold)
     return cloud_cover_text(covers, threshold, spec.sentinel2.cloud_filter.max_cloudy_fraction)

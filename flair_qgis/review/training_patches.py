@@ -352,7 +352,7 @@ def _write_super_area(
     """The zone's super-area files, read as a run reads Sentinel-2; returns its patches' centroids."""
     from ..core.errors import InputError
     from ..core.sentinel2.dates import parse_date
-    from ..core.sentinel2.series import load_series
+    from ..core.sentinel2.series import load_series, on_ground
 
     pixel = grid.transform.a
     x0, y0 = grid.transform.c, grid.transform.f
@@ -361,7 +361,13 @@ def _write_super_area(
     ymax = y0 - min(p.row for p in members) * size * pixel
     ymin = y0 - (max(p.row for p in members) + 1) * size * pixel
     try:
-        series = load_series(request.sentinel2, grid.crs, (xmin, ymin, xmax, ymax), spec, allow_partial=True)
+        series = load_series(
+            request.sentinel2,
+            grid.crs,
+            (xmin, ymin, xmax, ymax),
+            on_ground(spec, grid.scale),
+            allow_partial=True,
+        )
     except InputError as exc:
         raise ResultError(f"Sentinel-2 for zone {zone}: {exc}") from exc
     summary.warnings += [w for w in series.warnings if w not in summary.warnings]

@@ -448,3 +448,34 @@ def test_an_image_of_two_values_has_no_fill_value_to_guess(tmp_path: Path, bundl
     data[:, :, 60:] = 200  # 8-bit values in a 16-bit file, two of them: neither is taken for a fill
     [warning] = warned(tmp_path, write_raster(tmp_path / "two.tif", data), bundle)
     assert "its values lie in 40..200" in warning and "257 times too dark" in warning
+
+
+def test_web_mercator_sentinel2_windows_cover_the_models_ground(tmp_path: Path) -> None:
+    """In EPSG:3857 the Sentinel-2 grid of a run is 10 m on the ground (15.2 CRS units at Paris), not 10
+    CRS units: each window covers the 400 m of ground the model was trained on, as in Lambert-93."""
+    from flair_qgis.core.aerial import open_aerial
+    from flair_qgis.core.bundle_spec import flair2_aerial_input, flair2_sentinel2_input
+    from flair_qgis.core.sentinel2 import load_series, on_ground
+    from tests.data.sentinel2.generate import write_geotiff_date
+
+    x, y = projected(PARIS, "EPSG:3857")
+    data = np.random.default_rng(4).integers(0, 256, (5, 64, 64), dtype=np.uint8)
+    aerial = write_raster(tmp_path / "mercator.tif", data, crs="EPSG:3857", resolution=0.3, origin=(x, y))
+    spec = flair2_sentinel2_input(40)
+    with open_aerial(flair2_aerial_input(64), aerial) as composition:
+        grid = composition.grid_for(None)
+    assert grid.scale == pytest.approx(1.52, rel=0.01)
+    folder = tmp_path / "s2"
+    folder.mkdir()
+    centre_x, centre_y = rasterio.warp.transform("EPSG:3857", "EPSG:2154", [x], [y])
+    box = (centre_x[0] - 600, centre_y[0] - 600, centre_x[0] + 600, centre_y[0] + 600)
+    write_geotiff_date(
+        folder / "S2_2021-06-18.tif", "EPSG:2154", box, np.full((10, 120, 120), 900, np.float32)
+    )
+
+    series = load_series(folder, grid.crs, grid.bounds, on_ground(spec, grid.scale))
+
+    assert series.grid.gsd == pytest.approx(10 * grid.scale)
+    window_ground = spec.window_size * series.grid.gsd / grid.scale
+    assert window_ground == pytest.approx(400.0)
+    assert on_ground(spec, 1.0) is spec  # Lambert-93 and UTM runs are unchanged

@@ -7,7 +7,7 @@ from .flair_npy import FlairSuperArea, patch_window, read_centroids, read_produc
 from .grid import Grid, grid_for_bounds
 from .layout import BANDS
 from .regions import Region, RegionalSeries, tile_regions
-from .series import Sentinel2Series, load_series
+from .series import Sentinel2Series, load_series, on_ground
 from .timeseries import PreparedWindow, prepare_window, reference_date
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "discover",
     "grid_for_bounds",
     "load_series",
+    "on_ground",
     "parse_date",
     "parse_tile",
     "patch_window",

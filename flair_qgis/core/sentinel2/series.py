@@ -6,6 +6,7 @@ adjacent MGRS tiles, and keeps the result in memory so each aerial tile's window
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -74,6 +75,13 @@ class Sentinel2Series:
             data[:, :, dr : dr + r1 - r0, dc : dc + c1 - c0] = self.data[:, :, r0:r1, c0:c1]
             masks[:, :, dr : dr + r1 - r0, dc : dc + c1 - c0] = self.masks[:, :, r0:r1, c0:c1]
         return data, masks
+
+
+def on_ground(spec: Sentinel2Input, scale: float) -> Sentinel2Input:
+    """The Sentinel-2 input for a map whose CRS stretches ground distances by `scale` (its OutputGrid's
+    scale: 1 for Lambert-93 and UTM, about 1.52 for EPSG:3857 at Paris): the pixels stay spec.gsd metres
+    on the ground, so a window covers the ground the model was trained on (400 m for FLAIR #2)."""
+    return spec if scale == 1.0 else dataclasses.replace(spec, gsd=spec.gsd * scale)
 
 
 def load_series(
