@@ -132,6 +132,7 @@ class FlairDialog(QDialog):
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 100)
         self.progress_label = QLabel()
+        self.progress_label.setWordWrap(True)
         self.progress_bar.setVisible(False)
         self.progress_label.setVisible(False)
         self.statistics_table = QTableWidget(0, 4)
@@ -807,11 +808,11 @@ class FlairDialog(QDialog):
             self.progress_label.setText(tr("Done: {path}").format(path=task.result.class_raster))
             self.show_statistics(task.result.statistics)
             self.output_widget.setFilePath(self.default_output())
-            if task.review is not None and task.review.errors:
+            notes = list(task.review.errors) if task.review is not None else []
+            notes += [tr("Warning: {text}").format(text=warning) for warning in task.warnings]
+            if notes:
                 self.progress_label.setText(
-                    tr("Done: {path}").format(path=task.result.class_raster)
-                    + "\n"
-                    + "\n".join(task.review.errors)
+                    tr("Done: {path}").format(path=task.result.class_raster) + "\n" + "\n".join(notes)
                 )
             if task.zones_layer is not None and self.open_review is not None:
                 self.open_review(task.zones_layer)

@@ -235,7 +235,7 @@ class PredictionTask(QgsTask):
                     count=review.zone_count, area=review.zone_area_m2
                 )
         self._log(text, Qgis.MessageLevel.Success)
-        for warning in result.warnings + (review.warnings if review is not None else []):
+        for warning in self.warnings:
             self._log(warning, Qgis.MessageLevel.Warning)
         if review is not None and review.errors:
             for error in review.errors:
@@ -246,7 +246,21 @@ class PredictionTask(QgsTask):
                 tr("Land cover ready"), f"{text}. " + " ".join(review.errors), Qgis.MessageLevel.Warning
             )
             return
+        if self.warnings:  # valid but misleading input: the map is made, the reviewer is told why to doubt it
+            self._push(
+                tr("Land cover ready, with warnings"),
+                f"{text}. " + " ".join(self.warnings[:2]) + (" …" if len(self.warnings) > 2 else ""),
+                Qgis.MessageLevel.Warning,
+            )
+            return
         self._push(tr("Land cover ready"), text, Qgis.MessageLevel.Success)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The run's warnings (misleading input, skipped products...) and those of its review outputs."""
+        if self.result is None:
+            return []
+        return list(self.result.warnings) + (list(self.review.warnings) if self.review is not None else [])
 
     def _report_failure(self) -> None:
         if self.error is None:  # cancelled before run() started, or by the task manager

@@ -69,257 +69,257 @@
             <translation>Occupation du sol FLAIR</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="138" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="139" />
             <source>Code</source>
             <translation>Code</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="138" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="139" />
             <source>Class</source>
             <translation>Classe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="138" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="139" />
             <source>Hectares</source>
             <translation>Hectares</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="144" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="145" />
             <source>Copy statistics</source>
             <translation>Copier les statistiques</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="146" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="147" />
             <source>Run</source>
             <translation>Lancer</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="148" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="149" />
             <source>Cancel run</source>
             <translation>Annuler le calcul</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="167" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="168" />
             <source>Model bundle</source>
             <translation>Modèle</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="171" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="172" />
             <source>Choose a model bundle (.onnx).</source>
             <translation>Choisissez un modèle (.onnx).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="174" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="175" />
             <source>File</source>
             <translation>Fichier</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="180" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="181" />
             <source>Catalogue</source>
             <translation>Catalogue</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="184" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="185" />
             <source>Aerial image bands</source>
             <translation>Bandes de l'image aérienne</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="201" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="202" />
             <source>Guess from the project's layers</source>
             <translation>Deviner d'après les couches du projet</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="207" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="208" />
             <source>Sentinel-2 acquisitions</source>
             <translation>Acquisitions Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="211" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="212" />
             <source>Choose the folder of Sentinel-2 products covering the area.</source>
             <translation>Choisissez le dossier des produits Sentinel-2 qui couvrent la zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="213" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="214" />
             <source>Cloud cover over the area</source>
             <translation>Couverture nuageuse sur la zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="218" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="219" />
             <source>Folder</source>
             <translation>Dossier</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="225" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="226" />
             <source>Area</source>
             <translation>Zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="230" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="231" />
             <source>Draw a rectangle on the map</source>
             <translation>Dessiner un rectangle sur la carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="231" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="232" />
             <source>No rectangle drawn yet.</source>
             <translation>Aucun rectangle dessiné pour l'instant.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="234" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="235" />
             <source>Map</source>
             <translation>Carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="236" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="237" />
             <source>Polygons</source>
             <translation>Polygones</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="240" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="241" />
             <source>Outputs</source>
             <translation>Sorties</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="245" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="246" />
             <source>Replace the file if it exists</source>
             <translation>Remplacer le fichier s'il existe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="246" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="247" />
             <source>Confidence raster</source>
             <translation>Raster de confiance</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="247" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="248" />
             <source>Probability of every class</source>
             <translation>Probabilité de chaque classe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="248" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="249" />
             <source>List only the classes present in the legend</source>
             <translation>Ne lister dans la légende que les classes présentes</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="249" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="250" />
             <source>Land cover</source>
             <translation>Occupation du sol</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="258" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="259" />
             <source>For review</source>
             <translation>Pour la revue</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="260" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="261" />
             <source>Land-cover polygons (&lt;map&gt;.polygons.gpkg)</source>
             <translation>Polygones d'occupation du sol (&lt;carte&gt;.polygons.gpkg)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="262" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="263" />
             <source>One polygon per region of a class; smaller regions are merged into their largest neighbour</source>
             <translation>Un polygone par région d'une classe ; les régions plus petites sont fusionnées avec leur plus grande voisine</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="268" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="269" />
             <source>0 keeps every region, down to one pixel</source>
             <translation>0 garde toutes les régions, jusqu'au pixel</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="269" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="270" />
             <source>Review zones: where the model hesitated (&lt;map&gt;.review.gpkg)</source>
             <translation>Zones à revoir : là où le modèle a hésité (&lt;carte&gt;.review.gpkg)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="271" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="272" />
             <source>Regions of low confidence, most urgent first, to walk through in the FLAIR review panel</source>
             <translation>Régions de faible confiance, les plus urgentes d'abord, à parcourir dans le panneau de revue FLAIR</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="277" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="278" />
             <source>Pixels whose confidence is under this value (0..1) are to review</source>
             <translation>Les pixels dont la confiance est sous cette valeur (0..1) sont à revoir</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="283" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="284" />
             <source>Minimum mapping unit</source>
             <translation>Unité minimale de collecte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="285" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="286" />
             <source>Confidence under</source>
             <translation>Confiance inférieure à</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="286" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="287" />
             <source>Smallest zone</source>
             <translation>Plus petite zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="310" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="311" />
             <source>Device and advanced settings</source>
             <translation>Processeur et réglages avancés</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="319" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="320" />
             <source>automatic (1/8 of a tile)</source>
             <translation>automatique (1/8 de tuile)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="323" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="324" />
             <source>Device</source>
             <translation>Processeur</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="325" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="326" />
             <source>Tile overlap</source>
             <translation>Recouvrement des tuiles</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="326" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="327" />
             <source>Batch size</source>
             <translation>Taille de lot</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="336" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="337" />
             <source>ONNX Runtime is not installed.</source>
             <translation>ONNX Runtime n'est pas installé.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="337" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="338" />
             <source>ONNX Runtime found: {providers}</source>
             <translation>ONNX Runtime trouvé : {providers}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="473" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="474" />
             <source>The model bundle cannot be used: {error}</source>
             <translation>Le modèle ne peut pas être utilisé : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="475" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="476" />
             <source>The plugin's dependencies are missing: {error}</source>
             <translation>Les dépendances de l'extension manquent : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="493" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="494" />
             <source>Choose the Sentinel-2 folder.</source>
             <translation>Choisissez le dossier Sentinel-2.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="496" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="497" />
             <source>Sentinel-2: {folder} is not a folder.</source>
             <translation>Sentinel-2 : {folder} n'est pas un dossier.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="498" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="499" />
             <source>Reading the Sentinel-2 folder…</source>
             <translation>Lecture du dossier Sentinel-2…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="517" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="518" />
             <source>FLAIR: reading the Sentinel-2 folder</source>
             <translation>FLAIR : lecture du dossier Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="557" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="558" />
             <source>{width:.1f} x {height:.1f} map units at ({x:.1f}, {y:.1f})</source>
             <translation>{width:.1f} x {height:.1f} unités de carte en ({x:.1f}, {y:.1f})</translation>
         </message>
@@ -329,7 +329,7 @@
             <translation>Toute l'image aérienne</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="576" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="577" />
             <source>Python packages missing from QGIS: {packages} (use the plugin's installer or see its manual steps).</source>
             <translation>Paquets Python absents de QGIS : {packages} (utilisez l'installateur de l'extension ou ses étapes manuelles).</translation>
         </message>
@@ -344,62 +344,62 @@
             <translation>Rectangle dessiné sur la carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="599" />
-            <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
-            <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
-        </message>
-        <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="60" />
             <source>Selected polygons of a layer</source>
             <translation>Polygones sélectionnés d'une couche</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="607" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="600" />
+            <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
+            <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="608" />
             <source>Choose a layer for the model's band(s): {names}.</source>
             <translation>Choisissez une couche pour la ou les bandes du modèle : {names}.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="619" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="620" />
             <source>'{layer}' is a web service with no extent of its own: map the current view, a drawn rectangle or polygons.</source>
             <translation>« {layer} » est un service web sans emprise propre : cartographiez la vue actuelle, un rectangle dessiné ou des polygones.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="625" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="626" />
             <source>Draw the rectangle to map, or choose another area.</source>
             <translation>Dessinez le rectangle à cartographier, ou choisissez une autre zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="629" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="630" />
             <source>Choose a polygon layer for the area.</source>
             <translation>Choisissez une couche de polygones pour la zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="631" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="632" />
             <source>Select the polygons to map in '{layer}'.</source>
             <translation>Sélectionnez les polygones à cartographier dans « {layer} ».</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="637" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="638" />
             <source>Choose the output file.</source>
             <translation>Choisissez le fichier de sortie.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="640" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="641" />
             <source>The output must be a GeoTIFF file (.tif).</source>
             <translation>La sortie doit être un fichier GeoTIFF (.tif).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="642" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="643" />
             <source>The output folder {folder} does not exist.</source>
             <translation>Le dossier de sortie {folder} n'existe pas.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="645" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="646" />
             <source>{name} already exists: choose another name or tick 'Replace the file'.</source>
             <translation>{name} existe déjà : choisissez un autre nom ou cochez « Remplacer le fichier ».</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="657" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="658" />
             <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
             <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
         </message>
@@ -444,67 +444,72 @@
             <translation>CPU</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="740" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="741" />
             <source>Reading the Sentinel-2 series over the area…</source>
             <translation>Lecture de la série Sentinel-2 sur la zone…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="747" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="748" />
             <source>Cloud cover: {error}</source>
             <translation>Couverture nuageuse : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="756" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="757" />
             <source>FLAIR: Sentinel-2 cloud cover</source>
             <translation>FLAIR : couverture nuageuse Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="787" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="788" />
             <source>Starting…</source>
             <translation>Démarrage…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="800" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="801" />
             <source>Cancelling…</source>
             <translation>Annulation…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="807" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="808" />
             <source>Done: {path}</source>
             <translation>Terminé : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="860" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="812" />
+            <source>Warning: {text}</source>
+            <translation>Avertissement : {text}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="861" />
             <source>Sentinel-2 folders cannot be read by this installation: {error}</source>
             <translation>Cette installation ne peut pas lire les dossiers Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="864" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="865" />
             <source>Sentinel-2: {error}</source>
             <translation>Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="884" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="887" />
             <source>aerial {bands} at {gsd:g} m, tiles of {tile} px</source>
             <translation>aérien {bands} à {gsd:g} m, tuiles de {tile} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="888" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="891" />
             <source>Sentinel-2 {bands} bands, {window} px windows</source>
             <translation>Sentinel-2 {bands} bandes, fenêtres de {window} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="892" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="895" />
             <source>aerial only (no Sentinel-2)</source>
             <translation>aérien seul (sans Sentinel-2)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="900" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="903" />
             <source>Inputs: {inputs}</source>
             <translation>Entrées : {inputs}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="902" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="905" />
             <source>Classes ({count}): {classes}</source>
             <translation>Classes ({count}) : {classes}</translation>
         </message>
@@ -854,7 +859,12 @@
             <translation>{count} zones à revoir ({area:,.0f} m²)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="249" />
+            <location filename="../../flair_qgis/gui/task.py" line="251" />
+            <source>Land cover ready, with warnings</source>
+            <translation>Occupation du sol prête, avec des avertissements</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/task.py" line="256" />
             <source>Land cover ready</source>
             <translation>Occupation du sol prête</translation>
         </message>
@@ -864,32 +874,32 @@
             <translation>Occupation du sol FLAIR : {title}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/plugin.py" line="45" />
+            <location filename="../../flair_qgis/plugin.py" line="47" />
             <source>Map land cover from aerial imagery and Sentinel-2 (FLAIR #2 U-T&amp;T)</source>
             <translation>Cartographier l'occupation du sol d'après l'imagerie aérienne et Sentinel-2 (FLAIR #2 U-T&amp;T)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/plugin.py" line="60" />
+            <location filename="../../flair_qgis/plugin.py" line="62" />
             <source>Click a pixel of a FLAIR map: its class, confidence and top 3 classes</source>
             <translation>Cliquez sur un pixel d'une carte FLAIR : sa classe, sa confiance et ses 3 classes les plus probables</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/plugin.py" line="68" />
+            <location filename="../../flair_qgis/plugin.py" line="70" />
             <source>Walk through the low-confidence zones and record a verdict</source>
             <translation>Parcourir les zones de faible confiance et noter un verdict</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/plugin.py" line="71" />
+            <location filename="../../flair_qgis/plugin.py" line="73" />
             <source>FLAIR corrections</source>
             <translation>Corrections FLAIR</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/plugin.py" line="75" />
+            <location filename="../../flair_qgis/plugin.py" line="77" />
             <source>Draw corrections of the selected FLAIR map: polygons with the right class</source>
             <translation>Dessiner des corrections de la carte FLAIR sélectionnée : des polygones avec la bonne classe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/plugin.py" line="96" />
+            <location filename="../../flair_qgis/plugin.py" line="98" />
             <source>Select a FLAIR land-cover layer (or its polygons or review zones) in the Layers panel.</source>
             <translation>Sélectionnez une couche d'occupation du sol FLAIR (ou ses polygones ou ses zones à revoir) dans le panneau Couches.</translation>
         </message>
@@ -1214,62 +1224,62 @@
             <translation>Polygones à cartographier (leur union), dans n'importe quel SCR ; utilisés si aucune emprise n'est donnée.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="149" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="152" />
             <source>0: the GPU when ONNX Runtime finds one, else the CPU; 1: GPU only; 2: CPU only.</source>
             <translation>0 : le GPU si ONNX Runtime en trouve un, sinon le CPU ; 1 : GPU seulement ; 2 : CPU seulement.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="154" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="157" />
             <source>Overlap between tiles (px; empty: an eighth of a tile)</source>
             <translation>Recouvrement entre tuiles (px ; vide : un huitième de tuile)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="161" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="164" />
             <source>Batch size (tiles)</source>
             <translation>Taille de lot (tuiles)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="166" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="169" />
             <source>Pixels shared by neighbouring tiles, blended so that tile edges do not show.</source>
             <translation>Pixels partagés par des tuiles voisines, fondus pour que les bords des tuiles ne se voient pas.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="167" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="170" />
             <source>Tiles run together; more is faster on a GPU and needs more memory.</source>
             <translation>Tuiles calculées ensemble ; plus est plus rapide sur GPU et demande plus de mémoire.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="173" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="176" />
             <source>GeoTIFF of class codes (uint8, 0 = no data), styled with the palette and class names.</source>
             <translation>GeoTIFF de codes de classes (uint8, 0 = pas de donnée), stylé avec la palette et les noms de classes.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="176" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="179" />
             <source>GeoTIFF of the winning class's probability in percent (0..100; scale 0.01 gives 0..1).</source>
             <translation>GeoTIFF de la probabilité de la classe retenue en pourcentage (0..100 ; l'échelle 0,01 donne 0..1).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="177" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
             <source>Class probabilities</source>
             <translation>Probabilités des classes</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="179" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="182" />
             <source>GeoTIFF with one band per class: its probability, 0..255 for 0..1 (band tag CODE).</source>
             <translation>GeoTIFF à une bande par classe : sa probabilité, 0..255 pour 0..1 (étiquette de bande CODE).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="183" />
             <source>Statistics</source>
             <translation>Statistiques</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="183" />
             <source>CSV files (*.csv)</source>
             <translation>Fichiers CSV (*.csv)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="182" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="185" />
             <source>CSV of code, class, hectares and percent of the mapped area per class.</source>
             <translation>CSV du code, de la classe, des hectares et du pourcentage de la surface cartographiée par classe.</translation>
         </message>

@@ -328,6 +328,10 @@ def test_the_dialogs_task_logs_misleading_input_and_refuses_an_empty_map(scene, 
     assert any(
         "ortho16.tif: its values lie in 40..200" in text and "257 times too dark" in text for text in warnings
     )
+    # The message bar says the map came with warnings, not a plain success.
+    ready = bar.get_messages(Qgis.Warning)
+    assert any("257 times too dark" in text for text in ready), ready
+    assert not any("dark.tif" in text for text in bar.get_messages(Qgis.Success))
     assert refused.result is None and "No aerial pixel has data in the area" in str(refused.error)
     assert any("No aerial pixel has data" in text for text in bar.get_messages(Qgis.Critical))
     assert not (scene.folder / "empty_map.tif").exists()
