@@ -219,3 +219,30 @@ def test_the_slurm_job_script_carries_the_config(tmp_path: Path) -> None:
     assert script.splitlines()[0].startswith("#!/")
     (tmp_path / "job.sh").write_text(script)
     assert subprocess.run(["bash", "-n", str(tmp_path / "job.sh")]).returncode == 0
+
+
+def test_a_run_shard_process_killed_mid_shard_is_redone_by_the_next_run(
+    scene, single_run, tmp_path: Path
+) -> None:
+    """Without Dask (a job array's task): the process is killed with SIGKILL while it writes; the next
+    run takes over its lock, removes its partial files and computes the shard again."""
+    plan = plan_for(scene, tmp_path / "run")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flair_qgis", "run-shard", str(plan.path), "4"],
+        env=env,
+        stdout=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not list(plan.shards_folder.glob(".shard_00004.tif.partial-*")) and time.monotonic() < deadline:
+        assert process.poll() is None, "the shard finished before it could be killed"
+        time.sleep(0.005)
+    process.kill()
+    process.wait()
+    assert list(plan.shards_folder.glob(".shard_00004.*partial-*")), (
+        "killed mid-shard: its partial files stay"
+    )
+    code, out, _ = cli("run-plan", plan.path, "--scheduler", "local:1", "--quiet")
+    assert code == 0 and "6 computed" in out
+    assert not list(plan.shards_folder.glob(".*partial-*"))
+    np.testing.assert_array_equal(read(plan.folder / "plan.vrt"), read(single_run))
