@@ -28,7 +28,7 @@ from .outputs import (
     qml_text,
     statistics_csv_text,
 )
-from .shards import Plan, shard_state
+from .shards import Plan, check_bundle, shard_state
 
 _KINDS = {"classes": "", "confidence": ".confidence", "probabilities": ".probabilities"}
 
@@ -48,8 +48,9 @@ class MergedMap:
 
 
 def merge_plan(plan: Plan, *, cog: bool = False) -> MergedMap:
-    """Merge every shard of `plan` (InputError naming the shards missing or stale) into
-    <plan folder>/<plan name>.vrt, and with `cog` into <plan name>.tif as well."""
+    """Merge every shard of `plan` (InputError naming the shards missing or stale, BundleError when the
+    bundle changed) into <plan folder>/<plan name>.vrt, and with `cog` into <plan name>.tif as well."""
+    check_bundle(plan)
     missing, stale = [], []
     for shard in plan.shards:
         state = shard_state(plan, shard)

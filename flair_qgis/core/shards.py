@@ -647,6 +647,8 @@ def run_shard(
         "pixels": {str(row.code): row.pixels for row in statistics},
         "tiles": run.tiles_done,
         "provider": runner.provider,
+        # The ONNX Runtime session that ran it (process and object): one per worker, reused.
+        "session": f"{os.getpid()}-{id(runner):x}",
         "worker": worker or socket.gethostname(),
         "started": wall,
         "seconds": time.monotonic() - started,
