@@ -507,6 +507,7 @@ def add_shards_parser(commands: Any) -> None:
     slurm.add_argument("--memory", default="32GB", help="memory per job (32GB)")
     slurm.add_argument("--walltime", default="02:00:00", metavar="HH:MM:SS", help="per job (02:00:00)")
     run.add_argument("--restart", action="store_true", help="recompute shards of another bundle or options")
+    run.add_argument("--verify", action="store_true", help="check every committed shard's SHA-256")
     run.add_argument("--no-merge", action="store_true", help="do not merge at the end")
     run.add_argument("--cog", action="store_true", help="also merge into one Cloud Optimized GeoTIFF")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -594,6 +595,7 @@ def run_shards_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
         args.scheduler,
         slurm=slurm,
         restart=args.restart,
+        verify=args.verify,
         merge=not args.no_merge,
         cog=args.cog,
         stream=err,

@@ -89,6 +89,7 @@ def run_plan(
     *,
     slurm: SlurmOptions | None = None,
     restart: bool = False,
+    verify: bool = False,
     merge: bool = True,
     cog: bool = False,
     stream: TextIO | None = None,
@@ -99,11 +100,12 @@ def run_plan(
     scheduler: "local:N" (a LocalCluster of N worker processes on this machine), "tcp://host:port" (a
     running Dask scheduler) or "slurm" (a SLURMCluster from `slurm`). Shards computed for another
     bundle or other options (the plan was written again) raise InputError unless `restart`, which
-    computes them again. Progress goes to `stream` (stderr) as a bar, unless `quiet`."""
+    computes them again. `verify` compares every committed shard's files with their SHA-256 (otherwise
+    only those whose size or time changed). Progress goes to `stream` (stderr) as a bar, unless `quiet`."""
     started = time.monotonic()
     plan = read_plan(plan_path)
     check_bundle(plan)
-    states = {shard.index: shard_state(plan, shard) for shard in plan.shards}
+    states = {shard.index: shard_state(plan, shard, verify=verify) for shard in plan.shards}
     stale = [i for i, state in states.items() if state == "stale"]
     if stale and not restart:
         raise InputError(

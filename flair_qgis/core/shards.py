@@ -17,6 +17,7 @@ Why a shard equals its part of a single run, pixel for pixel (overlap blending i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,7 +41,7 @@ from .predict import PredictionRequest, _Run, check_options
 from .runtime import Runner, create_runner
 from .sentinel2 import RegionalSeries, discover
 from .sentinel2.regions import REGION_HEIGHT
-from .tiling import CHUNK_WIDTH, Tile, TileGrid
+from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
 PLAN_FORMAT = "flair_qgis.plan"
 PLAN_VERSION = 1
@@ -151,7 +152,7 @@ class Plan:
     def shard_area_km2(self, shard: Shard) -> float:
         return shard.window[2] * shard.window[3] * self.grid.pixel_area_m2 / 1e6
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """SHA-256 of everything that shapes the results: bundle, inputs, result options, grid, shards."""
         document = {
@@ -299,7 +300,9 @@ def make_plan(
         options=options,
         grid=grid,
         tile_size=spec.aerial.tile_size,
-        shards=split_into_shards(tiling, shard_width, shard_height),
+        shards=split_into_shards(
+            tiling, shard_width, shard_height, region_height if spec.needs_sentinel2 else None
+        ),
     )
     _write_json(path, plan.to_dict())
     return plan
@@ -319,12 +322,19 @@ def _absolute_aerial(aerial: AerialPaths | Sequence[Any]) -> AerialPaths:
     return items
 
 
-def split_into_shards(tiling: TileGrid, shard_width: int, shard_height: int) -> list[Shard]:
+def split_into_shards(
+    tiling: TileGrid, shard_width: int, shard_height: int, region_height: int | None = None
+) -> list[Shard]:
     """Shards of whole column chunks (about shard_width px) by whole tile rows (about shard_height px),
-    row of shards after row of shards; their windows tile the grid exactly."""
+    row of shards after row of shards; their windows tile the grid exactly. With `region_height` (a
+    Sentinel-2 run) the rows are whole Sentinel-2 regions, so that no two shards read the same region
+    for their own tiles (a shard reads a whole region even for a few of its tile rows)."""
     chunk_px = tiling.chunk_span(0)[1] - tiling.chunk_span(0)[0]
     chunks_per_shard = max(1, round(shard_width / max(1, chunk_px)))
     rows_per_shard = max(1, round(shard_height / tiling.stride))
+    if region_height is not None:
+        rows_per_region = max(1, round(region_height / tiling.stride))
+        rows_per_shard = rows_per_region * max(1, round(rows_per_shard / rows_per_region))
     shards: list[Shard] = []
     for first_row in range(0, len(tiling.ys), rows_per_shard):
         last_row = min(first_row + rows_per_shard, len(tiling.ys)) - 1
@@ -492,8 +502,6 @@ class _ShardRun(_Run):
         self.paths = plan.shard_paths(shard)
 
     def execute(self, reservation: OutputReservation):  # type: ignore[override]
-        from .tiling import Stitcher
-
         options = OutputOptions(overwrite=True, language=self.request.language)
         with OutputWriter(
             self.paths, self.shard_grid, self.spec.nomenclature, options, reservation
@@ -563,9 +571,12 @@ def check_bundle(plan: Plan, sha256: Callable[[Path], str] = file_sha256) -> Non
         )
 
 
-def shard_state(plan: Plan, shard: Shard) -> str:
+def shard_state(plan: Plan, shard: Shard, *, verify: bool = False) -> str:
     """ "committed" (a record matching the plan and the files), "missing", or "stale" (a record of another
-    plan's fingerprint, or files that no longer match their record)."""
+    plan's fingerprint, or files that no longer match their record).
+
+    A file of the recorded size and modification time is taken as is, unless `verify`; one whose time
+    changed (a copied folder) is compared by SHA-256, so only a changed content makes a shard stale."""
     record_path = plan.record_path(shard)
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -573,14 +584,19 @@ def shard_state(plan: Plan, shard: Shard) -> str:
         return "missing"
     except (OSError, ValueError):
         return "stale"
-    if record.get("fingerprint") != plan.fingerprint:
+    if not isinstance(record, dict) or record.get("fingerprint") != plan.fingerprint:
         return "stale"
     for name, expected in record.get("files", {}).items():
         path = plan.shards_folder / name
         try:
-            if path.stat().st_size != expected["size"] or file_sha256(path) != expected["sha256"]:
+            stat = path.stat()
+            if stat.st_size != expected["size"]:
                 return "stale"
-        except OSError:
+            if (verify or stat.st_mtime_ns != expected["mtime_ns"]) and file_sha256(path) != expected[
+                "sha256"
+            ]:
+                return "stale"
+        except (OSError, KeyError, TypeError):
             return "stale"
     return "committed"
 
@@ -638,7 +654,8 @@ def run_shard(
         warnings += run.warnings
     files = {}
     for path in written.values():
-        files[path.name] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
+        stat = path.stat()
+        files[path.name] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_sha256(path)}
     record = {
         "fingerprint": plan.fingerprint,
         "shard": shard.index,

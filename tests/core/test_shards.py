@@ -6,6 +6,7 @@ U-T&T bundle through ONNX Runtime, GDAL's VRT and COG drivers."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -127,6 +128,18 @@ def test_committed_shards_are_checked_and_skipped(scene, tmp_path: Path) -> None
         dst.write(np.full((1, 4, 4), 1, np.uint8), window=rasterio.windows.Window(0, 0, 4, 4))
     assert shard_state(plan, plan.shards[0]) == "stale"
     assert run_shard(plan, 0).status == "computed"
+    # A file whose time changed but not its content (a copied folder) is checked by SHA-256 and kept.
+    qml = plan.shard_paths(plan.shards[0]).qml
+    stat = qml.stat()
+    os.utime(qml, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert shard_state(plan, plan.shards[0]) == "committed"
+    # Content changed at the same size and time: found with verify, which checks every SHA-256.
+    text = qml.read_text()
+    qml.write_text(text.replace("nearestNeighbour", "nearestNeighbouR", 1))
+    os.utime(qml, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert qml.stat().st_size == stat.st_size
+    assert shard_state(plan, plan.shards[0]) == "committed"
+    assert shard_state(plan, plan.shards[0], verify=True) == "stale"
     with pytest.raises(InputError, match=r"5 not computed \(1-5\)"):
         merge_plan(plan)
 
