@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -214,6 +215,9 @@ def _client(
             ) as cluster,
             Client(cluster) as client,
         ):
+            gpus = visible_gpus()
+            if gpus:
+                client.register_plugin(_one_gpu_per_worker(gpus), name="flair-one-gpu-per-worker")
             yield client, threads, None
     elif scheduler.startswith(("tcp://", "tls://")):
         try:
@@ -232,6 +236,35 @@ def _client(
             yield client, None, {SHARD_RESOURCE: 1}
     else:
         raise InputError(f"--scheduler {scheduler}: expected local:N, tcp://HOST:PORT or slurm")
+
+
+def visible_gpus() -> list[str]:
+    """The NVIDIA GPUs this process may use: CUDA_VISIBLE_DEVICES when set, else those nvidia-smi lists."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g.strip() for g in visible.split(",") if g.strip() and g.strip() != "-1"]
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(listed.stdout.splitlines()) if line.startswith("GPU ")]
+
+
+def _one_gpu_per_worker(gpus: list[str]) -> Any:
+    """A Dask worker plugin that gives LocalCluster worker number i the GPU gpus[i % len(gpus)] (its
+    CUDA_VISIBLE_DEVICES, set before the worker creates its ONNX Runtime session; a worker restarted
+    after a crash gets it again)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class OneGpuPerWorker(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            try:
+                index = int(worker.name)
+            except (TypeError, ValueError):
+                index = 0
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+
+    return OneGpuPerWorker()
 
 
 def _missing_dask(exc: ImportError) -> InputError:

@@ -96,8 +96,10 @@ def write_area(path: Path) -> Path:
 
 
 def test_cli_plan_run_on_2_local_workers_and_merge_give_the_single_run_map(
-    scene, single_run, tmp_path: Path
+    scene, single_run, tmp_path: Path, monkeypatch
 ) -> None:
+    # Two GPUs to share out (this machine has none: ONNX Runtime runs on the CPU, which ignores them).
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     plan = tmp_path / "dept" / "plan.json"
     plan.parent.mkdir()
     code, out, err = plan_command(scene, plan, write_area(tmp_path / "area.geojson"))
@@ -117,6 +119,9 @@ def test_cli_plan_run_on_2_local_workers_and_merge_give_the_single_run_map(
     records = [json.loads(p.read_text()) for p in sorted((plan.parent / "shards").glob("*.done.json"))]
     assert len({r["worker"] for r in records}) == 2
     assert len({r["session"] for r in records}) == 2
+    # One GPU per worker.
+    assert {r["cuda_visible_devices"] for r in records} == {"3", "5"}
+    assert len({(r["worker"], r["cuda_visible_devices"]) for r in records}) == 2
     # Run again: every shard is checked and skipped, no cluster work, the merge is the same.
     code, out, _ = cli("run-plan", plan, "--quiet", "--no-merge")
     assert code == 0 and "0 computed, 6 already committed" in out

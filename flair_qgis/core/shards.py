@@ -666,6 +666,7 @@ def run_shard(
         "provider": runner.provider,
         # The ONNX Runtime session that ran it (process and object): one per worker, reused.
         "session": f"{os.getpid()}-{id(runner):x}",
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "worker": worker or socket.gethostname(),
         "started": wall,
         "seconds": time.monotonic() - started,
