@@ -152,10 +152,7 @@ def _compute(
     ]
     total_km2 = sum(plan.shard_area_km2(plan.shards[i]) for i in todo)
     if not quiet:
-        print(
-            f"{len(todo)} shards to compute ({total_km2:.2f} km²); Dask dashboard: {client.dashboard_link}",
-            file=stream,
-        )
+        print(f"{len(todo)} shards to compute ({total_km2:.2f} km²); {_dashboard(client)}", file=stream)
     bar = _bar(len(todo), stream, quiet)
     begun = time.monotonic()
     try:
@@ -178,6 +175,15 @@ def _compute(
             future.cancel()
         if bar is not None:
             bar.close()
+
+
+def _dashboard(client: Any) -> str:
+    """Where Dask's dashboard shows the tasks, or what it needs (bokeh)."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return "Dask's dashboard needs bokeh (pip install bokeh)"
+    return f"Dask dashboard: {client.dashboard_link}"
 
 
 def _bar(total: int, stream: TextIO, quiet: bool) -> Any:
