@@ -18,8 +18,9 @@ from flair_qgis.core.aerial import AreaOfInterest
 from flair_qgis.core.errors import BundleError, InputError, OutputError
 from flair_qgis.core.predict import PredictionRequest, predict
 from flair_qgis.core.shard_merge import merge_plan
-from flair_qgis.core.shards import ShardTiling, check_bundle, read_plan, run_shard, shard_state
-from tests.bundles import make_utt_bundle
+from flair_qgis.core.shards import ShardTiling, check_bundle, make_plan, read_plan, run_shard, shard_state
+from tests.bundles import make_aerial_bundle, make_utt_bundle
+from tests.rasters import write_raster
 from tests.shards_scene import (
     OVERLAP,
     SIZES,
@@ -167,3 +168,41 @@ def test_a_changed_bundle_or_options_invalidate_the_plans_results(scene, tmp_pat
     replanned.path.write_text(json.dumps(data))
     with pytest.raises(InputError, match="edited by hand"):
         read_plan(replanned.path)
+
+
+@pytest.mark.parametrize("overlap", [8, 40])
+def test_an_aerial_only_sharded_run_equals_the_single_run(tmp_path: Path, overlap: int) -> None:
+    """A model with a spatial footprint (a 3x3 blur: tiles disagree near their edges), light and heavy
+    overlap (40 of 64 px: a pixel in three tiles along an axis, margins of two tile columns and rows),
+    the whole image as the area."""
+    data = np.random.default_rng(9).integers(0, 256, (5, 300, 420), dtype=np.uint8)
+    aerial = write_raster(tmp_path / "ortho.tif", data)
+    make_aerial_bundle(tmp_path / "blur.onnx", tile_size=TILE, blur=True)
+    sizes = {"chunk_width": 120, "region_height": 96}
+    request = PredictionRequest(
+        aerial=aerial,
+        bundle=tmp_path / "blur.onnx",
+        output=tmp_path / "single.tif",
+        overlap=overlap,
+        confidence=True,
+    )
+    predict(request, **sizes)
+    (tmp_path / "run").mkdir()
+    plan = make_plan(
+        tmp_path / "run" / "plan.json",
+        str(aerial),
+        tmp_path / "blur.onnx",
+        overlap=overlap,
+        confidence=True,
+        shard_width=130,
+        shard_height=100,
+        **sizes,
+    )
+    assert len(plan.shards) >= 4
+    for index in range(len(plan.shards)):
+        run_shard(plan, index)
+    merged = merge_plan(plan)
+    np.testing.assert_array_equal(read(merged.vrt), read(tmp_path / "single.tif"))
+    np.testing.assert_array_equal(
+        read(merged.rasters["confidence"]), read(tmp_path / "single.confidence.tif")
+    )
