@@ -1,4 +1,5 @@
-"""The command line: `python -m flair_qgis predict | info | devices | models`, the engine without QGIS.
+"""The command line: `python -m flair_qgis predict | info | devices | models | plan | run-plan | run-shard |
+merge`, the engine without QGIS.
 
 Failures print the FlairError's message and hint (no traceback) and exit with 1; Ctrl-C cancels
 cleanly (nothing left at the output path) and exits with 130; SIGTERM (and SIGHUP) cancel the same way

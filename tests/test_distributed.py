@@ -136,6 +136,7 @@ def test_cli_plan_run_on_2_local_workers_and_merge_give_the_single_run_map(
     assert "already committed" in out
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_shard_loses_only_that_shard(scene, single_run, tmp_path: Path) -> None:
     plan = plan_for(scene, tmp_path / "run")
     shards = plan.shards_folder
@@ -228,6 +229,7 @@ def test_the_slurm_job_script_carries_the_config(tmp_path: Path) -> None:
     assert subprocess.run(["bash", "-n", str(tmp_path / "job.sh")]).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_run_shard_process_killed_mid_shard_is_redone_by_the_next_run(
     scene, single_run, tmp_path: Path
 ) -> None:
