@@ -507,6 +507,9 @@ def add_shards_parser(commands: Any) -> None:
     slurm.add_argument("--cores", type=int, default=8, help="CPU cores per job (8)")
     slurm.add_argument("--memory", default="32GB", help="memory per job (32GB)")
     slurm.add_argument("--walltime", default="02:00:00", metavar="HH:MM:SS", help="per job (02:00:00)")
+    slurm.add_argument(
+        "--print-job-script", action="store_true", help="print the job script of the workers; submit nothing"
+    )
     run.add_argument("--restart", action="store_true", help="recompute shards of another bundle or options")
     run.add_argument("--verify", action="store_true", help="check every committed shard's SHA-256")
     run.add_argument("--no-merge", action="store_true", help="do not merge at the end")
@@ -591,6 +594,13 @@ def run_shards_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
         memory=args.memory,
         walltime=args.walltime,
     )
+    if args.print_job_script:
+        from .distributed import slurm_cluster
+
+        read_plan(args.plan)
+        with slurm_cluster(slurm, scheduler_options={"dashboard_address": ":0"}) as cluster:
+            print(cluster.job_script(), file=out)
+        return 0
     result = run_plan(
         args.plan,
         args.scheduler,

@@ -229,6 +229,23 @@ def test_the_slurm_job_script_carries_the_config(tmp_path: Path) -> None:
     assert subprocess.run(["bash", "-n", str(tmp_path / "job.sh")]).returncode == 0
 
 
+def test_run_plan_prints_the_slurm_job_script_from_its_options(scene, tmp_path: Path) -> None:
+    plan = plan_for(scene, tmp_path / "run")
+    code, out, err = cli(
+        "run-plan", plan.path, "--scheduler", "slurm", "--queue", "gpu", "--gpus-per-job", "1",
+        "--walltime", "01:30:00", "--cores", "4", "--memory", "16GB", "--print-job-script",
+    )  # fmt: skip
+    assert code == 0, err
+    for line in (
+        "#SBATCH -p gpu",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH -t 01:30:00",
+        "#SBATCH --cpus-per-task=4",
+    ):
+        assert line in out
+    assert not plan.shards_folder.exists(), "nothing was computed"
+
+
 @pytest.mark.slow
 def test_a_run_shard_process_killed_mid_shard_is_redone_by_the_next_run(
     scene, single_run, tmp_path: Path
