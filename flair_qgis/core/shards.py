@@ -36,6 +36,7 @@ from rasterio.windows import Window
 from .aerial import AreaOfInterest, OutputGrid, open_aerial, window_transform
 from .bundle import load_bundle
 from .errors import BundleError, InputError, OutputError
+from .models.download import file_sha256
 from .outputs import OutputOptions, OutputPaths, OutputReservation, OutputWriter
 from .predict import PredictionRequest, _Run, check_options
 from .runtime import Runner, create_runner
@@ -406,14 +407,6 @@ def read_plan(path: str | Path) -> Plan:
     return plan
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_json(path: Path, document: dict[str, Any]) -> None:
     """Write `document` to `path` in one step (a temporary file renamed over it)."""
     temp = path.with_name(f".{path.name}.partial-{secrets.token_hex(4)}")
@@ -430,6 +423,8 @@ class ShardTiling(TileGrid):
     its margin rows above, then its own rows. `whole_tile(tile)` is the same tile in the whole tiling."""
 
     def __init__(self, whole: TileGrid, shard: Shard) -> None:
+        # Cut from the whole tiling (not laid out anew from a size as TileGrid does), so that every tile
+        # keeps its place and the chunks their boundaries.
         s = whole.tile_size
         x0, y0 = shard.window[0], shard.window[1]
         first_col = min(c for c in range(len(whole.xs)) if whole.xs[c] + s > x0)
