@@ -142,8 +142,9 @@ def _vrt_xml(plan: Plan, sources: list[Path], kind: str, nomenclature: Nomenclat
         grid.crs
     ).to_wkt()
     ET.SubElement(root, "GeoTransform").text = ", ".join(repr(v) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
-    if kind == "probabilities":
-        ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", {"dataType": "Byte"})
+    if kind == "probabilities":  # the shards' per-dataset mask (outside the map) as the VRT's
+        mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", {"dataType": "Byte"})
+        _add_sources(mask, plan, sources, "mask,1")
     for band in range(1, count + 1):
         element = ET.SubElement(root, "VRTRasterBand", {"dataType": _gdal_type(dtype), "band": str(band)})
         if descriptions[band - 1]:
@@ -159,17 +160,22 @@ def _vrt_xml(plan: Plan, sources: list[Path], kind: str, nomenclature: Nomenclat
             ET.SubElement(element, "NoDataValue").text = str(CONFIDENCE_NODATA)
         if scales and scales[band - 1] != 1.0:
             ET.SubElement(element, "Scale").text = repr(scales[band - 1])
-        for shard, source in zip(plan.shards, sources, strict=True):
-            col, row, width, height = shard.window
-            simple = ET.SubElement(element, "SimpleSource")
-            name = os.path.relpath(source, plan.folder)
-            ET.SubElement(simple, "SourceFilename", {"relativeToVRT": "1"}).text = name
-            ET.SubElement(simple, "SourceBand").text = str(band)
-            rect = {"xSize": str(width), "ySize": str(height)}
-            ET.SubElement(simple, "SrcRect", {"xOff": "0", "yOff": "0", **rect})
-            ET.SubElement(simple, "DstRect", {"xOff": str(col), "yOff": str(row), **rect})
+        _add_sources(element, plan, sources, str(band))
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _add_sources(element: ET.Element, plan: Plan, sources: list[Path], band: str) -> None:
+    """Band `band` of each shard's raster at the shard's window, paths relative to the VRT."""
+    for shard, source in zip(plan.shards, sources, strict=True):
+        col, row, width, height = shard.window
+        simple = ET.SubElement(element, "SimpleSource")
+        name = os.path.relpath(source, plan.folder)
+        ET.SubElement(simple, "SourceFilename", {"relativeToVRT": "1"}).text = name
+        ET.SubElement(simple, "SourceBand").text = band
+        rect = {"xSize": str(width), "ySize": str(height)}
+        ET.SubElement(simple, "SrcRect", {"xOff": "0", "yOff": "0", **rect})
+        ET.SubElement(simple, "DstRect", {"xOff": str(col), "yOff": str(row), **rect})
 
 
 def _gdal_type(dtype: str) -> str:

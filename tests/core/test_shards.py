@@ -20,7 +20,7 @@ from flair_qgis.core.predict import PredictionRequest, predict
 from flair_qgis.core.shard_merge import merge_plan
 from flair_qgis.core.shards import ShardTiling, check_bundle, make_plan, read_plan, run_shard, shard_state
 from tests.bundles import make_aerial_bundle, make_utt_bundle
-from tests.rasters import write_raster
+from tests.rasters import ORIGIN, write_raster
 from tests.shards_scene import (
     OVERLAP,
     SIZES,
@@ -174,17 +174,22 @@ def test_a_changed_bundle_or_options_invalidate_the_plans_results(scene, tmp_pat
 def test_an_aerial_only_sharded_run_equals_the_single_run(tmp_path: Path, overlap: int) -> None:
     """A model with a spatial footprint (a 3x3 blur: tiles disagree near their edges), light and heavy
     overlap (40 of 64 px: a pixel in three tiles along an axis, margins of two tile columns and rows),
-    the whole image as the area."""
-    data = np.random.default_rng(9).integers(0, 256, (5, 300, 420), dtype=np.uint8)
-    aerial = write_raster(tmp_path / "ortho.tif", data)
+    a box area, an image with a hole of nodata, probabilities with their mask."""
+    data = np.random.default_rng(9).integers(1, 256, (5, 300, 420), dtype=np.uint8)
+    data[:, 20:90, 60:250] = 0  # no image there: nodata across shard edges, masked in the probabilities
+    aerial = write_raster(tmp_path / "ortho.tif", data, nodata=0)
     make_aerial_bundle(tmp_path / "blur.onnx", tile_size=TILE, blur=True)
     sizes = {"chunk_width": 120, "region_height": 96}
+    area = AreaOfInterest.from_bounds(
+        (ORIGIN[0] + 1.1, ORIGIN[1] - 55.3, ORIGIN[0] + 80.5, ORIGIN[1] - 0.7), "EPSG:2154"
+    )
     request = PredictionRequest(
         aerial=aerial,
         bundle=tmp_path / "blur.onnx",
         output=tmp_path / "single.tif",
+        area=area,
         overlap=overlap,
-        confidence=True,
+        probabilities=True,
     )
     predict(request, **sizes)
     (tmp_path / "run").mkdir()
@@ -192,8 +197,9 @@ def test_an_aerial_only_sharded_run_equals_the_single_run(tmp_path: Path, overla
         tmp_path / "run" / "plan.json",
         str(aerial),
         tmp_path / "blur.onnx",
+        area=area,
         overlap=overlap,
-        confidence=True,
+        probabilities=True,
         shard_width=130,
         shard_height=100,
         **sizes,
@@ -203,6 +209,11 @@ def test_an_aerial_only_sharded_run_equals_the_single_run(tmp_path: Path, overla
         run_shard(plan, index)
     merged = merge_plan(plan)
     np.testing.assert_array_equal(read(merged.vrt), read(tmp_path / "single.tif"))
-    np.testing.assert_array_equal(
-        read(merged.rasters["confidence"]), read(tmp_path / "single.confidence.tif")
-    )
+    with (
+        rasterio.open(merged.rasters["probabilities"]) as vrt,
+        rasterio.open(tmp_path / "single.probabilities.tif") as single,
+    ):
+        np.testing.assert_array_equal(vrt.read(), single.read())
+        np.testing.assert_array_equal(vrt.read_masks(1), single.read_masks(1))
+        assert (single.read_masks(1) == 0).any() and (single.read_masks(1) == 255).any()
+        assert vrt.descriptions == single.descriptions and vrt.scales == single.scales
