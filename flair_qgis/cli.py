@@ -626,8 +626,10 @@ def run_shards_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
 
 def _print_merged(merged: Any, out: TextIO) -> None:
     print("Merged map:", file=out)
+    print(f"  {'VRT':<16}{merged.vrt}", file=out)
     for kind, path in merged.rasters.items():
-        print(f"  {kind:<16}{path}", file=out)
+        if path != merged.vrt:
+            print(f"  {kind:<16}{path}", file=out)
     print(f"  {'QGIS style':<16}{merged.qml}", file=out)
     print(f"  {'statistics':<16}{merged.statistics_json}", file=out)
 
