@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("engine", "sentinel2", "training", "polygonize")
+BENCHMARKS = ("engine", "sentinel2", "training", "polygonize", "shards")
 HERE = Path(__file__).resolve().parent
 
 
