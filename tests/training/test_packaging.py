@@ -90,6 +90,8 @@ def test_pip_install_in_a_fresh_venv_gives_working_commands(tmp_path) -> None:
         "from importlib.metadata import requires, version; from packaging.requirements import Requirement\n"
         "for name in ('flair-qgis', 'flair-training'):\n"
         "    for r in map(Requirement, requires(name)):\n"
+        "        if r.marker is not None and not r.marker.evaluate({'extra': ''}):\n"
+        "            continue  # an optional extra (e.g. [distributed]), not installed by default\n"
         "        assert version(r.name) in r.specifier, (name, str(r), version(r.name))\n"
         "print(Requirement(requires('flair-training')[0]))"
     )
