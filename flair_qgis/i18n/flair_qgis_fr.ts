@@ -1119,6 +1119,121 @@
             <translation>Le .confidence.tif de la carte ; nécessaire seulement pour étiqueter aussi les prédictions sûres.</translation>
         </message>
         <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="102" />
+            <source>Extent</source>
+            <translation>Emprise</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="103" />
+            <source>The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image.</source>
+            <translation>Le rectangle à cartographier, dans n'importe quel SCR ; vide : les polygones de zone, sinon toute l'image aérienne.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="112" />
+            <source>Area polygons</source>
+            <translation>Polygones de zone</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="116" />
+            <source>Polygons to map (their union, e.g. a département), in any CRS; used when no extent is given.</source>
+            <translation>Polygones à cartographier (leur union, par ex. un département), dans n'importe quel SCR ; utilisés si aucune emprise n'est donnée.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="125" />
+            <source>Shard size (px of the map, about)</source>
+            <translation>Taille des morceaux (px de la carte, environ)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="130" />
+            <source>Side of a shard in output pixels (8192 px: 1.6 km at 0.2 m); larger shards waste less.</source>
+            <translation>Côté d'un morceau en pixels de la carte (8192 px : 1,6 km à 0,2 m) ; de plus grands morceaux gaspillent moins.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="136" />
+            <source>Also write the confidence</source>
+            <translation>Écrire aussi la confiance</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="137" />
+            <source>Each shard writes its confidence raster.</source>
+            <translation>Chaque morceau écrit son raster de confiance.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="141" />
+            <source>Also write the class probabilities</source>
+            <translation>Écrire aussi les probabilités des classes</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="142" />
+            <source>One band per class, per shard.</source>
+            <translation>Une bande par classe, par morceau.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="148" />
+            <source>Plan</source>
+            <translation>Plan</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="148" />
+            <source>JSON files (*.json)</source>
+            <translation>Fichiers JSON (*.json)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="149" />
+            <source>The plan file (.json); its folder receives the shards and the merged map.</source>
+            <translation>Le fichier du plan (.json) ; son dossier reçoit les morceaux et la carte fusionnée.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="152" />
+            <source>Shards</source>
+            <translation>Morceaux</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="153" />
+            <source>Area of the plan (km²)</source>
+            <translation>Surface du plan (km²)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="186" />
+            <source>{count} shards over {area:.3f} km² in {path}</source>
+            <translation>{count} morceaux sur {area:.3f} km² dans {path}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="191" />
+            <source>Compute it with: python -m flair_qgis run-plan {path} --scheduler local:N</source>
+            <translation>Calculez-le avec : python -m flair_qgis run-plan {path} --scheduler local:N</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="49" />
+            <source>Plan a large run in shards (for a cluster)</source>
+            <translation>Planifier un grand calcul en morceaux (pour une grappe de calcul)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="58" />
+            <source>Writes the plan of a large run, split into shards that workers compute on a cluster.</source>
+            <translation>Écrit le plan d'un grand calcul, découpé en morceaux que des nœuds de calcul traitent sur une grappe.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="61" />
+            <source>Checks the inputs as a run would and writes the plan of a large run (a département): a JSON file listing the inputs, the model bundle and its SHA-256, the options and the shards, pieces of the area aligned on the tile grid that give, together, the very map one run would. The shards and the merged map are written beside the plan. Compute it outside QGIS: `python -m flair_qgis run-plan PLAN.json --scheduler local:4` (this machine's cores), `--scheduler slurm` (a SLURM cluster through Dask) or `run-shard PLAN.json N` per shard (a job array); then open the merged &lt;plan&gt;.vrt in QGIS, styled like a map of the dialog. The workers read files: every aerial layer must be a local raster file (a VRT of tiles is fine).</source>
+            <translation>Vérifie les entrées comme le ferait un calcul et écrit le plan d'un grand calcul (un département) : un fichier JSON qui liste les entrées, le modèle et son SHA-256, les options et les morceaux, des parties de la zone alignées sur la grille des tuiles qui donnent ensemble la carte même qu'un seul calcul donnerait. Les morceaux et la carte fusionnée sont écrits à côté du plan. Calculez-le hors de QGIS : `python -m flair_qgis run-plan PLAN.json --scheduler local:4` (les cœurs de cette machine), `--scheduler slurm` (une grappe SLURM via Dask) ou `run-shard PLAN.json N` par morceau (un tableau de tâches) ; puis ouvrez le &lt;plan&gt;.vrt fusionné dans QGIS, stylé comme une carte de la fenêtre. Les nœuds lisent des fichiers : chaque couche aérienne doit être un fichier raster local (un VRT de dalles convient).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="91" />
+            <source>A folder the workers can read, with the year's Level-2A acquisitions over the area.</source>
+            <translation>Un dossier que les nœuds peuvent lire, avec les acquisitions de niveau 2A de l'année sur la zone.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="96" />
+            <source>Model bundle (.onnx)</source>
+            <translation>Modèle (.onnx)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="97" />
+            <source>The model every worker runs; its SHA-256 is recorded, so a changed file is refused.</source>
+            <translation>Le modèle que chaque nœud exécute ; son SHA-256 est enregistré, si bien qu'un fichier modifié est refusé.</translation>
+        </message>
+        <message>
             <location filename="../../flair_qgis/processing/polygonize_algorithm.py" line="101" />
             <source>A GeoPackage (.gpkg) file; its layer is called land_cover.</source>
             <translation>Un fichier GeoPackage (.gpkg) ; sa couche s'appelle land_cover.</translation>
@@ -1189,112 +1304,92 @@
             <translation>Polygones d'occupation du sol</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="114" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="111" />
             <source>A folder of Level-2A acquisitions of the year (ESA SAFE folders or zips, Theia, GeoTIFFs).</source>
             <translation>Un dossier d'acquisitions de niveau 2A de l'année (dossiers ou zips SAFE de l'ESA, Theia, GeoTIFF).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="121" />
-            <source>Model bundle (.onnx)</source>
-            <translation>Modèle (.onnx)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="122" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="119" />
             <source>An ONNX model with its FLAIR description (python -m flair_qgis info BUNDLE shows it).</source>
             <translation>Un modèle ONNX avec sa description FLAIR (python -m flair_qgis info MODELE l'affiche).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="127" />
-            <source>Extent</source>
-            <translation>Emprise</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="128" />
-            <source>The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image.</source>
-            <translation>Le rectangle à cartographier, dans n'importe quel SCR ; vide : les polygones de zone, sinon toute l'image aérienne.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="137" />
-            <source>Area polygons</source>
-            <translation>Polygones de zone</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="141" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="138" />
             <source>Polygons to map (their union), in any CRS; used when no extent is given.</source>
             <translation>Polygones à cartographier (leur union), dans n'importe quel SCR ; utilisés si aucune emprise n'est donnée.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="152" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="149" />
             <source>0: the GPU when ONNX Runtime finds one, else the CPU; 1: GPU only; 2: CPU only.</source>
             <translation>0 : le GPU si ONNX Runtime en trouve un, sinon le CPU ; 1 : GPU seulement ; 2 : CPU seulement.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="157" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="154" />
             <source>Overlap between tiles (px; empty: an eighth of a tile)</source>
             <translation>Recouvrement entre tuiles (px ; vide : un huitième de tuile)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="164" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="161" />
             <source>Batch size (tiles)</source>
             <translation>Taille de lot (tuiles)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="169" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="166" />
             <source>Pixels shared by neighbouring tiles, blended so that tile edges do not show.</source>
             <translation>Pixels partagés par des tuiles voisines, fondus pour que les bords des tuiles ne se voient pas.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="170" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="167" />
             <source>Tiles run together; more is faster on a GPU and needs more memory.</source>
             <translation>Tuiles calculées ensemble ; plus est plus rapide sur GPU et demande plus de mémoire.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="176" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="173" />
             <source>GeoTIFF of class codes (uint8, 0 = no data), styled with the palette and class names.</source>
             <translation>GeoTIFF de codes de classes (uint8, 0 = pas de donnée), stylé avec la palette et les noms de classes.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="179" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="176" />
             <source>GeoTIFF of the winning class's probability in percent (0..100; scale 0.01 gives 0..1).</source>
             <translation>GeoTIFF de la probabilité de la classe retenue en pourcentage (0..100 ; l'échelle 0,01 donne 0..1).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="177" />
             <source>Class probabilities</source>
             <translation>Probabilités des classes</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="182" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="179" />
             <source>GeoTIFF with one band per class: its probability, 0..255 for 0..1 (band tag CODE).</source>
             <translation>GeoTIFF à une bande par classe : sa probabilité, 0..255 pour 0..1 (étiquette de bande CODE).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="183" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
             <source>Statistics</source>
             <translation>Statistiques</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="183" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
             <source>CSV files (*.csv)</source>
             <translation>Fichiers CSV (*.csv)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="185" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="182" />
             <source>CSV of code, class, hectares and percent of the mapped area per class.</source>
             <translation>CSV du code, de la classe, des hectares et du pourcentage de la surface cartographiée par classe.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="67" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="64" />
             <source>Land cover (FLAIR U-T&amp;T)</source>
             <translation>Occupation du sol (FLAIR U-T&amp;T)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="76" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="73" />
             <source>A FLAIR #2 land-cover map from an aerial image and a year of Sentinel-2, by a model bundle.</source>
             <translation>Une carte d'occupation du sol FLAIR #2 d'après une image aérienne et une année de Sentinel-2, par un modèle.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="81" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="78" />
             <source>Maps land cover (FLAIR #2 classes) from an aerial image (R, G, B, NIR, elevation) and a folder of Sentinel-2 acquisitions with a model bundle (.onnx) run by ONNX Runtime.&lt;br&gt;Bands: R, G, B come from the aerial layer; NIR and elevation from their own layers when given (band 1 unless set), else from bands 4 and 5 of the aerial layer.&lt;br&gt;Area: the extent, else the polygons of the area layer (selected ones when 'selected features only' is ticked), else the whole aerial layer.&lt;br&gt;Outputs: the class raster (class codes, styled with the official palette), optionally the confidence (percent) and the probability of every class, and the hectares and percent of each class (CSV).</source>
             <translation>Cartographie l'occupation du sol (classes FLAIR #2) d'après une image aérienne (R, V, B, PIR, élévation) et un dossier d'acquisitions Sentinel-2, avec un modèle (.onnx) exécuté par ONNX Runtime.&lt;br&gt;Bandes : R, V, B viennent de la couche aérienne ; PIR et élévation de leurs propres couches si elles sont données (bande 1 sauf indication), sinon des bandes 4 et 5 de la couche aérienne.&lt;br&gt;Zone : l'emprise, sinon les polygones de la couche de zone (ceux sélectionnés si « entités sélectionnées uniquement » est coché), sinon toute la couche aérienne.&lt;br&gt;Sorties : le raster de classes (codes de classes, stylé avec la palette officielle), en option la confiance (en pourcentage) et la probabilité de chaque classe, et les hectares et pourcentages de chaque classe (CSV).</translation>
         </message>

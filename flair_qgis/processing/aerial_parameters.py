@@ -73,17 +73,12 @@ def add_aerial_parameters(algorithm: QgsProcessingAlgorithm) -> None:
         )
 
 
-def aerial_band_sources(
-    algorithm: QgsProcessingAlgorithm,
-    parameters: dict[str, Any],
-    context: QgsProcessingContext,
-    spec,
-    area=None,
-) -> list[tuple[Any, int]]:
-    """In the main thread: the engine's (source, band) per model band of `spec` (an AerialInput) from the
-    chosen layers (file paths, or cloned providers), limited to `area` when given."""
-    from ..bands import engine_bands
-    from ..sources import band_count, layer_sources
+def aerial_band_choices(
+    algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext, spec
+) -> tuple[dict[str, tuple[str, int]], dict[str, QgsRasterLayer]]:
+    """(model band -> (layer id, band number), layer id -> layer) for the bands of `spec` (an AerialInput),
+    QgsProcessingException for a missing layer or band."""
+    from ..sources import band_count
 
     aerial = algorithm.parameterAsRasterLayer(parameters, AERIAL, context)
     if aerial is None:
@@ -113,6 +108,22 @@ def aerial_band_sources(
                 f"The model needs a {name} band: band {band} of '{layer.name()}' does not exist "
                 f"(it has {band_count(layer)}). Give the {name} layer or band."
             )
+    return mapping, layers
+
+
+def aerial_band_sources(
+    algorithm: QgsProcessingAlgorithm,
+    parameters: dict[str, Any],
+    context: QgsProcessingContext,
+    spec,
+    area=None,
+) -> list[tuple[Any, int]]:
+    """In the main thread: the engine's (source, band) per model band of `spec` (an AerialInput) from the
+    chosen layers (file paths, or cloned providers), limited to `area` when given."""
+    from ..bands import engine_bands
+    from ..sources import layer_sources
+
+    mapping, layers = aerial_band_choices(algorithm, parameters, context, spec)
     used = {mapping[name][0]: layers[mapping[name][0]] for name in spec.bands}
     project_crs = context.project().crs() if context.project() is not None else None
     try:
@@ -120,3 +131,54 @@ def aerial_band_sources(
     except ValueError as exc:
         raise QgsProcessingException(f"{exc} (EXTENT or AREA)") from exc
     return engine_bands(mapping, spec.bands, sources)
+
+
+def aerial_band_files(
+    algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext, spec
+) -> list[tuple[str, int]]:
+    """(file path, band) per model band: for work done outside QGIS (a plan's workers read files), so a
+    layer that is not a local raster file is refused with what to do."""
+    from ..sources import layer_file
+
+    mapping, layers = aerial_band_choices(algorithm, parameters, context, spec)
+    files = []
+    for name in spec.bands:
+        layer_id, band = mapping[name]
+        path = layer_file(layers[layer_id])
+        if path is None:
+            raise QgsProcessingException(
+                f"'{layers[layer_id].name()}' is not a local raster file, and the workers of a plan read files: "
+                "save it as a GeoTIFF or build a VRT of its files, then choose that."
+            )
+        files.append((path, band))
+    return files
+
+
+def area_of_interest(
+    algorithm: QgsProcessingAlgorithm,
+    parameters: dict[str, Any],
+    context: QgsProcessingContext,
+    extent_key: str,
+    area_key: str,
+):
+    """The area of interest: the extent if given, else the area layer's polygons (their union), else None."""
+    from qgis.core import QgsFeatureRequest, QgsGeometry, QgsWkbTypes
+
+    from ..core.aerial import AreaOfInterest
+
+    if parameters.get(extent_key):
+        extent = algorithm.parameterAsExtent(parameters, extent_key, context)
+        if not extent.isNull():  # an empty (zero-width) extent is refused by from_bounds
+            crs = algorithm.parameterAsExtentCrs(parameters, extent_key, context)
+            bounds = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
+            return AreaOfInterest.from_bounds(bounds, crs.toWkt())
+    source = algorithm.parameterAsSource(parameters, area_key, context)
+    if source is None:
+        return None
+    request = QgsFeatureRequest().setNoAttributes()
+    geometries = [f.geometry() for f in source.getFeatures(request) if f.hasGeometry()]
+    polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
+    if not polygons:
+        raise QgsProcessingException("The area layer has no polygon (or none is selected)")
+    union = QgsGeometry.unaryUnion(polygons)
+    return AreaOfInterest.from_wkt(union.asWkt(), source.sourceCrs().toWkt())

@@ -12,8 +12,6 @@ from typing import Any
 
 from qgis.core import (
     QgsApplication,
-    QgsFeatureRequest,
-    QgsGeometry,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
@@ -27,13 +25,12 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtGui import QIcon
 
 from ..gui.tr import tr
 from ..paths import resource
-from .aerial_parameters import add_aerial_parameters, aerial_band_sources
+from .aerial_parameters import add_aerial_parameters, aerial_band_sources, area_of_interest
 from .review_base import with_help
 
 DEVICES = ("auto", "gpu", "cpu")
@@ -198,7 +195,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
         try:
             self._spec = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context)).spec
-            self._area = self._area_of_interest(parameters, context)
+            self._area = area_of_interest(self, parameters, context, self.EXTENT, self.AREA)
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
         self._aerial = self._band_sources(parameters, context)
@@ -267,27 +264,6 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         if statistics and result.statistics_csv is not None:
             outputs[self.STATISTICS] = str(result.statistics_csv)
         return outputs
-
-    def _area_of_interest(self, parameters: dict[str, Any], context: QgsProcessingContext):
-        """The area of interest: the extent if given, else the area layer's polygons, else None."""
-        from ..core.aerial import AreaOfInterest
-
-        if parameters.get(self.EXTENT):
-            extent = self.parameterAsExtent(parameters, self.EXTENT, context)
-            if not extent.isNull():  # an empty (zero-width) extent is refused by from_bounds
-                crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
-                bounds = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
-                return AreaOfInterest.from_bounds(bounds, crs.toWkt())
-        source = self.parameterAsSource(parameters, self.AREA, context)
-        if source is None:
-            return None
-        request = QgsFeatureRequest().setNoAttributes()
-        geometries = [f.geometry() for f in source.getFeatures(request) if f.hasGeometry()]
-        polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
-        if not polygons:
-            raise QgsProcessingException("The area layer has no polygon (or none is selected)")
-        union = QgsGeometry.unaryUnion(polygons)
-        return AreaOfInterest.from_wkt(union.asWkt(), source.sourceCrs().toWkt())
 
 
 @contextlib.contextmanager

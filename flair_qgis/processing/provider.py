@@ -31,6 +31,7 @@ def _algorithms() -> list:
     """The provider's algorithms; each module under processing/ contributes its own."""
     from .apply_corrections_algorithm import ApplyCorrectionsAlgorithm
     from .export_patches_algorithm import ExportTrainingPatchesAlgorithm
+    from .plan_algorithm import PlanShardsAlgorithm
     from .polygonize_algorithm import PolygonizeAlgorithm
     from .predict_algorithm import LandCoverAlgorithm
     from .review_zones_algorithm import ReviewZonesAlgorithm
@@ -38,6 +39,7 @@ def _algorithms() -> list:
 
     return [
         LandCoverAlgorithm(),
+        PlanShardsAlgorithm(),
         PolygonizeAlgorithm(),
         ReviewZonesAlgorithm(),
         ZonalStatisticsAlgorithm(),

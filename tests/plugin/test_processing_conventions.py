@@ -22,7 +22,7 @@ def test_every_algorithm_documents_itself(flair_provider):
         if line.startswith("## ")
     }
     algorithms = flair_provider.algorithms()
-    assert len(algorithms) == 6
+    assert len(algorithms) == 7
     for algorithm in algorithms:
         name = algorithm.name()
         assert algorithm.group() and algorithm.groupId(), name
