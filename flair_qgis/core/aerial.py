@@ -773,13 +773,8 @@ class AerialComposition:
         return raw, valid
 
     def normalise(self, raw: np.ndarray) -> np.ndarray:
-        """Model input from raw bands (bands x ... float32): (raw * scale - mean) / std per band."""
-        scaling = self.spec.scaling
-        shape = (-1,) + (1,) * (raw.ndim - 1)
-        scale = np.asarray(scaling.scale, np.float32).reshape(shape)
-        mean = np.asarray(scaling.mean, np.float32).reshape(shape)
-        std = np.asarray(scaling.std, np.float32).reshape(shape)
-        return ((raw * scale - mean) / std).astype(np.float32, copy=False)
+        """Model input from raw bands (bands x ... float32): the bundle's BandScaling, band by band."""
+        return self.spec.scaling.apply(raw, axis=0)
 
     def close(self) -> None:
         """Close the sources this composition opened (not those handed to it)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from .bundle_spec import METADATA_KEY, BundleSpec
-from .errors import BundleError
+from .errors import BundleError, first_line
 
 #: ONNX Runtime's element type of every input and output of a bundle.
 FLOAT = "tensor(float)"
@@ -197,7 +197,7 @@ def _open_session(path: Path) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own pybind exception types
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = first_line(exc)
         raise BundleError(
             f"{path.name} is not a readable ONNX model: {detail}",
             hint="The file may be truncated or corrupt, or not an .onnx model: export or copy it again.",

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from .errors import BundleError
 from .nomenclature import LandCoverClass, Nomenclature
 
@@ -53,6 +55,18 @@ class BandScaling:
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"scale": list(self.scale), "mean": list(self.mean), "std": list(self.std)}
+
+    def apply(self, raw: np.ndarray, axis: int = 0, precision: type = np.float32) -> np.ndarray:
+        """Model values from raw ones, the one place the rule is written: (raw * scale - mean) / std, band by
+        band along `axis`, computed in `precision` (float32 for the aerial image, in the engine and in
+        training alike; float64 for Sentinel-2's monthly means), returned as float32."""
+        shape = [1] * raw.ndim
+        shape[axis] = -1
+        scale, mean, std = (
+            np.asarray(v, dtype=precision).reshape(shape) for v in (self.scale, self.mean, self.std)
+        )
+        values = raw.astype(precision, copy=False)
+        return ((values * scale - mean) / std).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,10 @@ class Cancelled(FlairError):
 
     def __init__(self, message: str = "The run was cancelled; no output was written.") -> None:
         super().__init__(message)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (ONNX Runtime's and torch's run to pages), or its type's
+    name when it has no message: what a user is shown of a third party's error."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .errors import FlairError
+from .errors import FlairError, first_line
 
 CPU = "CPUExecutionProvider"
 #: Providers in the order "auto" prefers them (the first available one that starts wins).
@@ -123,7 +123,7 @@ class Runner:
             raise
         except Exception as exc:  # onnxruntime's own exception types
             raise FlairError(
-                f"ONNX Runtime failed to run the model on {self.provider}: {_first_line(exc)}",
+                f"ONNX Runtime failed to run the model on {self.provider}: {first_line(exc)}",
                 "The bundle may not follow the input/output convention of docs/bundle.md.",
             ) from exc
 
@@ -184,11 +184,6 @@ def create_runner(path: str | Path, device: str = "auto", threads: int | None = 
             raise FlairError(f"ONNX Runtime could not load {Path(path).name}: {exc}") from exc
         session = ort.InferenceSession(str(path), options, providers=[CPU])
         choice = ProviderChoice(
-            choice.requested, (CPU,), f"{choice.providers[0]} failed to start ({_first_line(exc)})"
+            choice.requested, (CPU,), f"{choice.providers[0]} failed to start ({first_line(exc)})"
         )
     return Runner(session, choice)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

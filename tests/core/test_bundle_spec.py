@@ -140,3 +140,27 @@ def test_nomenclatures() -> None:
     assert [flair19_to_flair13(c) for c in (1, 12, 13, 18, 19)] == [1, 12, 13, 13, 13]
     with pytest.raises(ValueError):
         flair19_to_flair13(0)
+
+
+def test_one_scaling_rule_for_the_engine_and_training():
+    """The aerial composition, the Sentinel-2 preparation and the training dataset normalise through
+    BandScaling.apply: the same values, bit for bit, wherever a model's inputs are made."""
+    import numpy as np
+
+    from flair_qgis.core.bundle_spec import BandScaling, flair2_sentinel2_input
+    from flair_qgis.core.sentinel2.timeseries import normalise
+
+    scaling = BandScaling(scale=(0.5, 0.25, 2.0), mean=(1.0, 0.0, -3.0), std=(2.0, 0.5, 4.0))
+    raw = np.random.default_rng(0).uniform(0, 255, (3, 4, 5)).astype(np.float32)
+    expected = np.stack(
+        [(raw[i] * s - m) / d for i, (s, m, d) in enumerate(zip(*scaling.to_dict().values(), strict=True))]
+    )
+    assert np.allclose(scaling.apply(raw), expected, rtol=1e-6)
+    assert scaling.apply(raw).dtype == np.float32
+    frames = np.random.default_rng(1).uniform(0, 10000, (2, 10, 3, 3)).astype(np.float32)
+    spec = flair2_sentinel2_input(3)
+    indices = list(range(10))
+    by_hand = ((frames.astype(np.float64) * np.asarray(spec.scaling.scale)[None, :, None, None]
+                - np.asarray(spec.scaling.mean)[None, :, None, None])
+               / np.asarray(spec.scaling.std)[None, :, None, None]).astype(np.float32)  # fmt: skip
+    assert np.array_equal(normalise(frames, spec, indices), by_hand)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from flair_qgis.core.bundle_spec import BandScaling, flair2_aerial_input, flair2_sentinel2_input
-from flair_qgis.core.errors import FlairError
+from flair_qgis.core.errors import FlairError, first_line
 from flair_qgis.core.nomenclature import FLAIR_13, FLAIR_19, LandCoverClass, Nomenclature
 
 from .models import UTT, AerialUNet
@@ -58,7 +58,7 @@ def load_checkpoint(path: str | Path) -> dict:
             "Save the weights as a plain state dict (torch.save(model.state_dict(), ...)).",
         ) from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise CheckpointError(f"{path.name} is not a PyTorch checkpoint: {_first_line(exc)}") from exc
+        raise CheckpointError(f"{path.name} is not a PyTorch checkpoint: {first_line(exc)}") from exc
     if not isinstance(loaded, dict):
         raise CheckpointError(f"{path.name} holds a {type(loaded).__name__}, not a checkpoint dictionary")
     return loaded
@@ -85,11 +85,7 @@ def _unpickling_reason(exc: BaseException) -> str:
     for line in str(exc).splitlines():
         if "Unsupported" in line or "global" in line.lower():
             return line.strip().removeprefix("WeightsUnpickler error: ")
-    return _first_line(exc)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return first_line(exc)
 
 
 def detect_kind(state: dict[str, torch.Tensor]) -> str:

@@ -157,12 +157,8 @@ def fill_nodata(frames: np.ndarray) -> np.ndarray:
 
 
 def normalise(frames: np.ndarray, spec: Sentinel2Input, band_indices: Sequence[int]) -> np.ndarray:
-    """(raw * scale - mean) / std per band, on the spec's bands. frames: T x 10 x H x W."""
-    selected = frames[:, list(band_indices)]
-    scale = np.asarray(spec.scaling.scale, dtype=np.float64)[None, :, None, None]
-    mean = np.asarray(spec.scaling.mean, dtype=np.float64)[None, :, None, None]
-    std = np.asarray(spec.scaling.std, dtype=np.float64)[None, :, None, None]
-    return ((selected * scale - mean) / std).astype(np.float32)
+    """The spec's BandScaling on its bands, computed in float64 (frames: T x 10 x H x W)."""
+    return spec.scaling.apply(frames[:, list(band_indices)], axis=1, precision=np.float64)
 
 
 def _limit(frames: np.ndarray, frame_dates: list[date], cover: list[float], max_dates: int | None):

@@ -266,12 +266,8 @@ def metadata_vector(entry: dict, encoding: str = DEFAULT_METADATA_ENCODING) -> n
 
 
 def normalise_aerial(raw: np.ndarray, spec: AerialInput) -> np.ndarray:
-    """C x H x W raw values -> (raw * scale - mean) / std per band, float32."""
-    scale, mean, std = (
-        np.asarray(v, dtype=np.float32)[:, None, None]
-        for v in (spec.scaling.scale, spec.scaling.mean, spec.scaling.std)
-    )
-    return (raw.astype(np.float32) * scale - mean) / std
+    """C x H x W raw values -> model values, by the very rule the engine applies (BandScaling.apply)."""
+    return spec.scaling.apply(raw, axis=0)
 
 
 class Flair2Dataset(Dataset):
