@@ -6,7 +6,7 @@ a synthetic FLAIR #2 dataset, exports it (`flair-train export`, checked against 
 The bundle (about 60 MB, too large for the repository) is cached as
 ~/.cache/flair_qgis/demo-bundle-<hash>/flair_utt_demo.onnx, the hash taken over what makes it (the recipe
 below, the quick preset, the synthetic data generator, the model and export code), so it is built once
-(about 10 minutes on 2 idle cores) and rebuilt only when one of those changes. `make demo` runs it and
+(about 5 minutes on 2 idle cores) and rebuilt only when one of those changes. `make demo` runs it and
 needs no training; `make demo-train` runs the same chain as this script before its Processing run. The
 bundle's metadata (`provenance`) says what made it: the synthetic training data and its seed, the preset,
 the epochs, the date and the commands.

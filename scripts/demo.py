@@ -496,8 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         train_and_export(out, bundle, recipe, steps=timed_step)
     elif build_once:
         print(
-            f"demo: the demo bundle is not built on this machine yet: building it once (about 10 minutes "
-            f"on 2 idle cores), cached as {bundle}; later runs go straight to the scene.",
+            f"demo: the demo bundle is not built on this machine yet: building it once (about 5 minutes "
+            f"on 2 idle cores, longer on a busy machine), cached as {bundle}; later runs go straight to the scene.",
             flush=True,
         )
         build_bundle(bundle, recipe, steps=timed_step)
