@@ -32,7 +32,7 @@ from .outputs import (
     OutputWriter,
     check_outputs,
 )
-from .runtime import CPU, Runner, create_runner
+from .runtime import CPU, Runner, create_runner, device_label
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground, prepare_window
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
@@ -372,7 +372,8 @@ class _Run:
                 self.tiles_done += len(item.tiles)
                 self.cloudy_tiles += item.cloudy
                 self.report(
-                    self.tiles_done / total, f"Tile {self.tiles_done} of {total} on {self.runner.provider}"
+                    self.tiles_done / total,
+                    f"Tile {self.tiles_done} of {total} on {device_label(self.runner.provider)}",
                 )
         finally:
             stop.set()

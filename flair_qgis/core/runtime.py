@@ -13,6 +13,21 @@ import onnxruntime as ort
 from .errors import FlairError, first_line
 
 CPU = "CPUExecutionProvider"
+#: How a user is told where the model runs (progress, the dialog, Processing): no ONNX Runtime class names.
+DEVICE_LABELS = {
+    "CPUExecutionProvider": "the CPU",
+    "CUDAExecutionProvider": "the GPU (CUDA)",
+    "TensorrtExecutionProvider": "the GPU (TensorRT)",
+    "DmlExecutionProvider": "the GPU (DirectML)",
+    "CoreMLExecutionProvider": "Apple's Core ML",
+}
+
+
+def device_label(provider: str) -> str:
+    """Where an ONNX Runtime provider runs the model, in words ("the CPU", "the GPU (CUDA)")."""
+    return DEVICE_LABELS.get(provider, provider.removesuffix("ExecutionProvider"))
+
+
 #: Providers in the order "auto" prefers them (the first available one that starts wins).
 PREFERRED = (
     "TensorrtExecutionProvider",

@@ -222,9 +222,13 @@ class PredictionTask(QgsTask):
 
     def _report_success(self) -> None:
         result = self.result
-        text = (
-            f"{Path(result.class_raster).name}: {result.tiles} tiles in {result.seconds:.1f} s on "
-            f"{result.provider}"
+        from .tr import device_text
+
+        text = tr("{name}: {tiles} tiles in {seconds:.1f} s on {device}").format(
+            name=Path(result.class_raster).name,
+            tiles=result.tiles,
+            seconds=result.seconds,
+            device=device_text(result.provider),
         )
         review = self.review
         if review is not None:

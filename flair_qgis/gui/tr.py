@@ -46,3 +46,17 @@ def remove_translation() -> None:
     """Uninstall the plugin's translation (when the plugin is unloaded)."""
     while _installed:
         QCoreApplication.removeTranslator(_installed.pop())
+
+
+def device_text(provider: str) -> str:
+    """Where ONNX Runtime ran the model, in QGIS's language ("the CPU", "le CPU")."""
+    from ..core.runtime import device_label
+
+    labels = {
+        "CPUExecutionProvider": tr("the CPU"),
+        "CUDAExecutionProvider": tr("the GPU (CUDA)"),
+        "TensorrtExecutionProvider": tr("the GPU (TensorRT)"),
+        "DmlExecutionProvider": tr("the GPU (DirectML)"),
+        "CoreMLExecutionProvider": tr("Apple's Core ML"),
+    }
+    return labels.get(provider, device_label(provider))

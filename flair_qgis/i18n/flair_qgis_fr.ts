@@ -849,22 +849,27 @@
             <translation>La carte a été écrite mais n'a pas pu être ajoutée au projet : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="232" />
+            <location filename="../../flair_qgis/gui/task.py" line="227" />
+            <source>{name}: {tiles} tiles in {seconds:.1f} s on {device}</source>
+            <translation>{name} : {tiles} tuiles en {seconds:.1f} s sur {device}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/task.py" line="236" />
             <source>{count} polygons</source>
             <translation>{count} polygones</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="234" />
+            <location filename="../../flair_qgis/gui/task.py" line="238" />
             <source>{count} zones to review ({area:,.0f} m²)</source>
             <translation>{count} zones à revoir ({area:,.0f} m²)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="251" />
+            <location filename="../../flair_qgis/gui/task.py" line="255" />
             <source>Land cover ready, with warnings</source>
             <translation>Occupation du sol prête, avec des avertissements</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="256" />
+            <location filename="../../flair_qgis/gui/task.py" line="260" />
             <source>Land cover ready</source>
             <translation>Occupation du sol prête</translation>
         </message>
@@ -872,6 +877,31 @@
             <location filename="../../flair_qgis/gui/task.py" line="58" />
             <source>FLAIR land cover: {title}</source>
             <translation>Occupation du sol FLAIR : {title}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="56" />
+            <source>the CPU</source>
+            <translation>le CPU</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="57" />
+            <source>the GPU (CUDA)</source>
+            <translation>le GPU (CUDA)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="58" />
+            <source>the GPU (TensorRT)</source>
+            <translation>le GPU (TensorRT)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="59" />
+            <source>the GPU (DirectML)</source>
+            <translation>le GPU (DirectML)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="60" />
+            <source>Apple's Core ML</source>
+            <translation>Core ML d'Apple</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/plugin.py" line="47" />
@@ -1377,6 +1407,11 @@
             <location filename="../../flair_qgis/processing/predict_algorithm.py" line="182" />
             <source>CSV of code, class, hectares and percent of the mapped area per class.</source>
             <translation>CSV du code, de la classe, des hectares et du pourcentage de la surface cartographiée par classe.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="252" />
+            <source>The model ran on {device}: {tiles} tiles in {seconds:.1f} s</source>
+            <translation>Le modèle a tourné sur {device} : {tiles} tuiles en {seconds:.1f} s</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/processing/predict_algorithm.py" line="64" />

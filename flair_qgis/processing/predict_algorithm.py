@@ -211,6 +211,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     ) -> dict[str, Any]:
         from ..core.errors import FlairError
         from ..core.predict import PredictionRequest, predict
+        from ..gui.tr import device_text
         from ..report import statistics_text
         from ..styling import post_processor, qgis_language
 
@@ -248,7 +249,9 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(
-            f"ONNX Runtime ran on {result.provider}: {result.tiles} tiles in {result.seconds:.1f} s"
+            tr("The model ran on {device}: {tiles} tiles in {seconds:.1f} s").format(
+                device=device_text(result.provider), tiles=result.tiles, seconds=result.seconds
+            )
         )
         feedback.pushInfo(statistics_text(result.statistics))
 

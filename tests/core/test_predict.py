@@ -93,7 +93,7 @@ def test_map_is_pixel_exact_georeferenced_styled_and_counted(tmp_path: Path, sce
     assert len(steps) == 1 + 30  # starting, then one step per batch of one tile (CPU)
     fractions = [f for f, _ in steps]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
-    assert steps[-1][1] == "Tile 30 of 30 on CPUExecutionProvider"
+    assert steps[-1][1] == "Tile 30 of 30 on the CPU"
 
 
 def test_tiled_map_equals_the_single_pass_for_a_pointwise_model(tmp_path: Path) -> None:

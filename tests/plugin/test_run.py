@@ -331,6 +331,10 @@ def test_the_dialogs_task_logs_misleading_input_and_refuses_an_empty_map(scene, 
     # The message bar says the map came with warnings, not a plain success.
     ready = bar.get_messages(Qgis.Warning)
     assert any("257 times too dark" in text for text in ready), ready
+    assert any("tiles in" in text and "on the CPU" in text for text in ready), (
+        ready
+    )  # no provider class names
+    assert not any("ExecutionProvider" in text for text in ready)
     assert not any("dark.tif" in text for text in bar.get_messages(Qgis.Success))
     assert refused.result is None and "No aerial pixel has data in the area" in str(refused.error)
     assert any("No aerial pixel has data" in text for text in bar.get_messages(Qgis.Critical))
