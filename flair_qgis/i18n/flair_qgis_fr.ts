@@ -934,64 +934,84 @@
             <translation>Sélectionnez une couche d'occupation du sol FLAIR (ou ses polygones ou ses zones à revoir) dans le panneau Couches.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="35" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="102" />
+            <source>Extent</source>
+            <translation>Emprise</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="103" />
+            <source>The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image.</source>
+            <translation>Le rectangle à cartographier, dans n'importe quel SCR ; vide : les polygones de zone, sinon toute l'image aérienne.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="107" />
+            <source>Area polygons</source>
+            <translation>Polygones de zone</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="38" />
             <source>Aerial image</source>
             <translation>Image aérienne</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="36" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="39" />
             <source>The orthophoto at (or resampled to) the model's pixel size, e.g. 0.2 m; R, G, B bands at least.</source>
             <translation>L'orthophoto à la taille de pixel du modèle (ou rééchantillonnée), par ex. 0,2 m ; au moins les bandes R, V, B.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="42" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="45" />
             <source>Red band</source>
             <translation>Bande rouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="43" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="46" />
             <source>Green band</source>
             <translation>Bande verte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="44" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="47" />
             <source>Blue band</source>
             <translation>Bande bleue</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="50" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="53" />
             <source>Band of the aerial image (default {band}).</source>
             <translation>Bande de l'image aérienne (par défaut {band}).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="54" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="57" />
             <source>Near-infrared layer (default: band 4 of the aerial image)</source>
             <translation>Couche proche infrarouge (par défaut : bande 4 de l'image aérienne)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="55" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="58" />
             <source>Near-infrared band</source>
             <translation>Bande proche infrarouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="56" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="59" />
             <source>Elevation layer (default: band 5 of the aerial image)</source>
             <translation>Couche d'élévation (par défaut : bande 5 de l'image aérienne)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="57" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="60" />
             <source>Elevation band</source>
             <translation>Bande d'élévation</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="62" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="65" />
             <source>A layer of its own (e.g. the IRC ortho, a surface model); empty: the aerial image.</source>
             <translation>Une couche à part (par ex. l'ortho IRC, un modèle de surface) ; vide : l'image aérienne.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="68" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="71" />
             <source>Band of that layer (default 1); without the layer, band of the aerial image (default {band}).</source>
             <translation>Bande de cette couche (par défaut 1) ; sans la couche, bande de l'image aérienne (par défaut {band}).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="87" />
+            <source>Sentinel-2 folder (not needed by aerial-only models)</source>
+            <translation>Dossier Sentinel-2 (inutile pour les modèles aériens seuls)</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="126" />
@@ -1054,47 +1074,42 @@
             <translation>Les corrections sont en {source}, la carte en {target} : elles sont reprojetées.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="106" />
-            <source>Also label predictions at least this confident (0..1; empty: corrections only)</source>
-            <translation>Étiqueter aussi les prédictions au moins aussi sûres (0..1 ; vide : corrections seules)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="112" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="103" />
             <source>e.g. 0.9: pixels the model got right with confidence keep the patch's context.</source>
             <translation>par ex. 0,9 : les pixels que le modèle a bien classés avec assurance gardent le contexte du patch.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="118" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="109" />
             <source>Date of the aerial image (YYYY-MM-DD)</source>
             <translation>Date de l'image aérienne (AAAA-MM-JJ)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="120" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="111" />
             <source>Written into each patch's aerial metadata, for models that use it.</source>
             <translation>Écrite dans les métadonnées aériennes de chaque patch, pour les modèles qui s'en servent.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="125" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="116" />
             <source>Training dataset folder</source>
             <translation>Dossier du jeu d'entraînement</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="126" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="117" />
             <source>A new or empty folder; the dataset appears in it only once complete.</source>
             <translation>Un dossier nouveau ou vide ; le jeu de données n'y apparaît qu'une fois complet.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="129" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="120" />
             <source>Patches written</source>
             <translation>Patchs écrits</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="155" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="146" />
             <source>The corrections must be a file (e.g. map.corrections.gpkg): save the layer to a file first.</source>
             <translation>Les corrections doivent être un fichier (par ex. map.corrections.gpkg) : enregistrez d'abord la couche dans un fichier.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="185" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="176" />
             <source>{patches} training patches in {zones} zone(s) written to {out}</source>
             <translation>{patches} patchs d'entraînement dans {zones} zone(s) écrits dans {out}</translation>
         </message>
@@ -1119,149 +1134,134 @@
             <translation>Un fichier de polygones avec la bonne classe dans un champ « code » (par ex. map.corrections.gpkg).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="77" />
-            <source>Sentinel-2 folder (not needed by aerial-only models)</source>
-            <translation>Dossier Sentinel-2 (inutile pour les modèles aériens seuls)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="81" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="75" />
             <source>The folder of acquisitions the map was made with; each zone's super-area is read from it.</source>
             <translation>Le dossier d'acquisitions avec lequel la carte a été faite ; la super-zone de chaque zone y est lue.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="89" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="80" />
             <source>Model bundle the map was made with (.onnx)</source>
             <translation>Modèle avec lequel la carte a été faite (.onnx)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="91" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="82" />
             <source>Its bands, pixel size and tile size shape the patches, as they shaped the run.</source>
             <translation>Ses bandes, sa taille de pixel et sa taille de tuile définissent les patchs, comme elles ont défini le calcul.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="97" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="88" />
             <source>Confidence raster of the map</source>
             <translation>Raster de confiance de la carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="99" />
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="90" />
             <source>The map's .confidence.tif; needed only to label confident predictions too.</source>
             <translation>Le .confidence.tif de la carte ; nécessaire seulement pour étiqueter aussi les prédictions sûres.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="102" />
-            <source>Extent</source>
-            <translation>Emprise</translation>
+            <location filename="../../flair_qgis/processing/export_patches_algorithm.py" line="97" />
+            <source>Also label predictions at least this confident (0..1; empty: corrections only)</source>
+            <translation>Étiqueter aussi les prédictions au moins aussi sûres (0..1 ; vide : corrections seules)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="103" />
-            <source>The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image.</source>
-            <translation>Le rectangle à cartographier, dans n'importe quel SCR ; vide : les polygones de zone, sinon toute l'image aérienne.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="112" />
-            <source>Area polygons</source>
-            <translation>Polygones de zone</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="116" />
-            <source>Polygons to map (their union, e.g. a département), in any CRS; used when no extent is given.</source>
-            <translation>Polygones à cartographier (leur union, par ex. un département), dans n'importe quel SCR ; utilisés si aucune emprise n'est donnée.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="125" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="107" />
             <source>Shard size (px of the map, about)</source>
             <translation>Taille des morceaux (px de la carte, environ)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="130" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="112" />
             <source>Side of a shard in output pixels (8192 px: 1.6 km at 0.2 m); larger shards waste less.</source>
             <translation>Côté d'un morceau en pixels de la carte (8192 px : 1,6 km à 0,2 m) ; de plus grands morceaux gaspillent moins.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="136" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="118" />
             <source>Also write the confidence</source>
             <translation>Écrire aussi la confiance</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="137" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="119" />
             <source>Each shard writes its confidence raster.</source>
             <translation>Chaque morceau écrit son raster de confiance.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="141" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="123" />
             <source>Also write the class probabilities</source>
             <translation>Écrire aussi les probabilités des classes</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="142" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="124" />
             <source>One band per class, per shard.</source>
             <translation>Une bande par classe, par morceau.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="148" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="130" />
             <source>Plan</source>
             <translation>Plan</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="148" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="130" />
             <source>JSON files (*.json)</source>
             <translation>Fichiers JSON (*.json)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="149" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="131" />
             <source>The plan file (.json); its folder receives the shards and the merged map.</source>
             <translation>Le fichier du plan (.json) ; son dossier reçoit les morceaux et la carte fusionnée.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="152" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="134" />
             <source>Shards</source>
             <translation>Morceaux</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="153" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="135" />
             <source>Area of the plan (km²)</source>
             <translation>Surface du plan (km²)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="186" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="168" />
             <source>{count} shards over {area:.3f} km² in {path}</source>
             <translation>{count} morceaux sur {area:.3f} km² dans {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="191" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="173" />
             <source>Compute it with: python -m flair_qgis run-plan {path} --scheduler local:N</source>
             <translation>Calculez-le avec : python -m flair_qgis run-plan {path} --scheduler local:N</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="49" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="54" />
             <source>Plan a large run in shards (for a cluster)</source>
             <translation>Planifier un grand calcul en morceaux (pour une grappe de calcul)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="58" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="63" />
             <source>Writes the plan of a large run, split into shards that workers compute on a cluster.</source>
             <translation>Écrit le plan d'un grand calcul, découpé en morceaux que des nœuds de calcul traitent sur une grappe.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="61" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="66" />
             <source>Checks the inputs as a run would and writes the plan of a large run (a département): a JSON file listing the inputs, the model bundle and its SHA-256, the options and the shards, pieces of the area aligned on the tile grid that give, together, the very map one run would. The shards and the merged map are written beside the plan. Compute it outside QGIS: `python -m flair_qgis run-plan PLAN.json --scheduler local:4` (this machine's cores), `--scheduler slurm` (a SLURM cluster through Dask) or `run-shard PLAN.json N` per shard (a job array); then open the merged &lt;plan&gt;.vrt in QGIS, styled like a map of the dialog. The workers read files: every aerial layer must be a local raster file (a VRT of tiles is fine).</source>
             <translation>Vérifie les entrées comme le ferait un calcul et écrit le plan d'un grand calcul (un département) : un fichier JSON qui liste les entrées, le modèle et son SHA-256, les options et les morceaux, des parties de la zone alignées sur la grille des tuiles qui donnent ensemble la carte même qu'un seul calcul donnerait. Les morceaux et la carte fusionnée sont écrits à côté du plan. Calculez-le hors de QGIS : `python -m flair_qgis run-plan PLAN.json --scheduler local:4` (les cœurs de cette machine), `--scheduler slurm` (une grappe SLURM via Dask) ou `run-shard PLAN.json N` par morceau (un tableau de tâches) ; puis ouvrez le &lt;plan&gt;.vrt fusionné dans QGIS, stylé comme une carte de la fenêtre. Les nœuds lisent des fichiers : chaque couche aérienne doit être un fichier raster local (un VRT de dalles convient).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="91" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="89" />
             <source>A folder the workers can read, with the year's Level-2A acquisitions over the area.</source>
             <translation>Un dossier que les nœuds peuvent lire, avec les acquisitions de niveau 2A de l'année sur la zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="96" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="93" />
             <source>Model bundle (.onnx)</source>
             <translation>Modèle (.onnx)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="97" />
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="94" />
             <source>The model every worker runs; its SHA-256 is recorded, so a changed file is refused.</source>
             <translation>Le modèle que chaque nœud exécute ; son SHA-256 est enregistré, si bien qu'un fichier modifié est refusé.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/processing/plan_algorithm.py" line="99" />
+            <source>Polygons to map (their union, e.g. a département), in any CRS; used when no extent is given.</source>
+            <translation>Polygones à cartographier (leur union, par ex. un département), dans n'importe quel SCR ; utilisés si aucune emprise n'est donnée.</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/processing/polygonize_algorithm.py" line="101" />
@@ -1334,97 +1334,97 @@
             <translation>Polygones d'occupation du sol</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="111" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="110" />
             <source>A folder of Level-2A acquisitions of the year (ESA SAFE folders or zips, Theia, GeoTIFFs).</source>
             <translation>Un dossier d'acquisitions de niveau 2A de l'année (dossiers ou zips SAFE de l'ESA, Theia, GeoTIFF).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="119" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="115" />
             <source>An ONNX model with its FLAIR description (python -m flair_qgis info BUNDLE shows it).</source>
             <translation>Un modèle ONNX avec sa description FLAIR (python -m flair_qgis info MODELE l'affiche).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="138" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="119" />
             <source>Polygons to map (their union), in any CRS; used when no extent is given.</source>
             <translation>Polygones à cartographier (leur union), dans n'importe quel SCR ; utilisés si aucune emprise n'est donnée.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="149" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="129" />
             <source>0: the GPU when ONNX Runtime finds one, else the CPU; 1: GPU only; 2: CPU only.</source>
             <translation>0 : le GPU si ONNX Runtime en trouve un, sinon le CPU ; 1 : GPU seulement ; 2 : CPU seulement.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="154" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="134" />
             <source>Overlap between tiles (px; empty: an eighth of a tile)</source>
             <translation>Recouvrement entre tuiles (px ; vide : un huitième de tuile)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="161" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="141" />
             <source>Batch size (tiles)</source>
             <translation>Taille de lot (tuiles)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="166" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="146" />
             <source>Pixels shared by neighbouring tiles, blended so that tile edges do not show.</source>
             <translation>Pixels partagés par des tuiles voisines, fondus pour que les bords des tuiles ne se voient pas.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="167" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="147" />
             <source>Tiles run together; more is faster on a GPU and needs more memory.</source>
             <translation>Tuiles calculées ensemble ; plus est plus rapide sur GPU et demande plus de mémoire.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="173" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="153" />
             <source>GeoTIFF of class codes (uint8, 0 = no data), styled with the palette and class names.</source>
             <translation>GeoTIFF de codes de classes (uint8, 0 = pas de donnée), stylé avec la palette et les noms de classes.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="176" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="156" />
             <source>GeoTIFF of the winning class's probability in percent (0..100; scale 0.01 gives 0..1).</source>
             <translation>GeoTIFF de la probabilité de la classe retenue en pourcentage (0..100 ; l'échelle 0,01 donne 0..1).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="177" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="157" />
             <source>Class probabilities</source>
             <translation>Probabilités des classes</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="179" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="159" />
             <source>GeoTIFF with one band per class: its probability, 0..255 for 0..1 (band tag CODE).</source>
             <translation>GeoTIFF à une bande par classe : sa probabilité, 0..255 pour 0..1 (étiquette de bande CODE).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="160" />
             <source>Statistics</source>
             <translation>Statistiques</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="180" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="160" />
             <source>CSV files (*.csv)</source>
             <translation>Fichiers CSV (*.csv)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="182" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="162" />
             <source>CSV of code, class, hectares and percent of the mapped area per class.</source>
             <translation>CSV du code, de la classe, des hectares et du pourcentage de la surface cartographiée par classe.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="252" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="232" />
             <source>The model ran on {device}: {tiles} tiles in {seconds:.1f} s</source>
             <translation>Le modèle a tourné sur {device} : {tiles} tuiles en {seconds:.1f} s</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="64" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="69" />
             <source>Land cover (FLAIR U-T&amp;T)</source>
             <translation>Occupation du sol (FLAIR U-T&amp;T)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="73" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="78" />
             <source>A FLAIR #2 land-cover map from an aerial image and a year of Sentinel-2, by a model bundle.</source>
             <translation>Une carte d'occupation du sol FLAIR #2 d'après une image aérienne et une année de Sentinel-2, par un modèle.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="78" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="83" />
             <source>Maps land cover (FLAIR #2 classes) from an aerial image (R, G, B, NIR, elevation) and a folder of Sentinel-2 acquisitions with a model bundle (.onnx) run by ONNX Runtime.&lt;br&gt;Bands: R, G, B come from the aerial layer; NIR and elevation from their own layers when given (band 1 unless set), else from bands 4 and 5 of the aerial layer.&lt;br&gt;Area: the extent, else the polygons of the area layer (selected ones when 'selected features only' is ticked), else the whole aerial layer.&lt;br&gt;Outputs: the class raster (class codes, styled with the official palette), optionally the confidence (percent) and the probability of every class, and the hectares and percent of each class (CSV).</source>
             <translation>Cartographie l'occupation du sol (classes FLAIR #2) d'après une image aérienne (R, V, B, PIR, élévation) et un dossier d'acquisitions Sentinel-2, avec un modèle (.onnx) exécuté par ONNX Runtime.&lt;br&gt;Bandes : R, V, B viennent de la couche aérienne ; PIR et élévation de leurs propres couches si elles sont données (bande 1 sauf indication), sinon des bandes 4 et 5 de la couche aérienne.&lt;br&gt;Zone : l'emprise, sinon les polygones de la couche de zone (ceux sélectionnés si « entités sélectionnées uniquement » est coché), sinon toute la couche aérienne.&lt;br&gt;Sorties : le raster de classes (codes de classes, stylé avec la palette officielle), en option la confiance (en pourcentage) et la probabilité de chaque classe, et les hectares et pourcentages de chaque classe (CSV).</translation>
         </message>

@@ -23,6 +23,9 @@ NIR_LAYER = "NIR_LAYER"
 NIR_BAND = "NIR_BAND"
 ELEVATION_LAYER = "ELEVATION_LAYER"
 ELEVATION_BAND = "ELEVATION_BAND"
+SENTINEL2 = "SENTINEL2"
+EXTENT = "EXTENT"
+AREA = "AREA"
 
 
 def add_aerial_parameters(algorithm: QgsProcessingAlgorithm) -> None:
@@ -71,6 +74,39 @@ def add_aerial_parameters(algorithm: QgsProcessingAlgorithm) -> None:
                 ).format(band=fallback),
             )
         )
+
+
+def add_sentinel2_parameter(algorithm: QgsProcessingAlgorithm, help_text: str) -> None:
+    """The Sentinel-2 folder (optional: aerial-only models do without), with the algorithm's own help."""
+    from qgis.core import QgsProcessingParameterFile
+
+    from .review_base import tr, with_help
+
+    parameter = QgsProcessingParameterFile(
+        SENTINEL2,
+        tr("Sentinel-2 folder (not needed by aerial-only models)"),
+        behavior=QgsProcessingParameterFile.Behavior.Folder,
+        optional=True,
+    )
+    algorithm.addParameter(with_help(parameter, help_text))
+
+
+def add_area_parameters(algorithm: QgsProcessingAlgorithm, polygons_help: str) -> None:
+    """The area to map: an extent, else the union of polygons (read back by area_of_interest)."""
+    from qgis.core import QgsProcessing, QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource
+
+    from .review_base import tr, with_help
+
+    algorithm.addParameter(
+        with_help(
+            QgsProcessingParameterExtent(EXTENT, tr("Extent"), optional=True),
+            tr("The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image."),
+        )
+    )
+    polygons = QgsProcessingParameterFeatureSource(
+        AREA, tr("Area polygons"), [QgsProcessing.SourceType.TypeVectorPolygon], optional=True
+    )
+    algorithm.addParameter(with_help(polygons, polygons_help))
 
 
 def aerial_band_choices(
@@ -158,8 +194,8 @@ def area_of_interest(
     algorithm: QgsProcessingAlgorithm,
     parameters: dict[str, Any],
     context: QgsProcessingContext,
-    extent_key: str,
-    area_key: str,
+    extent_key: str = EXTENT,
+    area_key: str = AREA,
 ):
     """The area of interest: the extent if given, else the area layer's polygons (their union), else None."""
     from qgis.core import QgsFeatureRequest, QgsGeometry, QgsWkbTypes

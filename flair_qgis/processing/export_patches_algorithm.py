@@ -20,7 +20,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .aerial_parameters import add_aerial_parameters, aerial_band_sources
+from .aerial_parameters import SENTINEL2, add_aerial_parameters, add_sentinel2_parameter, aerial_band_sources
 from .review_base import ReviewAlgorithm, raster_path, run_review, tr, with_help
 
 
@@ -29,7 +29,7 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
 
     CLASSES = "CLASSES"
     CORRECTIONS = "CORRECTIONS"
-    SENTINEL2 = "SENTINEL2"
+    SENTINEL2 = SENTINEL2
     BUNDLE = "BUNDLE"
     CONFIDENCE = "CONFIDENCE"
     CONFIDENT = "CONFIDENT"
@@ -70,18 +70,9 @@ class ExportTrainingPatchesAlgorithm(ReviewAlgorithm):
             )
         )
         add_aerial_parameters(self)
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterFile(
-                    self.SENTINEL2,
-                    tr("Sentinel-2 folder (not needed by aerial-only models)"),
-                    behavior=QgsProcessingParameterFile.Behavior.Folder,
-                    optional=True,
-                ),
-                tr(
-                    "The folder of acquisitions the map was made with; each zone's super-area is read from it."
-                ),
-            )
+        add_sentinel2_parameter(
+            self,
+            tr("The folder of acquisitions the map was made with; each zone's super-area is read from it."),
         )
         self.addParameter(
             with_help(

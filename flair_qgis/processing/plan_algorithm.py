@@ -7,15 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterExtent,
-    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
@@ -24,17 +21,25 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..gui.tr import tr
 from ..paths import resource
-from .aerial_parameters import add_aerial_parameters, aerial_band_files, area_of_interest
+from .aerial_parameters import (
+    AREA,
+    EXTENT,
+    SENTINEL2,
+    add_aerial_parameters,
+    add_area_parameters,
+    add_sentinel2_parameter,
+    aerial_band_files,
+    area_of_interest,
+)
 from .review_base import DOCS_URL, with_help
 
 
 class PlanShardsAlgorithm(QgsProcessingAlgorithm):
     """The plan of a large run, split into shards that give the same map as one run."""
 
-    SENTINEL2 = "SENTINEL2"
+    SENTINEL2 = SENTINEL2
     BUNDLE = "BUNDLE"
-    EXTENT = "EXTENT"
-    AREA = "AREA"
+    EXTENT, AREA = EXTENT, AREA
     SHARD_SIZE = "SHARD_SIZE"
     CONFIDENCE = "CONFIDENCE"
     PROBABILITIES = "PROBABILITIES"
@@ -80,16 +85,8 @@ class PlanShardsAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config: dict | None = None) -> None:
         add_aerial_parameters(self)
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterFile(
-                    self.SENTINEL2,
-                    tr("Sentinel-2 folder (not needed by aerial-only models)"),
-                    behavior=QgsProcessingParameterFile.Behavior.Folder,
-                    optional=True,
-                ),
-                tr("A folder the workers can read, with the year's Level-2A acquisitions over the area."),
-            )
+        add_sentinel2_parameter(
+            self, tr("A folder the workers can read, with the year's Level-2A acquisitions over the area.")
         )
         self.addParameter(
             with_help(
@@ -97,26 +94,11 @@ class PlanShardsAlgorithm(QgsProcessingAlgorithm):
                 tr("The model every worker runs; its SHA-256 is recorded, so a changed file is refused."),
             )
         )
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterExtent(self.EXTENT, tr("Extent"), optional=True),
-                tr(
-                    "The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image."
-                ),
-            )
-        )
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterFeatureSource(
-                    self.AREA,
-                    tr("Area polygons"),
-                    [QgsProcessing.SourceType.TypeVectorPolygon],
-                    optional=True,
-                ),
-                tr(
-                    "Polygons to map (their union, e.g. a département), in any CRS; used when no extent is given."
-                ),
-            )
+        add_area_parameters(
+            self,
+            tr(
+                "Polygons to map (their union, e.g. a département), in any CRS; used when no extent is given."
+            ),
         )
         self.addParameter(
             with_help(

@@ -12,15 +12,12 @@ from typing import Any
 
 from qgis.core import (
     QgsApplication,
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterExtent,
-    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
@@ -30,7 +27,16 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..gui.tr import tr
 from ..paths import resource
-from .aerial_parameters import add_aerial_parameters, aerial_band_sources, area_of_interest
+from .aerial_parameters import (
+    AREA,
+    EXTENT,
+    SENTINEL2,
+    add_aerial_parameters,
+    add_area_parameters,
+    add_sentinel2_parameter,
+    aerial_band_sources,
+    area_of_interest,
+)
 from .review_base import with_help
 
 DEVICES = ("auto", "gpu", "cpu")
@@ -39,10 +45,9 @@ DEVICES = ("auto", "gpu", "cpu")
 class LandCoverAlgorithm(QgsProcessingAlgorithm):
     """Land cover (FLAIR U-T&T): a class raster, optional confidence and probabilities, statistics."""
 
-    SENTINEL2 = "SENTINEL2"
+    SENTINEL2 = SENTINEL2
     BUNDLE = "BUNDLE"
-    EXTENT = "EXTENT"
-    AREA = "AREA"
+    EXTENT, AREA = EXTENT, AREA
     DEVICE = "DEVICE"
     OVERLAP = "OVERLAP"
     BATCH_SIZE = "BATCH_SIZE"
@@ -100,18 +105,9 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config: dict | None = None) -> None:
         add_aerial_parameters(self)
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterFile(
-                    self.SENTINEL2,
-                    tr("Sentinel-2 folder (not needed by aerial-only models)"),
-                    behavior=QgsProcessingParameterFile.Behavior.Folder,
-                    optional=True,
-                ),
-                tr(
-                    "A folder of Level-2A acquisitions of the year (ESA SAFE folders or zips, Theia, GeoTIFFs)."
-                ),
-            )
+        add_sentinel2_parameter(
+            self,
+            tr("A folder of Level-2A acquisitions of the year (ESA SAFE folders or zips, Theia, GeoTIFFs)."),
         )
         self.addParameter(
             with_help(
@@ -119,24 +115,8 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
                 tr("An ONNX model with its FLAIR description (python -m flair_qgis info BUNDLE shows it)."),
             )
         )
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterExtent(self.EXTENT, tr("Extent"), optional=True),
-                tr(
-                    "The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image."
-                ),
-            )
-        )
-        self.addParameter(
-            with_help(
-                QgsProcessingParameterFeatureSource(
-                    self.AREA,
-                    tr("Area polygons"),
-                    [QgsProcessing.SourceType.TypeVectorPolygon],
-                    optional=True,
-                ),
-                tr("Polygons to map (their union), in any CRS; used when no extent is given."),
-            )
+        add_area_parameters(
+            self, tr("Polygons to map (their union), in any CRS; used when no extent is given.")
         )
         self.addParameter(
             with_help(
