@@ -177,6 +177,19 @@ def parse_aerial(values: Sequence[str]) -> Any:
     return items
 
 
+def area_argument(args: argparse.Namespace, aerial: Any) -> Any:
+    """The area of --area (in the first aerial raster's CRS unless @CRS follows) or --area-file, None for
+    the whole image: one reading for `predict` and `plan`."""
+    from .core.aerial import AreaOfInterest, RasterioSource
+
+    if args.area:
+        first = aerial if isinstance(aerial, str) else aerial[0][0]
+        return parse_area(args.area, RasterioSource(first).crs)
+    if args.area_file:
+        return AreaOfInterest.from_geojson_file(args.area_file)
+    return None
+
+
 def parse_area(text: str, default_crs: str) -> Any:
     """'xmin,ymin,xmax,ymax[@CRS]' -> an AreaOfInterest (in `default_crs` when no CRS is given)."""
     from .core.aerial import AreaOfInterest
@@ -226,16 +239,10 @@ def _devices(out: TextIO) -> int:
 
 
 def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .core.aerial import AreaOfInterest, RasterioSource
     from .core.predict import PredictionRequest, predict
 
     aerial = parse_aerial(args.aerial)
-    area = None
-    if args.area:
-        first = aerial if isinstance(aerial, str) else aerial[0][0]
-        area = parse_area(args.area, RasterioSource(first).crs)
-    elif args.area_file:
-        area = AreaOfInterest.from_geojson_file(args.area_file)
+    area = area_argument(args, aerial)
     request = PredictionRequest(
         aerial=aerial,
         bundle=args.model,
@@ -535,18 +542,12 @@ def add_shards_parser(commands: Any) -> None:
 
 def run_shards_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run `plan`, `run-plan`, `run-shard` or `merge`."""
-    from .core.aerial import AreaOfInterest, RasterioSource
     from .core.shard_merge import merge_plan
     from .core.shards import make_plan, read_plan, run_shard
 
     if args.command == "plan":
         aerial = parse_aerial(args.aerial)
-        area = None
-        if args.area:
-            first = aerial if isinstance(aerial, str) else aerial[0][0]
-            area = parse_area(args.area, RasterioSource(first).crs)
-        elif args.area_file:
-            area = AreaOfInterest.from_geojson_file(args.area_file)
+        area = area_argument(args, aerial)
         plan = make_plan(
             args.plan,
             aerial,
