@@ -72,7 +72,8 @@ def square(col: int, row: int, side: int) -> str:
     return f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"
 
 
-def write_corrections(path: Path, rows: list[tuple[str, int, str]]) -> Path:
+def write_corrections(path: Path, rows: list[tuple[str, int, str]], author: str = "") -> Path:
+    """A corrections GeoPackage (the layer and fields of review/corrections.py) holding (WKT, code, date) rows."""
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(2154)
     dataset = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
@@ -84,6 +85,7 @@ def write_corrections(path: Path, rows: list[tuple[str, int, str]]) -> Path:
         feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
         feature[schema.FIELD_CODE] = code
         feature[schema.FIELD_DATE] = when
+        feature[schema.FIELD_AUTHOR] = author
         layer.CreateFeature(feature)
     dataset = None
     return path

@@ -16,17 +16,15 @@ import numpy as np
 import onnx
 import pytest
 import rasterio
-from osgeo import ogr, osr
 from rasterio.transform import from_origin
 
 from flair_qgis import cli as engine_cli
 from flair_qgis.core.bundle_spec import METADATA_KEY, BundleSpec
 from flair_qgis.core.predict import PredictionRequest, predict
-from flair_qgis.review import schema
-from flair_qgis.review.corrections import CORRECTION_FIELDS
 from flair_qgis.review.training_patches import PatchExport, export_training_patches
 from flair_training import cli
 from flair_training.synth import draw_aerial, write_aerial, write_labels
+from tests.training.test_correction_patches import write_corrections as write_geopackage
 
 pytestmark = pytest.mark.slow
 
@@ -107,30 +105,17 @@ def write_base_dataset(scene: dict, root: Path) -> None:
 
 def write_corrections(scene: dict, path: Path) -> int:
     """The reviewer's corrections: every conifer stand of the top half, redrawn as coniferous."""
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(2154)
-    dataset = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = dataset.CreateLayer(schema.CORRECTIONS_LAYER_NAME, srs, ogr.wkbPolygon)
-    for name, kind in CORRECTION_FIELDS:
-        layer.CreateField(ogr.FieldDefn(name, kind))
-    count = 0
+    rows = []
     for c0, r0, c1, r1, code in scene["parcels"]:
         if code != CONIFEROUS or r0 >= CORRECTED_ROWS:
             continue
         r1 = min(r1, CORRECTED_ROWS)
         x0, x1 = ORIGIN[0] + c0 * GSD, ORIGIN[0] + c1 * GSD
         y0, y1 = ORIGIN[1] - r0 * GSD, ORIGIN[1] - r1 * GSD
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetGeometry(
-            ogr.CreateGeometryFromWkt(f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))")
-        )
-        feature[schema.FIELD_CODE] = CONIFEROUS
-        feature[schema.FIELD_AUTHOR] = "A. Reviewer"
-        feature[schema.FIELD_DATE] = f"2026-12-02T10:{count:02d}:00"
-        layer.CreateFeature(feature)
-        count += 1
-    dataset = None
-    return count
+        wkt = f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"
+        rows.append((wkt, CONIFEROUS, f"2026-12-02T10:{len(rows):02d}:00"))
+    write_geopackage(path, rows, author="A. Reviewer")
+    return len(rows)
 
 
 def run_bundle(scene: dict, bundle: Path, output: Path) -> np.ndarray:
