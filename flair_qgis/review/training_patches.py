@@ -240,6 +240,7 @@ def _written_patches(
     size = aerial.spec.tile_size
     cells = _cells(corrections, grid, size)
     burner = _CorrectionBurner(corrections, result.grid.crs_wkt)
+    classes_dataset = gdal.Open(str(result.path)) if request.confident is not None else None
     written: list[_Patch] = []
     for index, (col, row) in enumerate(cells):
         if is_cancelled is not None and is_cancelled():
@@ -253,7 +254,7 @@ def _written_patches(
         corrected = labels != UNLABELLED
         predicted = np.zeros_like(corrected)
         if request.confident is not None:
-            codes, scores = _map_window(result, confidence, transform, size)
+            codes, scores = _map_window(result, classes_dataset, confidence, transform, size)
             predicted = ~corrected & (codes != CLASS_NODATA) & (scores >= request.confident)
             labels[predicted] = codes[predicted]
         labels[~valid] = UNLABELLED
@@ -298,7 +299,9 @@ class _CorrectionBurner:
         return target.GetRasterBand(1).ReadAsArray().astype(np.uint8)
 
 
-def _map_window(result: ClassResult, confidence, transform, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _map_window(
+    result: ClassResult, source, confidence, transform, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The map's codes and confidence (0..1) on a patch; nodata outside the map."""
     gt = result.grid.geotransform
     col0 = round((transform.c - gt[0]) / gt[1])
@@ -309,7 +312,6 @@ def _map_window(result: ClassResult, confidence, transform, size: int) -> tuple[
     c1, r1 = min(col0 + size, result.grid.width), min(row0 + size, result.grid.height)
     if c1 <= c0 or r1 <= r0:
         return codes, scores
-    source = gdal.Open(str(result.path))
     block = (slice(r0 - row0, r1 - row0), slice(c0 - col0, c1 - col0))
     codes[block] = source.GetRasterBand(1).ReadAsArray(c0, r0, c1 - c0, r1 - r0)
     band = confidence.GetRasterBand(1)
