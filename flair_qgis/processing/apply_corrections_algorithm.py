@@ -70,6 +70,7 @@ class ApplyCorrectionsAlgorithm(ReviewAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        from ..core.errors import FlairError
         from ..review import schema
         from ..review.corrections import Correction, apply_corrections
         from ..review.result import read_class_result
@@ -84,7 +85,10 @@ class ApplyCorrectionsAlgorithm(ReviewAlgorithm):
             raise QgsProcessingException(
                 tr("The corrections have no 'code' field: it holds the right class of each polygon.")
             )
-        result = run_review(feedback, lambda **_: read_class_result(classes))
+        try:
+            result = read_class_result(classes)
+        except FlairError as exc:  # not a FLAIR map: said before the corrections are read
+            raise QgsProcessingException(str(exc)) from exc
         map_crs = QgsCoordinateReferenceSystem.fromWkt(result.grid.crs_wkt)
         transform = None
         if source.sourceCrs().isValid() and source.sourceCrs() != map_crs:
