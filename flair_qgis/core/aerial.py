@@ -23,13 +23,13 @@ import rasterio.features
 import rasterio.vrt
 import rasterio.warp
 from affine import Affine
-from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from .bundle_spec import AerialInput
 from .errors import InputError
+from .gdal_runtime import RASTERIO_ERRORS
 from .geodesy import SCALE_TOLERANCE, scale_from_segments
 
 log = logging.getLogger(__name__)
@@ -289,7 +289,7 @@ class RasterioSource:
                 if inner is not None:
                     return self._read_rescaled(ds, list(bands), inner, shape, resampling)
             return self._read_warped(ds, list(bands), crs, target, shape, resampling)
-        except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+        except RASTERIO_ERRORS as exc:
             raise self._read_error(ds, exc) from exc
 
     def _read_error(self, ds: rasterio.io.DatasetReader, exc: BaseException) -> InputError:
@@ -487,7 +487,7 @@ def ground_scale(crs: str, x: float, y: float) -> float:
     xs, ys = [x - d, x + d, x, x], [y, y, y - d, y + d]
     try:
         lons, lats = rasterio.warp.transform(_crs(crs), _crs("EPSG:4326"), xs, ys)
-    except (rasterio.errors.RasterioError, CPLE_BaseError):
+    except RASTERIO_ERRORS:
         return 1.0
     if not all(math.isfinite(v) for v in (*lons, *lats)):
         return 1.0
@@ -505,7 +505,7 @@ def _source_files(ds: rasterio.io.DatasetReader) -> list[str]:
     """The plain files a dataset reads besides its own (a VRT's sources), as GDAL resolved them."""
     try:
         files = list(ds.files)
-    except (rasterio.errors.RasterioError, CPLE_BaseError):
+    except RASTERIO_ERRORS:
         return []
     own = Path(ds.name)
     return [f for f in files[1:] if not f.startswith("/vsi") and Path(f) != own]
@@ -513,13 +513,13 @@ def _source_files(ds: rasterio.io.DatasetReader) -> list[str]:
 
 def _gdal_message(exc: BaseException) -> str:
     """GDAL's own text for a failure: the first error in `exc`'s chain that is not rasterio's
-    "See previous exception" wrapper."""
+    "See previous exception" wrapper, without the "Read or write failed." rasterio 1.3 puts before it."""
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 10:
         text = str(current)
         if text and "See previous exception" not in text:
-            return text
+            return text.removeprefix("Read or write failed. ")
         current = current.__cause__ or current.__context__
         seen += 1
     return str(exc)
@@ -564,7 +564,7 @@ def _footprint(source: RasterSource, crs: str) -> Bounds:
         bounds = rasterio.warp.transform_bounds(
             _crs(source.crs), _crs(crs), left, bottom, right, top, densify_pts=21
         )
-    except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+    except RASTERIO_ERRORS as exc:
         raise InputError(
             f"{source.name} is in {crs_label(source.crs)}, which cannot be transformed to the map's CRS "
             f"{crs_label(crs)} (no coordinate operation between them).",
@@ -909,7 +909,7 @@ class AreaOfInterest:
             geometry = _densified(self.geometry) if self.is_box else self.geometry
             try:
                 self._reprojected[crs] = rasterio.warp.transform_geom(_crs(self.crs), _crs(crs), geometry)
-            except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+            except RASTERIO_ERRORS as exc:
                 raise InputError(
                     f"The area cannot be transformed from {crs_label(self.crs)} to {crs_label(crs)}: {exc}"
                 ) from exc
