@@ -334,7 +334,7 @@ def manual_steps(
 ) -> str:
     """What to do by hand, as text shown to the user: the pip command for `packages` (when pip cannot run
     from QGIS) and how to get `system`, the dependencies that come from the system's packages."""
-    lines = list(SYSTEM_RASTERIO) + [""] if any(dep.module == "rasterio" for dep in system) else []
+    lines = list(SYSTEM_RASTERIO) + [""] if any(dep.requirement == "rasterio" for dep in system) else []
     if packages:
         lines += _pip_steps(packages, python, target)
     return "\n".join(lines).rstrip("\n")
