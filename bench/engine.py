@@ -255,10 +255,34 @@ def _engine_case(case: dict[str, Any]) -> dict[str, Any]:
         "first": times[0],
         "last": times[-1],
         "waited": result.waited_for_data,
+        "stages": result.stages,
     }
     if case.get("verify"):
         figures["mismatches"] = verify_known_answer(Path(case["aerial"]), result.class_raster)
     return figures
+
+
+def stage_split(figures: dict[str, Any]) -> str:
+    """The time split of one engine run (PredictionResult.stages) as Markdown: the calling thread's stages
+    add up to the run's wall time, the reader thread's run meanwhile (their share is of the same wall time)."""
+    from flair_qgis.core.predict import MAIN_STAGES, READER_STAGES
+
+    stages, wall = figures["stages"], figures["seconds"]
+    accounted = sum(stages[name] for name in MAIN_STAGES)
+    lines = [
+        f"Where the time of one engine run goes ({figures['tiles']} tiles, {wall:.1f} s wall time in its child "
+        "process, measured by the engine's stage timers):",
+        "",
+        "| thread | stage | seconds | share of wall time |",
+        "|---|---|---|---|",
+    ]
+    rows = [("inference", name) for name in MAIN_STAGES]
+    rows.append(("inference", "other (checks, grid, bookkeeping)"))
+    rows += [("reader (overlapped)", name) for name in READER_STAGES]
+    for thread, name in rows:
+        seconds = stages.get(name, wall - accounted)
+        lines.append(f"| {thread} | {name} | {seconds:.2f} | {100 * seconds / wall:.0f} % |")
+    return "\n".join(lines)
 
 
 def verify_known_answer(ortho: Path, classes: Path, windows: int = 6, size: int = 300) -> int:
@@ -392,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
         default="cpu",
         help="where the engine and the torch loop run (cpu)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only the U-T&T engine run on the --heavy-tiles tiles, and where its time goes",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -399,11 +428,37 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     areas = [float(a) for a in (args.areas or ("0.04,0.16" if args.quick else "1,4,16")).split(",")]
     heavy_tiles = args.heavy_tiles or (2 if args.quick else 12)
+    run = _profile if args.profile else _run
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        return _run(args.workdir, areas, heavy_tiles, args)
+        return run(args.workdir, areas, heavy_tiles, args)
     with tempfile.TemporaryDirectory(prefix="flair_bench_") as folder:
-        return _run(Path(folder), areas, heavy_tiles, args)
+        return run(Path(folder), areas, heavy_tiles, args)
+
+
+def _profile(workdir: Path, areas: list[float], heavy_tiles: int, args: argparse.Namespace) -> int:
+    """One U-T&T engine run on the throughput tiles and its time split."""
+    side = round(math.sqrt(areas[0] * 1e6) / GSD)
+    ortho = write_ortho(workdir / f"ortho_{areas[0]:g}km2.tif", side)
+    sentinel2 = write_sentinel2(workdir / f"s2_{areas[0]:g}km2", side * GSD)
+    bounds, n_tiles, _ = heavy_area(heavy_tiles, args.overlap)
+    _log("exporting the training package's U-T&T to ONNX (about a minute)")
+    run_child(dict(name="export", kind="export", workdir=str(workdir)))
+    _log(f"profile: engine (ONNX Runtime) on {n_tiles} U-T&T tiles")
+    engine = run_child(dict(name="utt engine", kind="engine", aerial=str(ortho), bundle=str(workdir / "utt.onnx"),
+                            output=str(workdir / "map_utt.tif"), sentinel2=str(sentinel2), area=bounds,
+                            overlap=args.overlap, threads=args.threads, device=args.device))  # fmt: skip
+    print(stage_split(engine))
+    print(_load_line())
+    return 0
+
+
+def _load_line() -> str:
+    load = os.getloadavg()
+    return (
+        f"- Machine load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
+        f"on {os.cpu_count()} cores (other work on the machine slows the cases down)."
+    )
 
 
 def _log(message: str) -> None:
