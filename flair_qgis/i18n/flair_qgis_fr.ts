@@ -505,11 +505,16 @@
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="903" />
+            <source>Precision: {precision}</source>
+            <translation>Précision : {precision}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="905" />
             <source>Inputs: {inputs}</source>
             <translation>Entrées : {inputs}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="905" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="907" />
             <source>Classes ({count}): {classes}</source>
             <translation>Classes ({count}) : {classes}</translation>
         </message>
@@ -629,22 +634,22 @@
             <translation>Tâche : {task} ; {classes} classes ; licence {licence} ; depuis {url}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="179" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="184" />
             <source>Downloading {name}…</source>
             <translation>Téléchargement de {name}…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="195" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="200" />
             <source>Installed (SHA-256 verified): {path}</source>
             <translation>Installé (SHA-256 vérifié) : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="201" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="206" />
             <source>Download cancelled; nothing was installed. Downloading again resumes it.</source>
             <translation>Téléchargement annulé ; rien n'a été installé. Le relancer le reprend.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="204" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="209" />
             <source>The download failed.</source>
             <translation>Le téléchargement a échoué.</translation>
         </message>
@@ -904,6 +909,21 @@
             <translation>Core ML d'Apple</translation>
         </message>
         <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="68" />
+            <source>fp32 (full precision)</source>
+            <translation>fp32 (pleine précision)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="69" />
+            <source>fp16 (half precision, for GPUs)</source>
+            <translation>fp16 (demi-précision, pour les GPU)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="70" />
+            <source>int8 (quantised: faster on the CPU, its map checked against fp32)</source>
+            <translation>int8 (quantifié : plus rapide sur le CPU, sa carte vérifiée par rapport au fp32)</translation>
+        </message>
+        <message>
             <location filename="../../flair_qgis/plugin.py" line="47" />
             <source>Map land cover from aerial imagery and Sentinel-2 (FLAIR #2 U-T&amp;T)</source>
             <translation>Cartographier l'occupation du sol d'après l'imagerie aérienne et Sentinel-2 (FLAIR #2 U-T&amp;T)</translation>
@@ -1014,12 +1034,12 @@
             <translation>Dossier Sentinel-2 (inutile pour les modèles aériens seuls)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="126" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="130" />
             <source>{count} corrections applied: {pixels} pixels ({area:.1f} m²) changed, written to {path}</source>
             <translation>{count} corrections appliquées : {pixels} pixels ({area:.1f} m²) modifiés, écrits dans {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="133" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="137" />
             <source>{name} corrected</source>
             <translation>{name} corrigée</translation>
         </message>
@@ -1059,17 +1079,17 @@
             <translation>Pixels modifiés</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="81" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="82" />
             <source>The corrections layer cannot be opened.</source>
             <translation>La couche de corrections ne peut pas être ouverte.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="85" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="86" />
             <source>The corrections have no 'code' field: it holds the right class of each polygon.</source>
             <translation>Les corrections n'ont pas de champ « code » : il porte la bonne classe de chaque polygone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="93" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="97" />
             <source>The corrections are in {source}, the map in {target}: they are reprojected.</source>
             <translation>Les corrections sont en {source}, la carte en {target} : elles sont reprojetées.</translation>
         </message>
