@@ -32,7 +32,7 @@ from .outputs import (
     OutputWriter,
     check_outputs,
 )
-from .runtime import CPU, Runner, create_runner, device_label
+from .runtime import CPU, Runner, choose_providers, create_runner, device_label
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground, prepare_window
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
@@ -139,15 +139,10 @@ def predict(
                 f"The model takes an aerial metadata vector ('{spec.aerial_metadata.name}'), which arbitrary "
                 "imagery does not have: it is fed zeros."
             )
-        report(0.0, "Starting ONNX Runtime")
-        runner = create_runner(bundle.path, request.device, request.threads)
-        start_up = time.monotonic() - started
-        if runner.fallback_reason:
-            warnings.append(f"Running on {runner.provider}: {runner.fallback_reason}")
         run = _Run(
-            request, bundle, aerial, grid, sentinel2, runner, report, cancelled, chunk_width, region_height
+            request, bundle, aerial, grid, sentinel2, None, report, cancelled, chunk_width, region_height
         )
-        run.stages["start-up"] = start_up
+        run.stages["start-up"] = time.monotonic() - started
         statistics, paths = run.execute(reservation, warnings)
         warnings += run.warnings
     return PredictionResult(
@@ -158,7 +153,7 @@ def predict(
         statistics_json=paths.get("statistics_json"),
         statistics_csv=paths.get("statistics_csv"),
         statistics=statistics,
-        provider=runner.provider,
+        provider=run.runner.provider,
         tiles=run.tiles_done,
         seconds=time.monotonic() - started,
         grid=grid,
@@ -278,14 +273,17 @@ class _Run:
         aerial: AerialComposition,
         grid: OutputGrid,
         catalog: Sentinel2Catalog | None,
-        runner: Runner,
+        runner: Runner | None,
         report: Progress,
         cancelled: IsCancelled,
         chunk_width: int = CHUNK_WIDTH,
         region_height: int = REGION_HEIGHT,
     ) -> None:
         self.request, self.spec, self.aerial, self.grid = request, bundle.spec, aerial, grid
-        self.runner, self.report, self.cancelled = runner, report, cancelled
+        self.bundle = bundle
+        self.report, self.cancelled = report, cancelled
+        #: None: started by the tile loop while the reader thread reads ahead
+        self.runner: Runner | None = runner
         size = self.spec.aerial.tile_size
         overlap = size // 8 if request.overlap is None else request.overlap
         self.tiling = TileGrid(grid.width, grid.height, size, overlap, chunk_width)
@@ -304,7 +302,9 @@ class _Run:
                 progress=self._notes.put,
                 is_cancelled=lambda: self._stop.is_set() or cancelled(),
             )
-        self.batch_size = request.batch_size or (1 if runner.provider == CPU else 4)
+        provider = runner.provider if runner is not None else choose_providers(request.device).providers[0]
+        on_cpu = provider == CPU
+        self.batch_size = request.batch_size or (1 if on_cpu else 4)
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
         self.waited = 0.0
@@ -375,6 +375,7 @@ class _Run:
         reader.start()
         total = len(self.tiling)
         try:
+            self._start_runtime()
             while True:
                 item = self._next_batch(batches)
                 if item is None:
@@ -398,6 +399,18 @@ class _Run:
                 with contextlib.suppress(queue.Empty):
                     batches.get(timeout=0.05)
             reader.join()
+
+    def _start_runtime(self) -> None:
+        """The ONNX Runtime session, created while the reader thread reads the first batch (a U-T&T's
+        first Sentinel-2 region takes about as long as the session's graph optimisation)."""
+        if self.runner is not None:
+            return
+        self.report(0.0, "Starting ONNX Runtime")
+        since = time.perf_counter()
+        self.runner = create_runner(self.bundle.path, self.request.device, self.request.threads)
+        self._timed("start-up", since)
+        if self.runner.fallback_reason:
+            self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")
 
     def _timed(self, stage: str, since: float) -> float:
         """Add the seconds from `since` to now to `stage`; return now."""
