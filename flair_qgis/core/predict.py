@@ -407,7 +407,13 @@ class _Run:
             return
         self.report(0.0, "Starting ONNX Runtime")
         since = time.perf_counter()
-        self.runner = create_runner(self.bundle.path, self.request.device, self.request.threads)
+        self.runner = create_runner(
+            self.bundle.path,
+            self.request.device,
+            self.request.threads,
+            fp16=self.spec.precision == "fp16",
+            shapes=input_shapes(self.spec, self.batch_size),
+        )
         self._timed("start-up", since)
         if self.runner.fallback_reason:
             self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")
@@ -535,6 +541,29 @@ class _Run:
             kept[:, ~inside] = np.nan
         self.writer.write(window, classes, confidence, kept)
         self._timed("writing", since)
+
+
+#: The most Sentinel-2 frames a TensorRT profile plans for when the bundle gives no limit (a monthly
+#: average gives at most 12).
+MAX_FRAMES = 64
+
+
+def input_shapes(spec: BundleSpec, batch: int) -> dict[str, tuple[tuple[int, ...], ...]]:
+    """Each graph input's (smallest, usual, largest) shape in a run of batches of up to `batch` tiles:
+    the optimisation profile a TensorRT engine is built for."""
+    a = spec.aerial
+    tile = (len(a.bands), a.tile_size, a.tile_size)
+    shapes = {a.name: ((1, *tile), (batch, *tile), (batch, *tile))}
+    if spec.sentinel2 is not None:
+        s = spec.sentinel2
+        frames = s.max_dates or (12 if s.monthly_average else MAX_FRAMES)
+        window = (len(s.bands), s.window_size, s.window_size)
+        shapes[s.name] = ((1, 1, *window), (batch, frames, *window), (batch, frames, *window))
+        shapes[s.dates_name] = ((1, 1), (batch, frames), (batch, frames))
+    if spec.aerial_metadata is not None:
+        size = spec.aerial_metadata.size
+        shapes[spec.aerial_metadata.name] = ((1, size), (batch, size), (batch, size))
+    return shapes
 
 
 def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
