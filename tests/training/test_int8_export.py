@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from flair_training.config import aerial_spec, load_config, sentinel2_spec
-from flair_training.export import ExportError, bundle_spec, export_bundle
-from flair_training.lightning_module import build_model
+from flair_training.export import ExportError, export_bundle
 from flair_training.quantize import TileSamples, training_tiles
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture
-def quick_utt():
-    config = load_config("quick", ["data.tile_size=32"])
-    torch.manual_seed(0)
-    return build_model(config).eval(), bundle_spec(aerial_spec(config), sentinel2_spec(config))
 
 
 def test_int8_export_refuses_a_map_it_does_not_keep(tmp_path, quick_utt, synthetic_root) -> None:
