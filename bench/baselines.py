@@ -69,14 +69,18 @@ def scene_tiles(scene: Path, sentinel2: Path, spec: Any, avoid: tuple, count: in
     from flair_training.quantize import TileSamples
 
     rng = np.random.default_rng(7)
-    feeds = []
+    feeds, tries = [], 0
     with rasterio.open(scene) as src:
         left, top = src.transform.c, src.transform.f
         series = load_series(str(sentinel2), CRS, tuple(src.bounds), spec.sentinel2)
         while len(feeds) < 2 * count:
-            col, row = (int(v) for v in rng.integers(0, src.width - TILE, 2))
+            col, row = (int(v) for v in rng.integers(0, src.width - TILE + 1, 2))
             x0, y1 = left + col * GSD, top - row * GSD
-            if x0 < avoid[2] and x0 + TILE * GSD > avoid[0] and y1 > avoid[1] and y1 - TILE * GSD < avoid[3]:
+            overlaps = (
+                x0 < avoid[2] and x0 + TILE * GSD > avoid[0] and y1 > avoid[1] and y1 - TILE * GSD < avoid[3]
+            )
+            tries += 1
+            if overlaps and tries < 1000:  # a scene too small for tiles apart (--quick) gives up on it
                 continue
             raw = src.read(window=Window(col, row, TILE, TILE))
             data, masks = series.window(x0 + TILE * GSD / 2, y1 - TILE * GSD / 2, spec.sentinel2.window_size)
@@ -86,9 +90,12 @@ def scene_tiles(scene: Path, sentinel2: Path, spec: Any, avoid: tuple, count: in
                 spec.sentinel2.name: np.ascontiguousarray(prepared.values, np.float32)[None],
                 spec.sentinel2.dates_name: np.asarray(prepared.positions, np.float32)[None],
             })  # fmt: skip
-    source = (
-        f"{count} random tiles of the benchmark scene; held out: {count} others (none of the timed tiles)"
+    apart = (
+        "none of the timed tiles"
+        if tries < 1000
+        else "the scene is too small to keep them off the timed tiles"
     )
+    source = f"{count} random tiles of the benchmark scene; held out: {count} others ({apart})"
     return TileSamples(feeds[:count], feeds[count:], source)
 
 
