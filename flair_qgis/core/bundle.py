@@ -47,7 +47,7 @@ class Bundle:
         spec = self.spec
         lines = [
             f"Bundle     {self.path}",
-            f"Model      {spec.model_name} version {spec.model_version} ({spec.architecture})",
+            f"Model      {spec.model_name} version {spec.model_version} ({spec.architecture}, {spec.precision})",
         ]
         if spec.description:
             lines.append(f"           {spec.description}")

@@ -37,6 +37,9 @@ METADATA_ENCODINGS = ("flair2-reference", "flair-qgis-sinusoidal")
 DEFAULT_METADATA_ENCODING = "flair-qgis-sinusoidal"
 #: Provenance key of the figures the export's ONNX Runtime vs torch check measured (ParityRecord).
 PARITY_KEY = "parity"
+#: The numeric precisions of a bundle's network (`model.precision`): float32, float16 weights, or int8
+#: weights and activations (static QDQ quantisation).
+PRECISIONS = ("fp32", "fp16", "int8")
 
 AERIAL_BANDS = ("red", "green", "blue", "nir", "elevation")
 SENTINEL2_BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
@@ -229,6 +232,7 @@ class BundleSpec:
     nomenclature: Nomenclature
     provenance: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    precision: str = "fp32"  # one of PRECISIONS
 
     @property
     def needs_sentinel2(self) -> bool:
@@ -254,6 +258,7 @@ class BundleSpec:
                 "version": self.model_version,
                 "architecture": self.architecture,
                 "description": self.description,
+                "precision": self.precision,
             },
             "inputs": inputs,
             "output": self.output.to_dict(),
@@ -314,8 +319,13 @@ class BundleSpec:
         if len(set(names)) != len(names):
             raise BundleError(f"Input and output names must differ, got {names}", "inputs")
         provenance = root.get("provenance", dict) if root.has("provenance") else {}
+        parity = None
         if provenance.get(PARITY_KEY) is not None:
-            _parity(root.sub("provenance").sub(PARITY_KEY))
+            parity = _parity(root.sub("provenance").sub(PARITY_KEY))
+        if model.has("precision"):
+            precision = model.choice("precision", PRECISIONS)
+        else:  # bundles written before the field: their export's parity check says it
+            precision = parity.precision if parity is not None else "fp32"
         return cls(
             model_name=model.get("name", str),
             model_version=str(model.get("version", (str, int, float))),
@@ -327,6 +337,7 @@ class BundleSpec:
             nomenclature=nomenclature,
             provenance=provenance,
             description=model.get("description", str) if model.has("description") else "",
+            precision=precision,
         )
 
 

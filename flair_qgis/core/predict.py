@@ -33,13 +33,21 @@ from .outputs import (
     OutputWriter,
     check_outputs,
 )
-from .runtime import CPU, Runner, create_runner, device_label
+from .runtime import CPU, Runner, choose_providers, create_runner, device_label
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground, prepare_window
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
 #: A map whose share of area pixels with aerial data is below this gets a warning.
 PARTLY_EMPTY = 0.5
+#: The stages of a run whose seconds PredictionResult.stages gives. The calling thread's stages add up to
+#: the run's time (with a little bookkeeping): start-up (bundle and ONNX Runtime session), inference,
+#: softmax, blending (the stitcher's sums), writing (class codes, rasters, statistics, commit) and waiting
+#: for the reader thread. The reader thread's stages run meanwhile: aerial reading (with resampling and
+#: normalisation), Sentinel-2 regions (a region's series read and resampled) and Sentinel-2 windows (the
+#: per-tile window cut, cloud-filtered and averaged per month).
+MAIN_STAGES = ("start-up", "inference", "softmax", "blending", "writing", "waiting")
+READER_STAGES = ("aerial reading", "Sentinel-2 regions", "Sentinel-2 windows")
 
 Progress = Callable[[float, str], None]
 IsCancelled = Callable[[], bool]
@@ -93,6 +101,8 @@ class PredictionResult:
     empty_tiles: int = 0  # tiles skipped because the aerial image has no data there
     #: Seconds the inference thread waited for the reader thread: near 0 when reading keeps up.
     waited_for_data: float = 0.0
+    #: Seconds spent in each of MAIN_STAGES and READER_STAGES (a few clock reads per batch).
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def predict(
@@ -131,13 +141,10 @@ def predict(
                 f"The model takes an aerial metadata vector ('{spec.aerial_metadata.name}'), which arbitrary "
                 "imagery does not have: it is fed zeros."
             )
-        report(0.0, "Starting ONNX Runtime")
-        runner = create_runner(bundle.path, request.device, request.threads)
-        if runner.fallback_reason:
-            warnings.append(f"Running on {runner.provider}: {runner.fallback_reason}")
         run = _Run(
-            request, bundle, aerial, grid, sentinel2, runner, report, cancelled, chunk_width, region_height
+            request, bundle, aerial, grid, sentinel2, None, report, cancelled, chunk_width, region_height
         )
+        run.stages["start-up"] = time.monotonic() - started
         statistics, paths = run.execute(reservation, warnings)
         warnings += run.warnings
     return PredictionResult(
@@ -148,13 +155,14 @@ def predict(
         statistics_json=paths.get("statistics_json"),
         statistics_csv=paths.get("statistics_csv"),
         statistics=statistics,
-        provider=runner.provider,
+        provider=run.runner.provider,
         tiles=run.tiles_done,
         seconds=time.monotonic() - started,
         grid=grid,
         warnings=warnings,
         empty_tiles=run.empty_tiles,
         waited_for_data=run.waited,
+        stages={**run.stages, "waiting": run.waited},
     )
 
 
@@ -267,14 +275,17 @@ class _Run:
         aerial: AerialComposition,
         grid: OutputGrid,
         catalog: Sentinel2Catalog | None,
-        runner: Runner,
+        runner: Runner | None,
         report: Progress,
         cancelled: IsCancelled,
         chunk_width: int = CHUNK_WIDTH,
         region_height: int = REGION_HEIGHT,
     ) -> None:
         self.request, self.spec, self.aerial, self.grid = request, bundle.spec, aerial, grid
-        self.runner, self.report, self.cancelled = runner, report, cancelled
+        self.bundle = bundle
+        self.report, self.cancelled = report, cancelled
+        #: None: started by the tile loop while the reader thread reads ahead
+        self.runner: Runner | None = runner
         size = self.spec.aerial.tile_size
         overlap = size // 8 if request.overlap is None else request.overlap
         self.tiling = TileGrid(grid.width, grid.height, size, overlap, chunk_width)
@@ -293,10 +304,14 @@ class _Run:
                 progress=self._notes.put,
                 is_cancelled=lambda: self._stop.is_set() or cancelled(),
             )
-        self.batch_size = request.batch_size or (1 if runner.provider == CPU else 4)
+        provider = runner.provider if runner is not None else choose_providers(request.device).providers[0]
+        on_cpu = provider == CPU
+        self.batch_size = request.batch_size or (1 if on_cpu else 4)
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
         self.waited = 0.0
+        #: seconds per stage; each key is only ever added to by one thread
+        self.stages = dict.fromkeys(MAIN_STAGES + READER_STAGES, 0.0)
         self.cloudy_tiles = 0
         self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
         self.area_pixels = 0  # pixels of the grid in the area
@@ -314,10 +329,12 @@ class _Run:
             self.writer = writer
             stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
             self._loop(stitcher)
-            stitcher.finish()
+            self._blend(stitcher.finish)
             self._refuse_an_empty_map()
             self._note_what_the_run_found()
+            since = time.perf_counter()
             written = writer.commit([*found, *self.warnings])
+            self._timed("writing", since)
         return writer.statistics, written
 
     def _refuse_an_empty_map(self) -> None:
@@ -360,6 +377,7 @@ class _Run:
         reader.start()
         total = len(self.tiling)
         try:
+            self._start_runtime()
             while True:
                 item = self._next_batch(batches)
                 if item is None:
@@ -370,7 +388,7 @@ class _Run:
                 for tile, tile_probabilities, valid in zip(
                     item.tiles, probabilities, item.valid, strict=True
                 ):
-                    stitcher.add(tile, tile_probabilities, valid)
+                    self._blend(stitcher.add, tile, tile_probabilities, valid)
                 self.tiles_done += len(item.tiles)
                 self.cloudy_tiles += item.cloudy
                 self.report(
@@ -383,6 +401,36 @@ class _Run:
                 with contextlib.suppress(queue.Empty):
                     batches.get(timeout=0.05)
             reader.join()
+
+    def _start_runtime(self) -> None:
+        """The ONNX Runtime session, created while the reader thread reads the first batch (a U-T&T's
+        first Sentinel-2 region takes about as long as the session's graph optimisation)."""
+        if self.runner is not None:
+            return
+        self.report(0.0, "Starting ONNX Runtime")
+        since = time.perf_counter()
+        self.runner = create_runner(
+            self.bundle.path,
+            self.request.device,
+            self.request.threads,
+            fp16=self.spec.precision == "fp16",
+            shapes=input_shapes(self.spec, self.batch_size),
+        )
+        self._timed("start-up", since)
+        if self.runner.fallback_reason:
+            self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")
+
+    def _timed(self, stage: str, since: float) -> float:
+        """Add the seconds from `since` to now to `stage`; return now."""
+        now = time.perf_counter()
+        self.stages[stage] += now - since
+        return now
+
+    def _blend(self, step: Callable[..., None], *args: object) -> None:
+        """Call a stitcher step, its time counted as blending except the windows it writes meanwhile."""
+        since, writing = time.perf_counter(), self.stages["writing"]
+        step(*args)
+        self.stages["blending"] += time.perf_counter() - since - (self.stages["writing"] - writing)
 
     def _next_batch(self, batches: queue.Queue) -> _Batch | BaseException | None:
         """The reader thread's next item; meanwhile its progress messages are reported and a cancel is
@@ -408,9 +456,12 @@ class _Run:
         ]
         self.empty_tiles += len(batch.tiles) - len(keep)
         feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
+        since = time.perf_counter()
         output = self.runner.run(self.spec.output.name, feeds) if keep else None
+        since = self._timed("inference", since)
         if output is not None and self.spec.output.kind == "logits":
             output = softmax(output, axis=1)
+        self._timed("softmax", since)
         if output is not None and len(keep) == len(batch.tiles):
             return output
         size = self.spec.aerial.tile_size
@@ -433,10 +484,12 @@ class _Run:
         size = self.spec.aerial.tile_size
         aerial = np.empty((len(tiles), len(self.spec.aerial.bands), size, size), np.float32)
         valid = []
+        since = time.perf_counter()
         for i, tile in enumerate(tiles):
             raw, mask = self.aerial.read(self.grid, Window(tile.x, tile.y, size, size))
             aerial[i] = self.aerial.normalise(raw)
             valid.append(mask)
+        self._timed("aerial reading", since)
         feeds = {self.spec.aerial.name: aerial}
         cloudy = 0
         if self.sentinel2 is not None:
@@ -453,8 +506,12 @@ class _Run:
         assert spec is not None and self.sentinel2 is not None
         prepared = []
         for tile in tiles:
+            since, loaded = time.perf_counter(), self.sentinel2.loaded
             data, masks, dates = self.sentinel2.window(tile)
+            region = self.sentinel2.loaded != loaded  # this window's region was read for it
+            since = self._timed("Sentinel-2 regions" if region else "Sentinel-2 windows", since)
             prepared.append(prepare_window(data, masks, dates, spec))
+            self._timed("Sentinel-2 windows", since)
         values, positions = pad_series(
             [p.values for p in prepared], [p.positions for p in prepared], spec.pad_value
         )
@@ -465,6 +522,7 @@ class _Run:
     def _emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
         """Write one finished window: class codes (0 = nodata outside the area or the image),
         confidence and probabilities."""
+        since = time.perf_counter()
         inside = valid
         if self.request.area is not None:
             in_area = self.request.area.mask(self.grid, window)
@@ -484,6 +542,30 @@ class _Run:
             kept = probabilities.copy()
             kept[:, ~inside] = np.nan
         self.writer.write(window, classes, confidence, kept)
+        self._timed("writing", since)
+
+
+#: The most Sentinel-2 frames a TensorRT profile plans for when the bundle gives no limit (a monthly
+#: average gives at most 12).
+MAX_FRAMES = 64
+
+
+def input_shapes(spec: BundleSpec, batch: int) -> dict[str, tuple[tuple[int, ...], ...]]:
+    """Each graph input's (smallest, usual, largest) shape in a run of batches of up to `batch` tiles:
+    the optimisation profile a TensorRT engine is built for."""
+    a = spec.aerial
+    tile = (len(a.bands), a.tile_size, a.tile_size)
+    shapes = {a.name: ((1, *tile), (batch, *tile), (batch, *tile))}
+    if spec.sentinel2 is not None:
+        s = spec.sentinel2
+        frames = s.max_dates or (12 if s.monthly_average else MAX_FRAMES)
+        window = (len(s.bands), s.window_size, s.window_size)
+        shapes[s.name] = ((1, 1, *window), (batch, frames, *window), (batch, frames, *window))
+        shapes[s.dates_name] = ((1, 1), (batch, frames), (batch, frames))
+    if spec.aerial_metadata is not None:
+        size = spec.aerial_metadata.size
+        shapes[spec.aerial_metadata.name] = ((1, size), (batch, size), (batch, size))
+    return shapes
 
 
 def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:

@@ -3,7 +3,8 @@ that survive a GPU running out of memory by splitting the batch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,9 +181,49 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return any(fragment in text for fragment in OUT_OF_MEMORY)
 
 
-def create_runner(path: str | Path, device: str = "auto", threads: int | None = None) -> Runner:
+def user_cache_dir() -> Path:
+    """This user's cache folder of the plugin: $XDG_CACHE_HOME/flair_qgis (~/.cache/flair_qgis)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "flair_qgis"
+
+
+def tensorrt_options(fp16: bool = False, shapes: Mapping[str, Sequence[Sequence[int]]] | None = None) -> dict:
+    """TensorRT provider options: engines and timings cached in the user's cache folder (building an
+    engine takes minutes; a cached one loads in seconds), fp16 kernels for an fp16 bundle, and with
+    `shapes` (input name -> its min, opt and max shape) one optimisation profile covering every batch
+    a run gives, so that no new engine is built in the middle of a run."""
+    cache = user_cache_dir() / "tensorrt"
+    cache.mkdir(parents=True, exist_ok=True)
+    options = {
+        "trt_engine_cache_enable": "True",
+        "trt_engine_cache_path": str(cache),
+        "trt_timing_cache_enable": "True",
+        "trt_timing_cache_path": str(cache),
+        "trt_fp16_enable": str(bool(fp16)),
+    }
+    if shapes:
+        for key, index in (
+            ("trt_profile_min_shapes", 0),
+            ("trt_profile_opt_shapes", 1),
+            ("trt_profile_max_shapes", 2),
+        ):
+            options[key] = ",".join(
+                f"{name}:{'x'.join(map(str, dims[index]))}" for name, dims in shapes.items()
+            )
+    return options
+
+
+def create_runner(
+    path: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+    *,
+    fp16: bool = False,
+    shapes: Mapping[str, Sequence[Sequence[int]]] | None = None,
+) -> Runner:
     """An ONNX Runtime session for the model at `path` on `device` (see choose_providers), with
-    `threads` CPU threads for the operators (None or 0: ONNX Runtime's default, one per core)."""
+    `threads` CPU threads for the operators (None or 0: ONNX Runtime's default, one per core). On
+    TensorRT: `fp16` kernels and the input `shapes` profile of tensorrt_options."""
     choice = choose_providers(device)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -193,7 +234,11 @@ def create_runner(path: str | Path, device: str = "auto", threads: int | None = 
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(path), options, providers=list(choice.providers))
+        providers = [
+            (p, tensorrt_options(fp16, shapes)) if p == "TensorrtExecutionProvider" else p
+            for p in choice.providers
+        ]
+        session = ort.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:
         if choice.providers == (CPU,):
             raise FlairError(f"ONNX Runtime could not load {Path(path).name}: {exc}") from exc

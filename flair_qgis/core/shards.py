@@ -462,6 +462,10 @@ class _WholeRunWindows:
     def warnings(self) -> list[str]:
         return self.series.warnings
 
+    @property
+    def loaded(self) -> int:
+        return self.series.loaded
+
 
 class _InteriorWriter:
     """The shard's OutputWriter seen through whole-grid windows: `write` takes windows of the whole

@@ -51,7 +51,7 @@ from ..core.bundle_spec import AERIAL_BANDS
 from ..paths import resource
 from ..sources import COLOUR_BANDS, band_count, is_colour_service
 from ..styling import qgis_language
-from .tr import tr
+from .tr import precision_text, tr
 
 AREA_MODES = (
     ("layer", tr("Whole aerial image")),
@@ -903,6 +903,8 @@ def bundle_summary(spec: Any) -> str:
     provenance = "".join(f"\n{name}: {text}" for name, text in provenance_rows(spec.provenance))
     return (
         f"{spec.model_name} {spec.model_version} ({spec.architecture})\n"
+        + tr("Precision: {precision}").format(precision=precision_text(spec.precision))
+        + "\n"
         + tr("Inputs: {inputs}").format(inputs=inputs)
         + "\n"
         + tr("Classes ({count}): {classes}").format(count=len(spec.nomenclature.classes), classes=classes)

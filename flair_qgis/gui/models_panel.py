@@ -20,7 +20,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import settings
-from .tr import tr
+from .tr import precision_text, tr
 
 
 def models_folder() -> Path:
@@ -160,6 +160,11 @@ class ModelsPanel(QWidget):
                 f"{entry.description}\n"
                 + tr("Task: {task}; {classes} classes; licence {licence}; from {url}").format(
                     task=entry.task, classes=entry.classes, licence=entry.licence, url=entry.url
+                )
+                + (
+                    "\n" + tr("Precision: {precision}").format(precision=precision_text(entry.precision))
+                    if entry.precision
+                    else ""
                 )
             )
 

@@ -60,3 +60,13 @@ def device_text(provider: str) -> str:
         "CoreMLExecutionProvider": tr("Apple's Core ML"),
     }
     return labels.get(provider, device_label(provider))
+
+
+def precision_text(precision: str) -> str:
+    """A bundle's precision (BundleSpec.precision) in words."""
+    words = {
+        "fp32": tr("fp32 (full precision)"),
+        "fp16": tr("fp16 (half precision, for GPUs)"),
+        "int8": tr("int8 (quantised: faster on the CPU, its map checked against fp32)"),
+    }
+    return words.get(precision, precision)

@@ -515,11 +515,16 @@
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="906" />
+            <source>Precision: {precision}</source>
+            <translation>Précision : {precision}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="908" />
             <source>Inputs: {inputs}</source>
             <translation>Entrées : {inputs}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="908" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="910" />
             <source>Classes ({count}): {classes}</source>
             <translation>Classes ({count}) : {classes}</translation>
         </message>
@@ -639,22 +644,22 @@
             <translation>Tâche : {task} ; {classes} classes ; licence {licence} ; depuis {url}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="179" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="184" />
             <source>Downloading {name}…</source>
             <translation>Téléchargement de {name}…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="195" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="200" />
             <source>Installed (SHA-256 verified): {path}</source>
             <translation>Installé (SHA-256 vérifié) : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="201" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="206" />
             <source>Download cancelled; nothing was installed. Downloading again resumes it.</source>
             <translation>Téléchargement annulé ; rien n'a été installé. Le relancer le reprend.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="204" />
+            <location filename="../../flair_qgis/gui/models_panel.py" line="209" />
             <source>The download failed.</source>
             <translation>Le téléchargement a échoué.</translation>
         </message>
@@ -912,6 +917,21 @@
             <location filename="../../flair_qgis/gui/tr.py" line="60" />
             <source>Apple's Core ML</source>
             <translation>Core ML d'Apple</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="68" />
+            <source>fp32 (full precision)</source>
+            <translation>fp32 (pleine précision)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="69" />
+            <source>fp16 (half precision, for GPUs)</source>
+            <translation>fp16 (demi-précision, pour les GPU)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/tr.py" line="70" />
+            <source>int8 (quantised: faster on the CPU, its map checked against fp32)</source>
+            <translation>int8 (quantifié : plus rapide sur le CPU, sa carte vérifiée par rapport au fp32)</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/plugin.py" line="47" />

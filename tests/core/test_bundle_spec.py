@@ -44,6 +44,22 @@ def test_round_trip() -> None:
     assert again.nomenclature.by_code(7).colour == "#46e483"
 
 
+def test_precision_round_trips_and_older_bundles_read_it_from_their_parity_record() -> None:
+    import dataclasses
+
+    int8 = dataclasses.replace(_utt_spec(), precision="int8")
+    assert json.loads(int8.to_json())["model"]["precision"] == "int8"
+    assert BundleSpec.from_json(int8.to_json()).precision == "int8"
+    older = json.loads(_utt_spec().to_json())
+    del older["model"]["precision"]
+    assert BundleSpec.from_dict(older).precision == "fp32"
+    parity = dict(class_agreement=0.999, min_class_agreement=0.99, max_relative_logit_difference=1e-3,
+                  tolerance=1e-2, logit_scale=9.0, max_probability_difference=1e-3, sample_sets=3,
+                  pixels=100, precision="fp16")  # fmt: skip
+    older["provenance"]["parity"] = parity
+    assert BundleSpec.from_dict(older).precision == "fp16"
+
+
 def test_aerial_only_bundle_needs_no_sentinel2() -> None:
     data = _utt_spec().to_dict()
     data["model"]["architecture"] = "unet"
@@ -66,6 +82,7 @@ def _broken(mutate) -> BundleError:
         (lambda d: d.pop("format"), "format"),
         (lambda d: d["model"].pop("name"), "model.name"),
         (lambda d: d["model"].update(architecture="resnet"), "model.architecture"),
+        (lambda d: d["model"].update(precision="int4"), "model.precision"),
         (lambda d: d["inputs"]["aerial"].pop("tile_size"), "inputs.aerial.tile_size"),
         (lambda d: d["inputs"]["aerial"].update(tile_size=-4), "inputs.aerial.tile_size"),
         (lambda d: d["inputs"]["aerial"].update(mean=[0, 0, 0]), "inputs.aerial.mean"),

@@ -16,7 +16,14 @@ from affine import Affine
 from flair_qgis.core.aerial import AreaOfInterest
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.predict import PredictionRequest, pad_series, predict, softmax
+from flair_qgis.core.predict import (
+    MAIN_STAGES,
+    READER_STAGES,
+    PredictionRequest,
+    pad_series,
+    predict,
+    softmax,
+)
 from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
 from tests.rasters import ORIGIN, write_corrupt, write_raster, write_truncated
 
@@ -430,6 +437,16 @@ def test_utt_bundle_gets_each_tiles_sentinel2_window_and_dates(tmp_path: Path) -
     np.testing.assert_array_equal(classes, expected)
     assert {12, 13} <= set(np.unique(classes).tolist())  # both series terms change the map
     assert not any("cloudy" in w for w in result.warnings)
+    assert_stage_times_add_up(result)
+
+
+def assert_stage_times_add_up(result) -> None:
+    """Every stage of a U-T&T run took time, and the calling thread's stages fit in the run's time."""
+    main, reader = MAIN_STAGES, READER_STAGES
+    assert set(result.stages) == set(main) | set(reader)
+    assert all(result.stages[name] > 0 for name in (*main, *reader))
+    assert sum(result.stages[name] for name in main) <= result.seconds
+    assert result.stages["waiting"] == result.waited_for_data
 
 
 def test_all_cloudy_tiles_are_reported_and_unused_sentinel2_is_said(

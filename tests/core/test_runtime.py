@@ -123,3 +123,20 @@ def test_other_errors_are_not_taken_for_memory() -> None:
 
     with pytest.raises(RuntimeError, match="Invalid rank"):
         run_split(run, {"x": np.zeros((4, 2), np.float32)})
+
+
+def test_tensorrt_keeps_its_engines_in_the_users_cache_with_one_profile_per_run(
+    tmp_path, monkeypatch
+) -> None:
+    from flair_qgis.core.predict import input_shapes
+    from flair_qgis.core.runtime import tensorrt_options
+    from tests.bundles import make_spec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = make_spec(tile_size=64, sentinel2_window=8)
+    options = tensorrt_options(fp16=True, shapes=input_shapes(spec, 6))
+    assert options["trt_engine_cache_path"] == str(tmp_path / "flair_qgis" / "tensorrt")
+    assert (tmp_path / "flair_qgis" / "tensorrt").is_dir() and options["trt_fp16_enable"] == "True"
+    assert options["trt_profile_min_shapes"] == "aerial:1x5x64x64,sentinel2:1x1x10x8x8,sentinel2_dates:1x1"
+    # a monthly average has at most 12 frames
+    assert options["trt_profile_max_shapes"] == "aerial:6x5x64x64,sentinel2:6x12x10x8x8,sentinel2_dates:6x12"

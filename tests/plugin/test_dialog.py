@@ -162,3 +162,6 @@ def test_the_bundle_summary_shows_what_a_fine_tuned_model_was_made_from(qgis_ifa
     assert "Base model: FLAIR demo U-T&T 1 (runs/demo/checkpoints/utt.ckpt)" in summary
     assert "Training data: patches/: 63 patches, 40211 corrected pixels, by A. Reviewer" in summary
     assert "Trained at: 2026-12-02" in summary
+    assert "Precision: fp32 (full precision)" in summary
+    int8 = bundle_summary(dataclasses.replace(spec, precision="int8")).splitlines()
+    assert "Precision: int8 (quantised: faster on the CPU, its map checked against fp32)" in int8

@@ -29,13 +29,15 @@ def test_catalogue_model_is_downloaded_verified_and_chosen(scene, qgis_iface, tm
     server = Server().start()
     try:
         server.routes["/m.onnx"] = Route(body, cut_at=len(body) // 3)  # one interruption, then resumed
-        server.routes["/catalogue.json"] = Route(catalogue_text(entry_dict("m.onnx", body)).encode())
+        entry = entry_dict("m.onnx", body, precision="int8")
+        server.routes["/catalogue.json"] = Route(catalogue_text(entry).encode())
         dialog = FlairDialog(qgis_iface)
         panel = dialog.models_panel
         assert server.requests == []  # opening the dialog uses no network
         panel.sources_edit.setText(server.url("/catalogue.json"))
         panel.read_catalogues()
         wait_for(lambda: panel.read_task is None and panel.models_combo.count() == 1)
+        assert "Precision: int8 (quantised" in panel.status.text()
         panel.download()
         assert panel.task is not None and panel.cancel_button.isEnabled()
         wait_for(lambda: panel.task is None)

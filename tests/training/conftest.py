@@ -25,3 +25,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def quick_utt():
+    """The quick preset's U-T&T at 32 px tiles (random weights, seed 0) and its bundle description."""
+    from flair_training.config import aerial_spec, load_config, sentinel2_spec
+    from flair_training.export import bundle_spec
+    from flair_training.lightning_module import build_model
+
+    config = load_config("quick", ["data.tile_size=32"])
+    torch.manual_seed(0)
+    return build_model(config).eval(), bundle_spec(aerial_spec(config), sentinel2_spec(config))

@@ -21,10 +21,8 @@ from flair_training.checkpoints import (
     read_checkpoint,
     utt_from_state,
 )
-from flair_training.config import aerial_spec, load_config, sentinel2_spec
 from flair_training.evaluate import evaluate
-from flair_training.export import ExportError, bundle_spec, export_bundle, sample_inputs
-from flair_training.lightning_module import build_model
+from flair_training.export import ExportError, export_bundle, sample_inputs
 from flair_training.models import UTT, AerialUNet
 from tests.data.flair2.reference_keys import write_ign_weights, write_reference_checkpoint
 
@@ -40,13 +38,6 @@ def bundle_metadata(path) -> BundleSpec:
 def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
-
-
-@pytest.fixture
-def quick_utt():
-    config = load_config("quick", ["data.tile_size=32"])
-    torch.manual_seed(0)
-    return build_model(config).eval(), bundle_spec(aerial_spec(config), sentinel2_spec(config))
 
 
 def test_export_writes_a_bundle_onnx_runtime_agrees_with(tmp_path, quick_utt, one_thread) -> None:

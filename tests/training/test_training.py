@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import onnx
@@ -12,11 +13,14 @@ import pytest
 import rasterio
 import torch
 
+from flair_qgis.core.bundle import load_bundle
 from flair_qgis.core.bundle_spec import METADATA_KEY, BundleSpec
 from flair_qgis.core.nomenclature import FLAIR_13
+from flair_qgis.core.runtime import create_runner
 from flair_training import cli
 from flair_training.config import load_config
 from flair_training.evaluate import evaluate
+from flair_training.export import sample_inputs
 from flair_training.metrics import iou_per_class, mean_iou
 from flair_training.train import fit
 
@@ -140,3 +144,44 @@ def test_cli_exports_a_trained_model(
     differing = np.abs(from_bundle.confusion - evaluations["utt"].confusion).sum()
     assert differing <= 0.001 * from_bundle.confusion.sum() * 2
     assert from_bundle.miou == pytest.approx(evaluations["utt"].miou, abs=1e-3)
+
+
+def test_cli_exports_an_int8_bundle_that_keeps_the_map(trained, synthetic_root, tmp_path, capsys, one_thread):
+    """Calibrated on the checkpoint's own training data, checked on the test split, marked int8, run by
+    the engine; the same export with a gate of 100 % (the figure is below it) writes nothing."""
+    result, _ = trained["utt"]
+    out = tmp_path / "int8.onnx"
+    command = ["export", result.best_checkpoint, str(out), "--int8", "--calibration-tiles", "8"]
+    assert cli.main([*command, "--held-out-tiles", "16"]) == 0
+    printed = capsys.readouterr().out
+    figure = re.search(
+        r"int8: int8 vs fp32 bundle on 16 held-out tiles \(16384 pixels\): class agreement ([\d.]+) %",
+        printed,
+    )
+    assert figure and 99 <= float(figure.group(1)) < 100
+    spec = load_bundle(out).spec
+    record = spec.provenance["quantization"]
+    assert spec.precision == "int8" and record["class_agreement"] == pytest.approx(
+        float(figure.group(1)) / 100, abs=1e-4
+    )
+    assert (
+        f"training tiles of {synthetic_root}" in record["calibration"]
+        and "test split" in record["calibration"]
+    )
+    assert "(utt, int8)" in load_bundle(out).describe()
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    fp32 = tmp_path / "fp32.onnx"
+    assert cli.main(["export", result.best_checkpoint, str(fp32)]) == 0
+    assert load_bundle(fp32).spec.precision == "fp32"
+    # the engine runs either; their maps of the same test patches agree as the export measured
+    maps = [evaluate(path, synthetic_root, tmp_path / path.stem) for path in (fp32, out)]
+    assert np.abs(maps[0].confusion - maps[1].confusion).sum() <= 0.02 * maps[0].confusion.sum()
+    runner = create_runner(out, "cpu")  # the plugin's engine session
+    feeds = sample_inputs(spec, batch=2, dates=3)
+    assert runner.run("logits", feeds).shape == (2, 13, 32, 32)
+    capsys.readouterr()
+    refused = tmp_path / "strict.onnx"
+    strict = [*command[:2], str(refused), *command[3:], "--held-out-tiles", "16", "--min-agreement", "1"]
+    assert cli.main(strict) == 2
+    assert "does not keep the map" in capsys.readouterr().err and not refused.exists()

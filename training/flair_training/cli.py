@@ -73,9 +73,22 @@ def _export(args: argparse.Namespace) -> None:
         version=args.version,
         provenance=provenance,
     )
+    int8 = None
+    if args.int8:
+        from .config import data_roots
+        from .quantize import training_tiles
+
+        roots = args.calibration_data or data_roots(config)
+        if not roots:
+            raise FlairError(
+                "An int8 bundle is calibrated on FLAIR #2 tiles: the checkpoint records no training data",
+                "Give the dataset with --calibration-data ROOT.",
+            )
+        int8 = training_tiles(roots, spec, args.calibration_tiles, args.held_out_tiles)
     report = export_bundle(
-        model, spec, args.output, fp16=args.fp16, overwrite=args.overwrite, tolerance=args.tolerance
-    )
+        model, spec, args.output, fp16=args.fp16, overwrite=args.overwrite, tolerance=args.tolerance,
+        int8=int8, int8_min_agreement=args.min_agreement,
+    )  # fmt: skip
     _print_report(report)
 
 
@@ -141,6 +154,8 @@ def _export_patches(args: argparse.Namespace) -> None:
 def _print_report(report) -> None:
     print(f"bundle written: {report.path}")
     print(f"parity: {report.parity.summary()}")
+    if getattr(report, "quantization", None) is not None:
+        print(f"int8: {report.quantization.summary()}")
 
 
 def _tolerance_option(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +204,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint")
     export.add_argument("output", help="bundle path (.onnx)")
     export.add_argument("--fp16", action="store_true", help="half-precision weights (for GPUs)")
+    export.add_argument(
+        "--int8",
+        action="store_true",
+        help="int8 weights and activations (static QDQ, faster on CPUs), calibrated on training tiles and "
+        "written only if its classes agree with the fp32 bundle's on held-out tiles (--min-agreement)",
+    )
+    export.add_argument(
+        "--calibration-data",
+        nargs="+",
+        metavar="ROOT",
+        help="FLAIR #2 dataset root(s) for --int8 (default: the checkpoint's training data)",
+    )
+    export.add_argument("--calibration-tiles", type=int, default=16, help="tiles to calibrate on (16)")
+    export.add_argument("--held-out-tiles", type=int, default=16, help="tiles to check agreement on (16)")
+    export.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.99,
+        help="least share of held-out pixels whose class the int8 bundle must give as fp32 does (0.99)",
+    )
     export.add_argument("--name", default=None)
     export.add_argument("--version", default="1")
     export.add_argument("--overwrite", action="store_true")

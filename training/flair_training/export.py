@@ -40,6 +40,7 @@ from flair_qgis.core.nomenclature import FLAIR_13, Nomenclature
 
 from . import __version__
 from .models import UTT
+from .quantize import INT8_MIN_AGREEMENT, QUANTIZATION_KEY, QuantizationRefused, TileSamples, quantize_int8
 
 OPSET = 17
 #: Largest accepted |logit difference| between ONNX Runtime and torch, as a fraction of the logit scale
@@ -85,6 +86,8 @@ class ExportReport:
     parity: ParityRecord
     checked_shapes: list[dict[str, tuple[int, ...]]]
     fp16: bool
+    #: for an int8 bundle, its calibration and class agreement with the fp32 bundle (QuantizationRecord)
+    quantization: object | None = None
 
     @property
     def max_probability_difference(self) -> float:
@@ -335,6 +338,8 @@ def export_bundle(
     tolerance: float | None = None,
     min_agreement: float | None = None,
     opset: int = OPSET,
+    int8: TileSamples | None = None,
+    int8_min_agreement: float = INT8_MIN_AGREEMENT,
 ) -> ExportReport:
     """Write `model` (UTT, AerialUNet or a module with their call signature, any weights) as a bundle at
     `output` after checking parity, with the parity figures in the bundle's provenance (`parity`).
@@ -343,6 +348,11 @@ def export_bundle(
     logits differ from torch's by more than `tolerance` of their scale (default 1e-4 fp32, 1e-2 fp16) or
     its classes agree on less than `min_agreement` of the sample pixels (default 0.999 fp32, 0.99 fp16);
     in both cases nothing is written at `output`.
+
+    With `int8` (calibration and held-out tiles), the checked fp32 graph is quantised (quantize.py) and
+    the int8 bundle written only when its classes agree with the fp32 bundle's on at least
+    `int8_min_agreement` of the held-out pixels (ExportError otherwise, nothing written); the figures go
+    into its provenance (`quantization`) and its `model.precision` is "int8".
     """
     output = Path(output)
     if output.exists() and not overwrite:
@@ -361,6 +371,10 @@ def export_bundle(
         raise ExportError(
             f"The tolerance must be 0 or more and the class agreement in 0..1, got {tolerance} and {min_agreement}"
         )
+    if int8 is not None and fp16:
+        raise ExportError("A bundle is either fp16 or int8, not both", "Choose --fp16 or --int8.")
+    if int8 is not None and not 0 <= int8_min_agreement <= 1:
+        raise ExportError(f"The int8 class agreement must lie in 0..1, got {int8_min_agreement}")
     model = model.eval()
     reference = BundleNetwork(model, utt).eval()  # fp32 torch: what the bundle must reproduce
     network = BundleNetwork(copy.deepcopy(model).half(), utt, half=True).eval() if fp16 else reference
@@ -368,6 +382,8 @@ def export_bundle(
     handle, temporary = tempfile.mkstemp(suffix=".onnx.part", dir=output.parent)
     os.close(handle)
     temporary_path = Path(temporary)
+    quantized = temporary_path.with_suffix(".int8.part")
+    quantization = None
     try:
         example = sample_inputs(spec, batch=2, dates=3)
         args = tuple(torch.from_numpy(example[n]) for n in _input_names(spec))
@@ -393,19 +409,38 @@ def export_bundle(
         parity, checked = verify_parity(
             reference, temporary_path, spec, shapes, tolerance, min_agreement, precision
         )
-        spec = replace(spec, provenance={**spec.provenance, PARITY_KEY: parity.to_dict()})
+        spec = replace(
+            spec, provenance={**spec.provenance, PARITY_KEY: parity.to_dict()}, precision=precision
+        )
         BundleSpec.from_json(spec.to_json())
         _set_description(proto, spec)  # the graph is the one checked; only its description grows
         onnx.save(proto, str(temporary_path))
+        if int8 is not None:
+            quantization = quantize_int8(
+                temporary_path, quantized, int8, int8_min_agreement, spec.aerial.name
+            )
+            provenance = {**spec.provenance, QUANTIZATION_KEY: quantization.to_dict()}
+            spec = replace(spec, provenance=provenance, precision="int8")
+            proto = onnx.load(str(quantized))
+            _set_description(proto, spec)
+            proto.producer_name = "flair-training"
+            onnx.save(proto, str(temporary_path))
         os.chmod(temporary_path, 0o666 & ~_umask())
         os.replace(temporary_path, output)
+    except QuantizationRefused as refused:
+        raise ExportError(
+            f"The int8 model does not keep the map: {refused}; the bundle was not written",
+            "Calibrate on more tiles like the ones the model will map (--calibration-data), or export "
+            "in fp32.",
+        ) from refused
     except (OutputError, ExportError):
         raise
     except Exception as exc:  # the exporter and ONNX Runtime raise many kinds
         raise ExportError(f"Exporting to ONNX failed: {type(exc).__name__}: {exc}") from exc
     finally:
         temporary_path.unlink(missing_ok=True)
-    return ExportReport(output, parity, checked, fp16)
+        quantized.unlink(missing_ok=True)
+    return ExportReport(output, parity, checked, fp16, quantization)
 
 
 def _set_description(proto: onnx.ModelProto, spec: BundleSpec) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundle_spec import PRECISIONS
 from ..errors import FlairError
 
 #: The value of the catalogue's "format" key.
@@ -82,6 +83,7 @@ class CatalogueEntry:
     description: str
     training_data: str = ""
     homepage: str = ""
+    precision: str = ""  # a bundle's model.precision (fp32, fp16, int8); "" when not stated
     catalogue: str = ""  # where the entry was read from (a path or URL), for messages
 
     @property
@@ -114,6 +116,8 @@ class CatalogueEntry:
             data["training_data"] = self.training_data
         if self.homepage:
             data["homepage"] = self.homepage
+        if self.precision:
+            data["precision"] = self.precision
         return data
 
 
@@ -218,6 +222,9 @@ def _entry(item: Any, path: str, source: str) -> CatalogueEntry:
     model_format = text("format")
     if model_format not in FORMATS:
         raise CatalogueError(f"must be one of {', '.join(FORMATS)}", source, f"{path}.format")
+    precision = text("precision")
+    if precision and precision not in PRECISIONS:
+        raise CatalogueError(f"must be one of {', '.join(PRECISIONS)}", source, f"{path}.precision")
     url = text("url")
     if source.startswith(("https://", "http://")):
         url = urllib.parse.urljoin(source, url)
@@ -238,6 +245,7 @@ def _entry(item: Any, path: str, source: str) -> CatalogueEntry:
         description=text("description"),
         training_data=text("training_data"),
         homepage=text("homepage"),
+        precision=precision,
         catalogue=source,
     )
 
@@ -308,6 +316,7 @@ def entry_for_file(
             inputs=inputs,
             classes=len(spec.nomenclature.classes),
             description=spec.description or f"{spec.model_name} {spec.model_version} ({spec.architecture})",
+            precision=spec.precision,
         )
         licence = spec.provenance.get("licence")
         if isinstance(licence, str) and licence:

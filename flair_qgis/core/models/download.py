@@ -64,8 +64,9 @@ class DownloadResult:
 
 def default_models_dir() -> Path:
     """Where the command line installs models: $XDG_CACHE_HOME/flair_qgis/models (~/.cache/...)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "flair_qgis" / "models"
+    from ..runtime import user_cache_dir
+
+    return user_cache_dir() / "models"
 
 
 def bundle_path(entry: CatalogueEntry, dest: str | Path) -> Path:

@@ -20,6 +20,7 @@ LABELS = {
     "classes": "Class selection",
     "metadata_encoding": "Metadata encoding",
     "parity": "Import parity",
+    "quantization": "int8 quantisation",
     "exported_by": "Exported by",
     "exported_at": "Exported at",
     "epoch": "Epoch",
@@ -41,6 +42,11 @@ PARITY_LABELS = {
     "sample_sets": "sample sets",
     "pixels": "pixels",
     "precision": "precision",
+    # the int8 record (provenance "quantization")
+    "method": "method",
+    "calibration": "calibration",
+    "calibration_tiles": "calibration tiles",
+    "held_out_tiles": "held-out tiles",
 }
 #: Nested values longer than this are cut (a training configuration can hold hundreds of settings).
 MAX_VALUE_CHARS = 240
@@ -54,7 +60,7 @@ def label(key: str) -> str:
 def value_text(key: str, value: Any) -> str:
     """One line for a provenance value: scalars as they are, records as `name value, ...`."""
     if isinstance(value, dict):
-        names = PARITY_LABELS if key == "parity" else {}
+        names = PARITY_LABELS if key in ("parity", "quantization") else {}
         text = ", ".join(f"{names.get(k, k)} {_scalar(v)}" for k, v in value.items())
     elif isinstance(value, list):
         text = ", ".join(_scalar(v) for v in value)
