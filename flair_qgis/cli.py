@@ -180,7 +180,8 @@ def parse_aerial(values: Sequence[str]) -> Any:
 def area_argument(args: argparse.Namespace, aerial: Any) -> Any:
     """The area of --area (in the first aerial raster's CRS unless @CRS follows) or --area-file, None for
     the whole image: one reading for `predict` and `plan`."""
-    from .core.aerial import AreaOfInterest, RasterioSource
+    from .core.area import AreaOfInterest
+    from .core.rasters import RasterioSource
 
     if args.area:
         first = aerial if isinstance(aerial, str) else aerial[0][0]
@@ -192,7 +193,7 @@ def area_argument(args: argparse.Namespace, aerial: Any) -> Any:
 
 def parse_area(text: str, default_crs: str) -> Any:
     """'xmin,ymin,xmax,ymax[@CRS]' -> an AreaOfInterest (in `default_crs` when no CRS is given)."""
-    from .core.aerial import AreaOfInterest
+    from .core.area import AreaOfInterest
 
     match = _AREA.match(text)
     if not match:

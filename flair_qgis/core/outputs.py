@@ -25,8 +25,8 @@ import rasterio.shutil
 from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
-from .aerial import OutputGrid
 from .errors import OutputError
+from .geometry import OutputGrid
 from .nomenclature import CLASS_NODATA, Nomenclature
 from .transaction import (
     OutputLock,

@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
+from .aerial import AerialArgument, AerialComposition, open_aerial
 from .aerial_values import value_warnings
+from .area import AreaOfInterest
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
+from .geometry import OutputGrid
 from .outputs import (
     ClassStatistics,
     OutputOptions,

@@ -33,9 +33,11 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from .aerial import AreaOfInterest, OutputGrid, open_aerial, window_transform
+from .aerial import open_aerial
+from .area import AreaOfInterest
 from .bundle import load_bundle
 from .errors import BundleError, InputError, OutputError
+from .geometry import OutputGrid, window_transform
 from .models.download import file_sha256
 from .outputs import OutputOptions, OutputPaths, OutputReservation, OutputWriter
 from .predict import PredictionRequest, _Run, check_options

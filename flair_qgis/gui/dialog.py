@@ -710,7 +710,7 @@ class FlairDialog(QDialog):
 
     def area(self) -> Any:
         """The engine's AreaOfInterest for the chosen area mode, None for the whole aerial image."""
-        from ..core.aerial import AreaOfInterest
+        from ..core.area import AreaOfInterest
 
         mode = self.area_mode.currentData()
         if mode == "canvas":

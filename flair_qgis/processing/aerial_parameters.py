@@ -200,7 +200,7 @@ def area_of_interest(
     """The area of interest: the extent if given, else the area layer's polygons (their union), else None."""
     from qgis.core import QgsFeatureRequest, QgsGeometry, QgsWkbTypes
 
-    from ..core.aerial import AreaOfInterest
+    from ..core.area import AreaOfInterest
 
     if parameters.get(extent_key):
         extent = algorithm.parameterAsExtent(parameters, extent_key, context)

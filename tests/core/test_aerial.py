@@ -13,17 +13,12 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from flair_qgis.core.aerial import (
-    AerialComposition,
-    AreaOfInterest,
-    BandSource,
-    OutputGrid,
-    RasterioSource,
-    open_aerial,
-    parse_wkt,
-)
+from flair_qgis.core.aerial import AerialComposition, BandSource, open_aerial
+from flair_qgis.core.area import AreaOfInterest, parse_wkt
 from flair_qgis.core.bundle_spec import BandScaling, flair2_aerial_input
 from flair_qgis.core.errors import InputError
+from flair_qgis.core.geometry import OutputGrid
+from flair_qgis.core.rasters import RasterioSource
 from tests.rasters import (
     LAMBERT93,
     ORIGIN,

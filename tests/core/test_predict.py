@@ -13,7 +13,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from flair_qgis.core.aerial import AreaOfInterest
+from flair_qgis.core.area import AreaOfInterest
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
 from flair_qgis.core.predict import PredictionRequest, pad_series, predict, softmax

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from flair_qgis.core.aerial import AreaOfInterest
+from flair_qgis.core.area import AreaOfInterest
 from flair_qgis.core.errors import BundleError, InputError, OutputError
 from flair_qgis.core.predict import PredictionRequest, predict
 from flair_qgis.core.shard_merge import merge_plan

@@ -98,7 +98,7 @@ def test_web_service_layer_is_read_through_its_provider(tmp_path):
 def test_web_service_gets_a_grid_in_the_projects_crs_over_the_area(tmp_path):
     from qgis.core import QgsCoordinateReferenceSystem
 
-    from flair_qgis.core.aerial import AreaOfInterest
+    from flair_qgis.core.area import AreaOfInterest
     from flair_qgis.sources import layer_sources
 
     layer = xyz_layer(write_tiles(tmp_path / "tiles", _scene_tile(), (120, 40, 90)))
