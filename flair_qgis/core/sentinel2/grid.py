@@ -22,6 +22,7 @@ from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
+from ..geometry import Bounds, raster_bounds
 from .layout import BandSource, MaskSource, ProductLayout
 
 
@@ -41,8 +42,8 @@ class Grid:
         return Affine(self.gsd, 0.0, self.xmin, 0.0, -self.gsd, self.ymax)
 
     @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        return (self.xmin, self.ymax - self.height * self.gsd, self.xmin + self.width * self.gsd, self.ymax)
+    def bounds(self) -> Bounds:
+        return raster_bounds(self.transform, self.width, self.height)
 
     def pixel_slices(self, bounds: tuple[float, float, float, float]) -> tuple[slice, slice]:
         """Rows and columns of the grid's pixels whose centres lie inside `bounds`."""
@@ -189,14 +190,6 @@ def read_mask(source: MaskSource, grid: Grid) -> np.ndarray:
     ):
         out = vrt.read(source.band)
     return source.to_probability(out)
-
-
-def raster_footprint(src: rasterio.io.DatasetReader) -> tuple[float, float, float, float]:
-    """(xmin, ymin, xmax, ymax) of a north-up raster, from its transform's coefficients."""
-    t = src.transform
-    xs = (t.c, t.c + t.a * src.width)
-    ys = (t.f, t.f + t.e * src.height)
-    return min(xs), min(ys), max(xs), max(ys)
 
 
 def read_layout(layout: ProductLayout, grid: Grid) -> tuple[np.ndarray, np.ndarray]:

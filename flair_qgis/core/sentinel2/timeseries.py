@@ -97,6 +97,12 @@ def cloudy_fractions(masks: np.ndarray, nodata: np.ndarray, threshold: float) ->
     return counts / float(masks.shape[2] * masks.shape[3])
 
 
+def keeps_date(fraction: float, has_data: bool, max_cloudy_fraction: float) -> bool:
+    """The cloud filter's rule for one date of a window: it holds some data and its covered fraction (see
+    cloudy_fractions) is below `max_cloudy_fraction`."""
+    return bool(has_data) and fraction < max_cloudy_fraction
+
+
 def select_dates(
     fractions: np.ndarray, has_data: np.ndarray, max_cloudy_fraction: float
 ) -> tuple[list[int], bool]:
@@ -105,7 +111,7 @@ def select_dates(
     A date is kept when its covered fraction is below `max_cloudy_fraction`; when none is, the
     FALLBACK_DATES least cloudy dates holding some data are kept (in date order).
     """
-    kept = [i for i in range(len(fractions)) if has_data[i] and fractions[i] < max_cloudy_fraction]
+    kept = [i for i in range(len(fractions)) if keeps_date(fractions[i], has_data[i], max_cloudy_fraction)]
     if kept:
         return kept, False
     candidates = [i for i in range(len(fractions)) if has_data[i]]
