@@ -81,8 +81,8 @@ def load_naive(catalog, crs: str, bounds, spec):
     import rasterio
     from rasterio.io import MemoryFile
 
-    from flair_qgis.core.sentinel2.grid import Grid, grid_for_bounds, paste_first_valid, read_band, read_mask
     from flair_qgis.core.sentinel2.layout import BandSource, MaskSource
+    from flair_qgis.core.sentinel2.warp import Grid, grid_for_bounds, paste_first_valid, read_band, read_mask
 
     grid: Grid = grid_for_bounds(crs, bounds, spec.gsd, spec.window_size / 2 * spec.gsd)
 
@@ -117,7 +117,7 @@ def load_naive(catalog, crs: str, bounds, spec):
         dates.append(acquisition.date)
         stack.append(mosaic)
         mask_stack.append(mosaic_masks)
-    from flair_qgis.core.sentinel2.series import Sentinel2Series
+    from flair_qgis.core.sentinel2.load import Sentinel2Series
 
     return Sentinel2Series(dates, grid, np.stack(stack), np.stack(mask_stack))
 

@@ -1,6 +1,6 @@
 """How cloudy each Sentinel-2 date is over the area to map, so the user can judge a folder before a run.
 
-The share is the model's own (sentinel2.timeseries.cloudy_fractions and keeps_date, with the bundle's
+The share is the model's own (sentinel2.preprocess.cloudy_fractions and keeps_date, with the bundle's
 thresholds) computed as if the whole area were one window: one rule, one place."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import date
 
 import numpy as np
 
-from ..core.sentinel2.timeseries import cloudy_fractions, keeps_date
+from ..core.sentinel2.preprocess import cloudy_fractions, keeps_date
 
 
 @dataclass(frozen=True)

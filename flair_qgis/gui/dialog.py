@@ -823,7 +823,7 @@ class FlairDialog(QDialog):
 
     def show_statistics(self, rows: list[Any]) -> None:
         """Fill the statistics table (class, hectares, %)."""
-        from ..report import statistics_rows
+        from ..statistics_table import statistics_rows
 
         values = statistics_rows(rows)
         self.statistics_table.setRowCount(len(values))

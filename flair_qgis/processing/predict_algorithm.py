@@ -192,7 +192,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         from ..core.errors import FlairError
         from ..core.predict import PredictionRequest, predict
         from ..gui.tr import device_text
-        from ..report import statistics_text
+        from ..statistics_table import statistics_text
         from ..styling import post_processor, qgis_language
 
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

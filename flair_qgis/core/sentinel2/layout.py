@@ -1,7 +1,7 @@
 """Where an acquisition's ten bands and two masks are, and how their values become reflectance x 10000.
 
 Every product kind (SAFE, Theia, GeoTIFF stacks) is described by a ProductLayout, so that one reader
-(grid.py) puts any of them on the aerial grid.
+(warp.py) puts any of them on the aerial grid.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..errors import Cancelled
 from ..geometry import window_bounds
 from ..tiling import Tile, TileGrid
 from .catalog import Sentinel2Catalog
-from .series import Sentinel2Series, load_series
+from .load import Sentinel2Series, load_series
 
 #: Target height in output pixels of a region (rounded to whole tile rows, at least one). Each region
 #: reads every product again, at a cost nearly independent of its size (about 6 s for 30 SAFE products

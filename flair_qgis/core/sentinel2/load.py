@@ -22,8 +22,8 @@ from rasterio.errors import RasterioError
 from ..bundle_spec import Sentinel2Input
 from ..errors import Cancelled, InputError
 from .catalog import Acquisition, Sentinel2Catalog, discover
-from .grid import Grid, grid_for_bounds, overlaps, paste_first_valid, read_layout
-from .timeseries import span_warning
+from .preprocess import span_warning
+from .warp import Grid, grid_for_bounds, overlaps, paste_first_valid, read_layout
 
 LOG = logging.getLogger(__name__)
 #: Share of the area that may lack Sentinel-2 data before load_series refuses it (resampling at the
