@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class BandSource:
+class AerialBand:
     """One bundle band taken from band `band` (1-based) of `source`; `input_range` overrides the
     native value range of the band (see native_range)."""
 
@@ -51,13 +51,13 @@ class BandSource:
     input_range: tuple[float, float] | None = None
 
 
-AerialArgument = str | Path | RasterSource | Sequence[BandSource | tuple[Any, int]]
+AerialArgument = str | Path | RasterSource | Sequence[AerialBand | tuple[Any, int]]
 
 
 def native_range(dtype: str, declared: tuple[float, float] | None = None) -> tuple[float, float] | None:
     """The range a band's values span before scaling, or None for floating-point bands (used as is).
 
-    The rule: `declared` if given (a BandSource's input_range, else what the source declares, e.g. a
+    The rule: `declared` if given (an AerialBand's input_range, else what the source declares, e.g. a
     GeoTIFF's NBITS: 12-bit data stored as uint16 -> 0..4095); else the full range of an unsigned
     integer type (uint8 0..255, uint16 0..65535), 0..max for a signed one. `to_value_range` then maps
     this range linearly onto the bundle's value_range and clips: 8-bit imagery goes as it is to a
@@ -119,7 +119,7 @@ class AerialComposition:
 
     def __init__(
         self,
-        band_sources: Sequence[BandSource],
+        band_sources: Sequence[AerialBand],
         spec: AerialInput,
         *,
         resampling: str = "bilinear",
@@ -315,7 +315,7 @@ def open_aerial(
     spec: AerialInput, aerial: AerialArgument, *, resampling: str = "bilinear"
 ) -> AerialComposition:
     """The composition for `aerial`: one raster (path or RasterSource) whose bands are in the bundle's
-    order, or one (path | RasterSource, band) or BandSource per bundle band. A path named several times
+    order, or one (path | RasterSource, band) or AerialBand per bundle band. A path named several times
     is opened once."""
     opened: dict[str, RasterioSource] = {}
 
@@ -338,15 +338,15 @@ def open_aerial(
                 "Give a raster with these bands in this order, or compose them from several rasters "
                 "(e.g. RGB ortho bands 1,2,3 + IRC ortho band 1 + elevation band 1).",
             )
-        band_sources = [BandSource(source, i + 1) for i in range(source.count)]
+        band_sources = [AerialBand(source, i + 1) for i in range(source.count)]
     else:
         band_sources = []
         for item in aerial:
-            if isinstance(item, BandSource):
+            if isinstance(item, AerialBand):
                 band_sources.append(item)
             else:
                 path_or_source, band = item
-                band_sources.append(BandSource(source_of(path_or_source), int(band)))
+                band_sources.append(AerialBand(source_of(path_or_source), int(band)))
     try:
         return AerialComposition(band_sources, spec, resampling=resampling, owned=list(opened.values()))
     except BaseException:

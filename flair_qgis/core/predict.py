@@ -51,7 +51,7 @@ class PredictionRequest:
     """Everything one run needs; the dialog, the Processing algorithm and the CLI fill it.
 
     aerial: one raster (path or RasterSource) whose bands are in the bundle's order, or one
-    (path | RasterSource, 1-based band) or BandSource per bundle band. area: None for the whole aerial
+    (path | RasterSource, 1-based band) or AerialBand per bundle band. area: None for the whole aerial
     extent. overlap: px between neighbouring tiles, None for a tile size / 8. batch_size: tiles per
     inference, None for 1 on the CPU (no faster in larger batches there) and 4 on a GPU. threads: CPU
     threads for ONNX Runtime, None for its default."""
@@ -110,7 +110,7 @@ def predict(
     chunk_width and region_height (output px) size the column chunks of the tiling and the Sentinel-2
     regions: memory grows with them, not with the area."""
     started = time.monotonic()
-    report = progress or (lambda fraction, message: None)
+    progress = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
     bundle = load_bundle(request.bundle)
     spec = bundle.spec
@@ -125,18 +125,18 @@ def predict(
         grid = aerial.grid_for(request.area)
         warnings += aerial.warnings
         warnings += value_warnings(aerial, grid, request.area)
-        sentinel2 = _sentinel2_catalog(request, spec, warnings, report)
+        sentinel2 = _sentinel2_catalog(request, spec, warnings, progress)
         if spec.aerial_metadata is not None:
             warnings.append(
                 f"The model takes an aerial metadata vector ('{spec.aerial_metadata.name}'), which arbitrary "
                 "imagery does not have: it is fed zeros."
             )
-        report(0.0, "Starting ONNX Runtime")
+        progress(0.0, "Starting ONNX Runtime")
         runner = create_runner(bundle.path, request.device, request.threads)
         if runner.fallback_reason:
             warnings.append(f"Running on {runner.provider}: {runner.fallback_reason}")
         run = _Run(
-            request, bundle, aerial, grid, sentinel2, runner, report, cancelled, chunk_width, region_height
+            request, bundle, aerial, grid, sentinel2, runner, progress, cancelled, chunk_width, region_height
         )
         statistics, paths = run.execute(reservation, warnings)
         warnings += run.warnings
@@ -230,7 +230,7 @@ def check_options(request: PredictionRequest, spec: BundleSpec) -> None:
 
 
 def _sentinel2_catalog(
-    request: PredictionRequest, spec: BundleSpec, warnings: list[str], report: Progress
+    request: PredictionRequest, spec: BundleSpec, warnings: list[str], progress: Progress
 ) -> Sentinel2Catalog | None:
     """The Sentinel-2 acquisitions of the request's folder, discovered once before any tile (InputError
     for a folder without any); None for an aerial-only bundle. The series is read region by region.
@@ -242,7 +242,7 @@ def _sentinel2_catalog(
     assert request.sentinel2 is not None  # check_options refused a U-T&T bundle without a folder
     catalog = discover(request.sentinel2)
     warnings += catalog.skipped_warnings()
-    report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
+    progress(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
     return catalog
 
 
@@ -268,13 +268,13 @@ class _Run:
         grid: OutputGrid,
         catalog: Sentinel2Catalog | None,
         runner: Runner,
-        report: Progress,
+        progress: Progress,
         cancelled: IsCancelled,
         chunk_width: int = CHUNK_WIDTH,
         region_height: int = REGION_HEIGHT,
     ) -> None:
         self.request, self.spec, self.aerial, self.grid = request, bundle.spec, aerial, grid
-        self.runner, self.report, self.cancelled = runner, report, cancelled
+        self.runner, self.progress, self.cancelled = runner, progress, cancelled
         size = self.spec.aerial.tile_size
         overlap = size // 8 if request.overlap is None else request.overlap
         self.tiling = TileGrid(grid.width, grid.height, size, overlap, chunk_width)
@@ -373,7 +373,7 @@ class _Run:
                     stitcher.add(tile, tile_probabilities, valid)
                 self.tiles_done += len(item.tiles)
                 self.cloudy_tiles += item.cloudy
-                self.report(
+                self.progress(
                     self.tiles_done / total,
                     f"Tile {self.tiles_done} of {total} on {device_label(self.runner.provider)}",
                 )
@@ -391,7 +391,7 @@ class _Run:
         try:
             while True:
                 while not self._notes.empty():
-                    self.report(self.tiles_done / len(self.tiling), self._notes.get())
+                    self.progress(self.tiles_done / len(self.tiling), self._notes.get())
                 if self.cancelled():
                     raise Cancelled()
                 with contextlib.suppress(queue.Empty):

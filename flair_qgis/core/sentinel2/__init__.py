@@ -8,17 +8,17 @@ from .layout import BANDS
 from .load import Sentinel2Series, load_series, on_ground
 from .preprocess import PreparedWindow, prepare_window, reference_date
 from .regions import Region, RegionalSeries, tile_regions
-from .warp import Grid, grid_for_bounds
+from .warp import Sentinel2Grid, grid_for_bounds
 
 __all__ = [
     "BANDS",
     "Acquisition",
     "FlairSuperArea",
-    "Grid",
     "PreparedWindow",
     "Region",
     "RegionalSeries",
     "Sentinel2Catalog",
+    "Sentinel2Grid",
     "Sentinel2Series",
     "discover",
     "grid_for_bounds",

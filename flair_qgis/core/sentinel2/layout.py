@@ -56,7 +56,7 @@ class MaskSource:
 
 
 @dataclass(frozen=True)
-class BandSource:
+class ProductBand:
     """One band in a raster: reflectance x 10000 = (DN + offset) * gain, DN == nodata is missing.
 
     Saturated pixels are missing too, never reflectance: those whose DN is `saturated` (SAFE's declared
@@ -84,7 +84,7 @@ class BandSource:
 class ProductLayout:
     """The ten bands in FLAIR order and the optional [snow, cloud] masks of one acquisition."""
 
-    bands: tuple[BandSource, ...]
+    bands: tuple[ProductBand, ...]
     snow: MaskSource | None = None
     cloud: MaskSource | None = None
 

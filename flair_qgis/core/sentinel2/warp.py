@@ -23,12 +23,13 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
 from ..geometry import Bounds, raster_bounds
-from .layout import BandSource, MaskSource, ProductLayout
+from .layout import MaskSource, ProductBand, ProductLayout
 
 
 @dataclass(frozen=True)
-class Grid:
-    """A north-up raster grid: `width` x `height` pixels of `gsd` metres from (`xmin`, `ymax`)."""
+class Sentinel2Grid:
+    """The grid a Sentinel-2 series is warped onto: north-up, in the aerial CRS, `width` x `height`
+    pixels of `gsd` metres from (`xmin`, `ymax`)."""
 
     crs: CRS
     xmin: float
@@ -62,7 +63,7 @@ def parse_crs(crs: str | CRS) -> CRS:
 
 def grid_for_bounds(
     crs: str | CRS, bounds: tuple[float, float, float, float], gsd: float, margin: float
-) -> Grid:
+) -> Sentinel2Grid:
     """The grid covering `bounds` plus `margin` on every side, its edges snapped to multiples of `gsd`."""
     xmin, ymin, xmax, ymax = bounds
     if not (xmax > xmin and ymax > ymin):
@@ -71,10 +72,10 @@ def grid_for_bounds(
     y0 = math.floor((ymin - margin) / gsd) * gsd
     x1 = math.ceil((xmax + margin) / gsd) * gsd
     y1 = math.ceil((ymax + margin) / gsd) * gsd
-    return Grid(parse_crs(crs), x0, y1, gsd, round((x1 - x0) / gsd), round((y1 - y0) / gsd))
+    return Sentinel2Grid(parse_crs(crs), x0, y1, gsd, round((x1 - x0) / gsd), round((y1 - y0) / gsd))
 
 
-def overlaps(grid: Grid, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
+def overlaps(grid: Sentinel2Grid, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
     """Whether a raster with `bounds` in `crs` overlaps the grid."""
     try:
         xmin, ymin, xmax, ymax = transform_bounds(grid.crs, crs, *grid.bounds, densify_pts=21)
@@ -84,7 +85,7 @@ def overlaps(grid: Grid, crs: CRS, bounds: tuple[float, float, float, float]) ->
 
 
 def _warped(
-    src: rasterio.io.DatasetReader, grid: Grid, resampling: Resampling, **options: object
+    src: rasterio.io.DatasetReader, grid: Sentinel2Grid, resampling: Resampling, **options: object
 ) -> WarpedVRT:
     # WarpedVRT rather than rasterio.warp.reproject: reproject does arithmetic on Affine objects, which
     # fails with some affine/attrs pairs found in QGIS installations (affine 3 with attrs 22).
@@ -102,7 +103,9 @@ def _warped(
     )
 
 
-def read_band(source: BandSource, grid: Grid, resampling: Resampling = Resampling.bilinear) -> np.ndarray:
+def read_band(
+    source: ProductBand, grid: Sentinel2Grid, resampling: Resampling = Resampling.bilinear
+) -> np.ndarray:
     """One band warped onto the grid: H x W float32 reflectance x 10000, NaN where missing or saturated.
 
     Saturated pixels never reach the resampling: pixels of the saturated value are made nodata before
@@ -123,13 +126,17 @@ def read_band(source: BandSource, grid: Grid, resampling: Resampling = Resamplin
 
 
 def _warp_band(
-    src: rasterio.io.DatasetReader, band: int, grid: Grid, resampling: Resampling, nodata: float | None
+    src: rasterio.io.DatasetReader,
+    band: int,
+    grid: Sentinel2Grid,
+    resampling: Resampling,
+    nodata: float | None,
 ) -> np.ndarray:
     with _warped(src, grid, resampling, src_nodata=nodata, nodata=np.nan, dtype="float32") as vrt:
         return vrt.read(band)
 
 
-def _flagged_weight(mask: MaskSource, grid: Grid, resampling: Resampling) -> np.ndarray:
+def _flagged_weight(mask: MaskSource, grid: Sentinel2Grid, resampling: Resampling) -> np.ndarray:
     """H x W: the weight that pixels flagged by `mask` have in each grid pixel resampled with
     `resampling` (0 = none). An 8-bit mask is turned into 0/1 by a lookup table and warped like a band;
     another is read with nearest neighbour (1 where flagged)."""
@@ -182,7 +189,7 @@ def _one_band_vrt(
     )
 
 
-def read_mask(source: MaskSource, grid: Grid) -> np.ndarray:
+def read_mask(source: MaskSource, grid: Sentinel2Grid) -> np.ndarray:
     """A snow or cloud layer on the grid: H x W uint8 probabilities 0..100 (nearest neighbour)."""
     with (
         rasterio.open(source.path) as src,
@@ -192,7 +199,7 @@ def read_mask(source: MaskSource, grid: Grid) -> np.ndarray:
     return source.to_probability(out)
 
 
-def read_layout(layout: ProductLayout, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+def read_layout(layout: ProductLayout, grid: Sentinel2Grid) -> tuple[np.ndarray, np.ndarray]:
     """An acquisition on the grid: data 10 x H x W float32 (NaN = missing), masks 2 x H x W uint8."""
     data = np.empty((len(layout.bands), grid.height, grid.width), dtype=np.float32)
     for index, band in enumerate(layout.bands):
