@@ -22,7 +22,7 @@ from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
-from ..geometry import Bounds, raster_bounds
+from ..geometry import Bounds, parse_crs, raster_bounds
 from .layout import MaskSource, ProductBand, ProductLayout
 
 
@@ -56,11 +56,6 @@ class Sentinel2Grid:
         return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
 
 
-def parse_crs(crs: str | CRS) -> CRS:
-    """A CRS from a WKT, an "EPSG:nnnn" string or a rasterio CRS."""
-    return crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
-
-
 def grid_for_bounds(
     crs: str | CRS, bounds: tuple[float, float, float, float], gsd: float, margin: float
 ) -> Sentinel2Grid:
@@ -72,7 +67,8 @@ def grid_for_bounds(
     y0 = math.floor((ymin - margin) / gsd) * gsd
     x1 = math.ceil((xmax + margin) / gsd) * gsd
     y1 = math.ceil((ymax + margin) / gsd) * gsd
-    return Sentinel2Grid(parse_crs(crs), x0, y1, gsd, round((x1 - x0) / gsd), round((y1 - y0) / gsd))
+    crs = crs if isinstance(crs, CRS) else parse_crs(crs)
+    return Sentinel2Grid(crs, x0, y1, gsd, round((x1 - x0) / gsd), round((y1 - y0) / gsd))
 
 
 def overlaps(grid: Sentinel2Grid, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
