@@ -544,7 +544,8 @@ def add_shards_parser(commands: Any) -> None:
 def run_shards_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run `plan`, `run-plan`, `run-shard` or `merge`."""
     from .core.shard_merge import merge_plan
-    from .core.shards import make_plan, read_plan, run_shard
+    from .core.shard_run import run_shard
+    from .core.shards import make_plan, read_plan
 
     if args.command == "plan":
         aerial = parse_aerial(args.aerial)

@@ -3,7 +3,10 @@ reader thread's prefetched batches, blend, and hand finished windows to the outp
 
 Memory does not grow with the area: tiles go column chunk by column chunk, top to bottom (tiling.py),
 the stitcher keeps one strip per chunk, and the reader thread loads the Sentinel-2 series of one region
-(a chunk x a band of tile rows, sentinel2/regions.py) at a time."""
+(a chunk x a band of tile rows, sentinel2/regions.py) at a time.
+
+The request, the checks made before anything is written, and the tile loop (TileRun, which a shard's run
+reuses: shard_run.py) stay in this one module of about 500 lines: one run's path reads top to bottom."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from .outputs import (
 )
 from .runtime import CPU, Runner, create_runner, device_label
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground, prepare_window
+from .sentinel2.preprocess import pad_series
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
@@ -135,7 +139,7 @@ def predict(
         runner = create_runner(bundle.path, request.device, request.threads)
         if runner.fallback_reason:
             warnings.append(f"Running on {runner.provider}: {runner.fallback_reason}")
-        run = _Run(
+        run = TileRun(
             request, bundle, aerial, grid, sentinel2, runner, progress, cancelled, chunk_width, region_height
         )
         statistics, paths = run.execute(reservation, warnings)
@@ -256,9 +260,14 @@ class _Batch:
     cloudy: int
 
 
-class _Run:
+class TileRun:
     """The tile loop of one prediction: a reader thread fills a bounded queue with batches while the
-    calling thread runs them and stitches the results into the writer."""
+    calling thread runs them and stitches the results into the writer.
+
+    The seam for runs over part of an area (shard_run.ShardRun): after __init__, `tiling` may be replaced
+    by a TileGrid of the same tiles at the same places and `sentinel2` by anything with `window(tile)` and
+    `warnings`; `emit(window, probabilities, valid)` may be overridden to write part of each finished
+    window; `run_tiles(stitcher)` runs every tile of `tiling` into `stitcher`."""
 
     def __init__(
         self,
@@ -312,8 +321,8 @@ class _Run:
         options = _output_options(self.request)
         with OutputWriter(paths, self.grid, self.spec.nomenclature, options, reservation) as writer:
             self.writer = writer
-            stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
-            self._loop(stitcher)
+            stitcher = Stitcher(self.tiling, len(self.codes), self.emit)
+            self.run_tiles(stitcher)
             stitcher.finish()
             self._refuse_an_empty_map()
             self._note_what_the_run_found()
@@ -351,7 +360,7 @@ class _Run:
                 "least cloudy dates were used."
             )
 
-    def _loop(self, stitcher: Stitcher) -> None:
+    def run_tiles(self, stitcher: Stitcher) -> None:
         batches: queue.Queue = queue.Queue(maxsize=2)
         stop = self._stop
         reader = threading.Thread(
@@ -462,7 +471,7 @@ class _Run:
         feeds[spec.dates_name] = positions
         return sum(1 for p in prepared if p.cloudy_fallback)
 
-    def _emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
+    def emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
         """Write one finished window: class codes (0 = nodata outside the area or the image),
         confidence and probabilities."""
         inside = valid
@@ -492,21 +501,6 @@ def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=axis, keepdims=True)
     return shifted
-
-
-def pad_series(
-    values: Sequence[np.ndarray], positions: Sequence[np.ndarray], pad_value: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stack per-tile series (T_i x bands x W x W, T_i positions) into B x T x bands x W x W and B x T,
-    T = the longest series (at least 1), padding frames with `pad_value` and positions with 0."""
-    length = max([1, *(len(v) for v in values)])
-    shape = values[0].shape[1:]
-    stacked = np.full((len(values), length, *shape), pad_value, np.float32)
-    dates = np.zeros((len(values), length), np.float32)
-    for i, (series, days) in enumerate(zip(values, positions, strict=True)):
-        stacked[i, : len(series)] = series
-        dates[i, : len(days)] = days
-    return stacked, dates
 
 
 def _has_data(tile: Tile, valid: np.ndarray) -> bool:

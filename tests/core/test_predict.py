@@ -16,7 +16,8 @@ from affine import Affine
 from flair_qgis.core.area import AreaOfInterest
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.predict import PredictionRequest, pad_series, predict, softmax
+from flair_qgis.core.predict import PredictionRequest, predict, softmax
+from flair_qgis.core.sentinel2.preprocess import pad_series
 from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
 from tests.rasters import ORIGIN, write_corrupt, write_raster, write_truncated
 

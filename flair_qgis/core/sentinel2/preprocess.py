@@ -239,3 +239,18 @@ def _empty(spec: Sentinel2Input, width: int, reference: date | None) -> Prepared
         no_data=True,
         reference=reference,
     )
+
+
+def pad_series(
+    values: Sequence[np.ndarray], positions: Sequence[np.ndarray], pad_value: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-tile series (T_i x bands x W x W, T_i positions) into B x T x bands x W x W and B x T,
+    T = the longest series (at least 1), padding frames with `pad_value` and positions with 0."""
+    length = max([1, *(len(v) for v in values)])
+    shape = values[0].shape[1:]
+    stacked = np.full((len(values), length, *shape), pad_value, np.float32)
+    dates = np.zeros((len(values), length), np.float32)
+    for i, (series, days) in enumerate(zip(values, positions, strict=True)):
+        stacked[i, : len(series)] = series
+        dates[i, : len(days)] = days
+    return stacked, dates
