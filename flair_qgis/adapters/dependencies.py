@@ -23,7 +23,7 @@ DEPS_FOLDER = "flair_qgis_deps"
 
 
 #: The plugin's requirements file (shipped inside the plugin): version bounds of each dependency.
-REQUIREMENTS_FILE = Path(__file__).resolve().parent / "requirements.txt"
+REQUIREMENTS_FILE = Path(__file__).resolve().parent.parent / "requirements.txt"
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*?)\s*$")
 
 
