@@ -291,9 +291,9 @@ def _print_result(result: Any, out: TextIO) -> None:
         if path is not None:
             print(f"  {label:<16}{path}", file=out)
     if result.statistics:
-        print(f"\n{'code':>4}  {'class':<26}{'hectares':>12}{'%':>8}", file=out)
-        for row in result.statistics:
-            print(f"{row.code:>4}  {row.name:<26}{row.hectares:>12.4f}{row.percent:>8.2f}", file=out)
+        from .core.statistics_table import statistics_text
+
+        print(f"\n{statistics_text(result.statistics)}", file=out)
 
 
 # ---------------------------------------------------------------------------------------------- models
