@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from .core.errors import Cancelled, FlairError, InputError
+from .core.gdal_runtime import gdal_environment
 
 _BANDS = re.compile(r"^\d+(,\d+)*$")
 _AREA = re.compile(r"^\s*([^,@]+),([^,@]+),([^,@]+),([^,@]+?)\s*(?:@\s*(\S+))?\s*$")
@@ -103,17 +104,18 @@ def main(
     err = stderr or sys.stderr
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "info":
-            return _info(args, out)
-        if args.command == "devices":
-            return _devices(out)
-        if args.command == "models":
-            return run_models(args, out, err)
-        if args.command in SHARD_COMMANDS:
+        with gdal_environment():
+            if args.command == "info":
+                return _info(args, out)
+            if args.command == "devices":
+                return _devices(out)
+            if args.command == "models":
+                return run_models(args, out, err)
+            if args.command in SHARD_COMMANDS:
+                with _termination_cancels():
+                    return run_shards_command(args, out, err)
             with _termination_cancels():
-                return run_shards_command(args, out, err)
-        with _termination_cancels():
-            return _predict(args, out, err)
+                return _predict(args, out, err)
     except Cancelled as exc:
         print(f"\n{exc}", file=err)
         return 130

@@ -180,13 +180,13 @@ class FlairPlugin:
             self.dialog = None
 
     def show_dialog(self) -> None:
-        from .adapters.dependencies import missing_dependencies
+        from .adapters.dependencies import gdal_problem, missing_dependencies
 
-        if missing_dependencies():
+        if missing_dependencies() or gdal_problem():
             from .gui.dependencies_dialog import DependenciesDialog
 
             DependenciesDialog(self.iface.mainWindow()).exec()
-            if missing_dependencies():
+            if missing_dependencies() or gdal_problem():
                 return
         from .gui.dialog import FlairDialog
 

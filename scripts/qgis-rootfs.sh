@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The newer QGIS releases the plugin is tested on, each in a Debian 13 (trixie) root filesystem built
 # with debootstrap from Debian's own archive: QGIS 3.40 LTR (trixie) and QGIS 3.44 LTR (trixie-backports),
-# with Python 3.13 and numpy 2. Inside each, /opt/flair-venv sees QGIS's packages and holds what the
-# plugin's installer would add (flair_qgis/requirements.txt) plus the test tools.
+# with Python 3.13 and numpy 2. Inside each, Debian's rasterio (built on QGIS's GDAL) and /opt/flair-venv,
+# which sees QGIS's packages and holds what the plugin's installer would add (ONNX Runtime) plus the test
+# tools.
 #
 #   scripts/qgis-rootfs.sh build RELEASE          build (or reuse) the root filesystem; prints its path
 #   scripts/qgis-rootfs.sh test RELEASE PATHS...  run pytest on PATHS of this checkout inside it
@@ -111,7 +112,8 @@ build() {
     [ "$suite" = trixie-backports ] && target="-t trixie-backports"
     in_root "$staging" "apt-get update -qq && apt-get install -y -qq --no-install-recommends $target \
         qgis python3-qgis qgis-providers && apt-get install -y -qq --no-install-recommends \
-        ca-certificates xvfb xauth python3-venv python3-pip e2fsprogs >/dev/null && update-ca-certificates >/dev/null" \
+        python3-rasterio ca-certificates xvfb xauth python3-venv python3-pip e2fsprogs >/dev/null \
+        && update-ca-certificates >/dev/null" \
         >/dev/null
     cp "$repo/flair_qgis/requirements.txt" "$staging/tmp/plugin-requirements.txt"
     local tools
@@ -121,9 +123,13 @@ build() {
         && python3 -c 'import numpy; print(\"numpy==\" + numpy.__version__)' > /opt/flair-venv/constraints.txt \
         && /opt/flair-venv/bin/python -m pip install -q --no-input -c /opt/flair-venv/constraints.txt \
            -r /tmp/plugin-requirements.txt $tools"
+    # rasterio is Debian's, on QGIS's GDAL (one GDAL per process: docs/gdal.md), not PyPI's wheel.
     in_root "$staging" "/opt/flair-venv/bin/python -c 'import qgis.core, numpy, rasterio, onnxruntime; \
+        from osgeo import gdal; \
         print(\"QGIS\", qgis.core.Qgis.version(), \"numpy\", numpy.__version__, \"rasterio\", \
-        rasterio.__version__, \"GDAL\", rasterio.__gdal_version__, \"onnxruntime\", onnxruntime.__version__)'" >&2
+        rasterio.__version__, \"GDAL\", rasterio.__gdal_version__, \"onnxruntime\", onnxruntime.__version__); \
+        assert rasterio.__gdal_version__ == gdal.__version__ and rasterio.__file__.startswith(\"/usr/lib/python3/\"), \
+        rasterio.__file__'" >&2
     unmount_all "$staging"
     trap - EXIT
     touch "$staging/.complete"

@@ -16,21 +16,22 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 # pip warns about every package missing from the machine's local index folders; keep real messages.
 pip_quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
-# 1. System QGIS, for the system interpreter.
-if ! /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1 || ! command -v xvfb-run >/dev/null 2>&1; then
+# 1. System QGIS, for the system interpreter, and the rasterio built on its GDAL (one GDAL per process:
+# docs/gdal.md; PyPI's rasterio wheels bundle a GDAL of their own).
+system_packages=(qgis python3-qgis qgis-providers python3-rasterio xvfb python3-venv)
+if ! /usr/bin/python3 -c 'import qgis.core, rasterio' >/dev/null 2>&1 || ! command -v xvfb-run >/dev/null 2>&1; then
     if [ "$(id -u)" != 0 ]; then
-        say "QGIS is missing; run as root, or install: qgis python3-qgis qgis-providers xvfb"
+        say "QGIS or its rasterio is missing; run as root, or install: ${system_packages[*]}"
         exit 1
     fi
-    say "installing QGIS from Debian's packages (a minute or two)"
+    say "installing QGIS and rasterio from Debian's packages (a minute or two)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        qgis python3-qgis qgis-providers xvfb python3-venv >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${system_packages[@]}" >/dev/null
 fi
 
 # 2. A virtual environment that sees QGIS's packages, named after the requirements it holds.
 # The root pyproject.toml counts by its [project] table only (its tool settings change more often).
-hash="$( (echo "$torch_pins"; cat "$repo/flair_qgis/requirements.txt" "$repo/tests/requirements.txt" \
+hash="$( (echo "$torch_pins"; cat "$0" "$repo/flair_qgis/requirements.txt" "$repo/tests/requirements.txt" \
     "$repo/training/pyproject.toml" 2>/dev/null; sed -n '/^\[project\]/,/^\[tool\./p' "$repo/pyproject.toml") \
     | sha256sum | cut -c1-12)"
 venv="$cache/venv-$hash"
@@ -52,6 +53,20 @@ if [ ! -f "$venv/.complete" ]; then
         # first on PYTHONPATH, so another checkout sharing this environment tests its own).
         "${pip[@]}" -c "$venv/constraints.txt" -e "$repo" -e "$repo/training"
     fi
+    # rasterio stays Debian's (pip takes the system's as satisfying the requirements): check it.
+    "$venv/bin/python" - <<'CHECK' || { say "the environment's rasterio is not Debian's"; exit 1; }
+import sys
+
+import rasterio
+from osgeo import gdal
+
+if rasterio.__gdal_version__ != gdal.__version__ or not rasterio.__file__.startswith("/usr/lib/python3/"):
+    sys.exit(f"rasterio {rasterio.__version__} (GDAL {rasterio.__gdal_version__}, {rasterio.__file__}) "
+             f"is not the system's, on GDAL {gdal.__version__}")
+CHECK
+    # PyPI's rasterio wheel (its own GDAL), apart: the tests run it alone to compare GDAL versions, and
+    # beside QGIS's GDAL to check the engine refuses a second GDAL. Never on the environment's path.
+    "${pip[@]}" --no-deps --target "$venv/pypi-rasterio" "rasterio>=1.4,<1.5"
     touch "$venv/.complete"
     for old in "$cache"/venv-*; do
         [ "$old" = "$venv" ] || { say "removing the outdated environment $old"; rm -rf "$old"; }

@@ -1,7 +1,11 @@
 """The plugin's Python dependencies inside QGIS: which are missing, and how pip installs them into a folder
 of the plugin's own without replacing anything QGIS already has (numpy, GDAL, attrs, certifi...): pip runs
 with QGIS's own Python, every distribution already there is pinned to its version, the copies pip makes
-of them are removed, and the folder comes last on `sys.path`."""
+of them are removed, and the folder comes last on `sys.path`.
+
+rasterio is never installed with pip here: PyPI's wheels bundle a GDAL of their own, and a second GDAL in
+QGIS's process makes wrong maps (core/gdal_runtime.py, docs/gdal.md). It comes from the same source as
+QGIS (the distribution's package), and the user is told how to get it."""
 
 from __future__ import annotations
 
@@ -42,11 +46,13 @@ def version_bounds(path: Path = REQUIREMENTS_FILE) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Dependency:
-    """One package the engine imports: its module name and the pip requirements that provide it."""
+    """One package the engine imports: its module name and the pip requirements that provide it.
+    `from_system`: linked to QGIS's own libraries, so it comes with QGIS's packages, never from pip."""
 
     module: str
     requirement: str
     gpu_requirement: str | None = None
+    from_system: bool = False
 
     def pip_requirement(self, gpu: bool) -> str:
         """The requirement for pip, with the version bounds of the plugin's requirements file."""
@@ -56,7 +62,7 @@ class Dependency:
 
 DEPENDENCIES = (
     Dependency("onnxruntime", "onnxruntime", gpu_requirement="onnxruntime-gpu"),
-    Dependency("rasterio", "rasterio"),
+    Dependency("rasterio", "rasterio", from_system=True),
 )
 
 #: A version pip takes in a constraint (PEP 440); distributions with another kind are left unpinned.
@@ -95,8 +101,39 @@ def has_nvidia_gpu() -> bool:
 
 
 def requirements(missing: Sequence[Dependency], gpu: bool) -> list[str]:
-    """The pip requirements that install `missing`, the GPU build of ONNX Runtime when `gpu`."""
-    return [dep.pip_requirement(gpu) for dep in missing]
+    """The pip requirements that install what of `missing` pip may install, the GPU build of ONNX
+    Runtime when `gpu`."""
+    return [dep.pip_requirement(gpu) for dep in missing if not dep.from_system]
+
+
+def from_system(missing: Sequence[Dependency]) -> list[Dependency]:
+    """What of `missing` must come from the system's packages, not from pip."""
+    return [dep for dep in missing if dep.from_system]
+
+
+#: How to get a rasterio built on QGIS's own GDAL, wherever QGIS came from.
+SYSTEM_RASTERIO = (
+    "rasterio must be the one built on QGIS's own GDAL, from where QGIS came from (PyPI's rasterio carries "
+    "a second GDAL, which makes wrong maps inside QGIS):",
+    "  Debian, Ubuntu: sudo apt install python3-rasterio",
+    "  Fedora: sudo dnf install python3-rasterio",
+    "  conda (QGIS from conda-forge): conda install -c conda-forge rasterio",
+    "  Windows (OSGeo4W): the OSGeo4W installer's python3-rasterio package, under Advanced Install, where "
+    "your OSGeo4W offers it; otherwise run the engine outside QGIS (python -m flair_qgis predict, see the "
+    "README).",
+    "Then restart QGIS.",
+)
+
+
+def gdal_problem() -> str | None:
+    """Why the plugin cannot run in this QGIS because of a second GDAL (rasterio from PyPI), with what to
+    do; None when rasterio is absent (said by `missing_dependencies`) or on QGIS's GDAL."""
+    if not is_importable("rasterio"):
+        return None
+    from .core.gdal_runtime import SECOND_GDAL_HINT, gdal_runtime
+
+    problem = gdal_runtime().second_gdal()
+    return None if problem is None else f"{problem}\n{SECOND_GDAL_HINT}"
 
 
 def present_distributions(outside: Path | None = None) -> dict[str, str]:
@@ -292,12 +329,22 @@ def default_target() -> Path:
     return Path(QgsApplication.qgisSettingsDirPath()) / "python" / DEPS_FOLDER
 
 
-def manual_steps(packages: Sequence[str], python: str | None, target: Path) -> str:
-    """What to do by hand when pip cannot run from QGIS, as text shown to the user."""
+def manual_steps(
+    packages: Sequence[str], python: str | None, target: Path, system: Sequence[Dependency] = ()
+) -> str:
+    """What to do by hand, as text shown to the user: the pip command for `packages` (when pip cannot run
+    from QGIS) and how to get `system`, the dependencies that come from the system's packages."""
+    lines = list(SYSTEM_RASTERIO) + [""] if any(dep.requirement == "rasterio" for dep in system) else []
+    if packages:
+        lines += _pip_steps(packages, python, target)
+    return "\n".join(lines).rstrip("\n")
+
+
+def _pip_steps(packages: Sequence[str], python: str | None, target: Path) -> list[str]:
     interpreter = python or "python3"
     names = " ".join(f'"{package}"' for package in packages)  # quoted: specifiers hold < and >
     constraints_file = target / "constraints.txt"
-    lines = [
+    return [
         "Install the missing packages into the Python that QGIS runs, then restart QGIS:",
         "",
         f'  "{interpreter}" -m pip install --target "{target}" --constraint "{constraints_file}" {names}',
@@ -307,13 +354,12 @@ def manual_steps(packages: Sequence[str], python: str | None, target: Path) -> s
         "systems refuse, nor --break-system-packages, which lets pip replace the system's own packages; "
         "a virtual environment does not help either, as QGIS does not see it. The constraints file keeps "
         "every package QGIS already has (numpy, attrs, certifi...) at its version.",
-        "On Debian 13 and later the distribution has both packages: sudo apt install python3-onnxruntime "
-        "python3-rasterio. If that Python has no pip: sudo apt install python3-pip.",
+        "On Debian 13 and later the distribution has ONNX Runtime too: sudo apt install python3-onnxruntime. "
+        "If that Python has no pip: sudo apt install python3-pip.",
         "On Windows, run the command from the OSGeo4W Shell (Start menu, QGIS folder) with 'python' as the "
         "interpreter.",
-        "Never install GDAL or another numpy with pip: QGIS's own must stay in place.",
+        "Never install GDAL, rasterio or another numpy with pip: QGIS's own must stay in place.",
     ]
-    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

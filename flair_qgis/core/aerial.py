@@ -15,11 +15,11 @@ import numpy as np
 import rasterio.errors
 import rasterio.warp
 from affine import Affine
-from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
 from .bundle_spec import AerialInput
 from .errors import InputError
+from .gdal_runtime import RASTERIO_ERRORS
 from .geometry import (
     Bounds,
     OutputGrid,
@@ -95,7 +95,7 @@ def _footprint(source: RasterSource, crs: str) -> Bounds:
         bounds = rasterio.warp.transform_bounds(
             parse_crs(source.crs), parse_crs(crs), left, bottom, right, top, densify_pts=21
         )
-    except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+    except RASTERIO_ERRORS as exc:
         raise InputError(
             f"{source.name} is in {crs_label(source.crs)}, which cannot be transformed to the map's CRS "
             f"{crs_label(crs)} (no coordinate operation between them).",

@@ -17,10 +17,10 @@ import numpy as np
 import rasterio.errors
 import rasterio.features
 import rasterio.warp
-from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
 from .errors import InputError
+from .gdal_runtime import RASTERIO_ERRORS
 from .geometry import Bounds, OutputGrid, crs_label, format_bounds, parse_crs, pixel_span, same_crs
 
 
@@ -101,7 +101,7 @@ class AreaOfInterest:
                 self._reprojected[crs] = rasterio.warp.transform_geom(
                     parse_crs(self.crs), parse_crs(crs), geometry
                 )
-            except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+            except RASTERIO_ERRORS as exc:
                 raise InputError(
                     f"The area cannot be transformed from {crs_label(self.crs)} to {crs_label(crs)}: {exc}"
                 ) from exc

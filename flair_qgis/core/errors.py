@@ -33,6 +33,10 @@ class OutputError(FlairError):
     """An output that cannot be written: existing file, unwritable folder, full disk."""
 
 
+class SetupError(FlairError):
+    """Software around the engine that cannot make a right map (two GDAL libraries in one process)."""
+
+
 class Cancelled(FlairError):
     """The user cancelled the run; nothing was left at the output path."""
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import rasterio.errors
 import rasterio.warp
 from affine import Affine
-from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from .errors import InputError
+from .gdal_runtime import RASTERIO_ERRORS
 from .geodesy import SCALE_TOLERANCE, scale_from_segments
 
 #: (xmin, ymin, xmax, ymax) in some CRS's units.
@@ -170,7 +170,7 @@ def ground_scale(crs: str, x: float, y: float) -> float:
     xs, ys = [x - d, x + d, x, x], [y, y, y - d, y + d]
     try:
         lons, lats = rasterio.warp.transform(parse_crs(crs), parse_crs("EPSG:4326"), xs, ys)
-    except (rasterio.errors.RasterioError, CPLE_BaseError):
+    except RASTERIO_ERRORS:
         return 1.0
     if not all(math.isfinite(v) for v in (*lons, *lats)):
         return 1.0

@@ -22,10 +22,10 @@ import numpy as np
 import rasterio
 import rasterio.errors
 import rasterio.shutil
-from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
 from .errors import OutputError
+from .gdal_runtime import RASTERIO_ERRORS
 from .geometry import OutputGrid
 from .nomenclature import CLASS_NODATA, Nomenclature
 from .transaction import (
@@ -568,7 +568,7 @@ class OutputWriter:
         """Turn I/O failures into OutputError, removing every temporary file first."""
         try:
             yield
-        except (OSError, rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+        except (OSError, *RASTERIO_ERRORS) as exc:
             self.abort()
             raise _output_error(exc, path) from exc
         except BaseException:

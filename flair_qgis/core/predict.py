@@ -28,6 +28,7 @@ from .area import AreaOfInterest
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
+from .gdal_runtime import require_one_gdal
 from .geometry import OutputGrid
 from .outputs import (
     ClassStatistics,
@@ -114,6 +115,7 @@ def predict(
     chunk_width and region_height (output px) size the column chunks of the tiling and the Sentinel-2
     regions: memory grows with them, not with the area."""
     started = time.monotonic()
+    require_one_gdal()
     progress = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
     bundle = load_bundle(request.bundle)

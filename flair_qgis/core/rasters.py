@@ -16,12 +16,12 @@ import rasterio
 import rasterio.errors
 import rasterio.vrt
 from affine import Affine
-from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from .errors import InputError
+from .gdal_runtime import RASTERIO_ERRORS
 from .geometry import SNAP_EPS, Bounds, same_crs, transform_from_bounds
 
 
@@ -204,7 +204,7 @@ class RasterioSource:
                 if inner is not None:
                     return self._read_rescaled(ds, list(bands), inner, shape, resampling)
             return self._read_warped(ds, list(bands), crs, target, shape, resampling)
-        except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+        except RASTERIO_ERRORS as exc:
             raise self._read_error(ds, exc) from exc
 
     def _read_error(self, ds: rasterio.io.DatasetReader, exc: BaseException) -> InputError:
@@ -311,7 +311,7 @@ def _source_files(ds: rasterio.io.DatasetReader) -> list[str]:
     """The plain files a dataset reads besides its own (a VRT's sources), as GDAL resolved them."""
     try:
         files = list(ds.files)
-    except (rasterio.errors.RasterioError, CPLE_BaseError):
+    except RASTERIO_ERRORS:
         return []
     own = Path(ds.name)
     return [f for f in files[1:] if not f.startswith("/vsi") and Path(f) != own]
@@ -319,13 +319,13 @@ def _source_files(ds: rasterio.io.DatasetReader) -> list[str]:
 
 def _gdal_message(exc: BaseException) -> str:
     """GDAL's own text for a failure: the first error in `exc`'s chain that is not rasterio's
-    "See previous exception" wrapper."""
+    "See previous exception" wrapper, without the "Read or write failed." rasterio 1.3 puts before it."""
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 10:
         text = str(current)
         if text and "See previous exception" not in text:
-            return text
+            return text.removeprefix("Read or write failed. ")
         current = current.__cause__ or current.__context__
         seen += 1
     return str(exc)

@@ -14,6 +14,7 @@ import rasterio
 import rasterio.errors
 
 from .errors import InputError
+from .gdal_runtime import RASTERIO_ERRORS
 from .nomenclature import CLASS_NODATA, Nomenclature, named_classes, nomenclature_of_raster
 from .outputs import CONFIDENCE_NODATA, OutputPaths
 
@@ -80,7 +81,7 @@ class FlairResult:
                 tags = dataset.tags(1)
                 tag = dataset.tags().get("NOMENCLATURE", "")
                 colours = _colours(dataset)
-        except rasterio.errors.RasterioError as exc:
+        except RASTERIO_ERRORS as exc:
             raise InputError(f"{self.classes} cannot be read: {exc}", "Check that it is a GeoTIFF.") from exc
         names = named_classes(tags, _category_names(self.aux))
         if not names:

@@ -32,6 +32,7 @@ from rasterio.windows import Window
 from .aerial import open_aerial
 from .bundle import load_bundle
 from .errors import BundleError, InputError
+from .gdal_runtime import require_one_gdal
 from .geometry import OutputGrid, window_transform
 from .models.download import file_sha256
 from .outputs import OutputOptions, OutputReservation, OutputWriter
@@ -238,6 +239,7 @@ def run_shard(
     if shard_state(plan, shard) == "committed":
         return ShardOutcome(index, "committed", km2=plan.shard_area_km2(shard), worker=worker)
     started, wall = time.monotonic(), time.time()
+    require_one_gdal()
     check_bundle(plan, _cached_sha256)
     bundle = load_bundle(plan.bundle)
     plan.shards_folder.mkdir(exist_ok=True)

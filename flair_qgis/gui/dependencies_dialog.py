@@ -38,21 +38,15 @@ class DependenciesDialog(QDialog):
         self.target = target or deps.default_target()
         self.dependencies = tuple(dependencies)
         self.missing = deps.missing_dependencies(self.dependencies)
+        self.system = deps.from_system(self.missing)
         self.gpu = deps.has_nvidia_gpu()
         self.packages = deps.requirements(self.missing, self.gpu)
         self.python = deps.python_interpreter()
+        self.gdal_problem = None if self.missing else deps.gdal_problem()
         self.task: QgsTask | None = None
         self.result: deps.InstallResult | None = None
 
-        names = html.escape(", ".join(self.packages))  # requirements hold < and >
-        text = tr(
-            "The plugin needs Python packages that QGIS does not have: <b>{names}</b>.<br>They can be "
-            "installed with pip into a folder of the plugin's own:<br><tt>{folder}</tt><br>The packages QGIS "
-            "already has (numpy, GDAL, attrs...) stay as they are."
-        ).format(names=names, folder=html.escape(str(self.target)))
-        if self.gpu:
-            text += "<br>" + tr("An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen.")
-        self.intro = intro = QLabel(text)
+        self.intro = intro = QLabel(self._intro())
         intro.setTextFormat(Qt.TextFormat.RichText)
         intro.setWordWrap(True)
         self.log = QPlainTextEdit()
@@ -72,7 +66,13 @@ class DependenciesDialog(QDialog):
         self.install_button.clicked.connect(self.install)
         self.close_button.clicked.connect(self.close)
         self.refusal = self._refusal()
-        if self.refusal is not None:
+        if self.gdal_problem is not None:
+            self.install_button.setEnabled(False)
+            self.log.setPlainText(self.gdal_problem)
+        elif not self.packages:  # only what the system's packages bring is missing
+            self.install_button.setEnabled(False)
+            self.log.setPlainText(self._manual())
+        elif self.refusal is not None:
             self.install_button.setEnabled(False)
             self._write_constraints()
             self.log.setPlainText(self.refusal + "\n\n" + self._manual())
@@ -81,6 +81,34 @@ class DependenciesDialog(QDialog):
                 self.python, self.target, self.packages, self.target / "constraints.txt"
             )
             self.log.setPlainText(tr("Will run:") + "\n" + " ".join(command) + "\n\n" + self._manual())
+
+    def _intro(self) -> str:
+        if self.gdal_problem is not None:
+            return tr(
+                "The rasterio package in this QGIS carries a GDAL of its own, besides QGIS's: the maps "
+                "would be wrong. Replace it with the rasterio built for this QGIS (below)."
+            )
+        parts = []
+        if self.packages:
+            names = html.escape(", ".join(self.packages))  # requirements hold < and >
+            parts.append(
+                tr(
+                    "The plugin needs Python packages that QGIS does not have: <b>{names}</b>.<br>They can be "
+                    "installed with pip into a folder of the plugin's own:<br><tt>{folder}</tt><br>The packages "
+                    "QGIS already has (numpy, GDAL, attrs...) stay as they are."
+                ).format(names=names, folder=html.escape(str(self.target)))
+            )
+            if self.gpu:
+                parts.append(tr("An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen."))
+        if self.system:
+            names = html.escape(", ".join(dep.module for dep in self.system))
+            parts.append(
+                tr(
+                    "<b>{names}</b> must come from the same place as QGIS (your system's packages), built on "
+                    "QGIS's own GDAL: see below how to install it."
+                ).format(names=names)
+            )
+        return "<br>".join(parts)
 
     def _refusal(self) -> str | None:
         """Why pip cannot be run from here, or None."""
@@ -94,7 +122,7 @@ class DependenciesDialog(QDialog):
             deps.write_constraints(self.target)
 
     def _manual(self) -> str:
-        return deps.manual_steps(self.packages, self.python, self.target)
+        return deps.manual_steps(self.packages, self.python, self.target, self.system)
 
     def install(self) -> None:
         """Run pip in a background task; the outcome is shown in the log."""

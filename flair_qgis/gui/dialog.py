@@ -568,7 +568,7 @@ class FlairDialog(QDialog):
     # ------------------------------------------------------------------ checks
     def problems(self) -> list[str]:
         """Everything that would make the run fail, in words the user can act on."""
-        from ..adapters.dependencies import missing_dependencies
+        from ..adapters.dependencies import gdal_problem, missing_dependencies
 
         problems = []
         missing = missing_dependencies()
@@ -580,6 +580,9 @@ class FlairDialog(QDialog):
                 ).format(packages=", ".join(dep.module for dep in missing))
             )
             return problems
+        second_gdal = gdal_problem()
+        if second_gdal is not None:
+            return [second_gdal]
         if self.bundle_error:
             problems.append(self.bundle_error)
         problems += self._band_problems()

@@ -5,26 +5,41 @@
         <name>FlairLandCover</name>
         <message>
             <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="102" />
+            <source>An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen.</source>
+            <translation>Un pilote NVIDIA a été trouvé : la version GPU d'ONNX Runtime est choisie.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="106" />
+            <source>&lt;b&gt;{names}&lt;/b&gt; must come from the same place as QGIS (your system's packages), built on QGIS's own GDAL: see below how to install it.</source>
+            <translation>&lt;b&gt;{names}&lt;/b&gt; doit venir du même endroit que QGIS (les paquets de votre système), construit sur le GDAL de QGIS : voir ci-dessous comment l'installer.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="116" />
+            <source>pip cannot be run from QGIS here.</source>
+            <translation>pip ne peut pas être lancé depuis QGIS ici.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="130" />
             <source>Installing… (this downloads a few hundred MB for the GPU build)</source>
             <translation>Installation… (la version GPU télécharge quelques centaines de Mo)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="104" />
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="132" />
             <source>Installing FLAIR land cover's Python packages</source>
             <translation>Installation des paquets Python d'Occupation du sol FLAIR</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="115" />
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="143" />
             <source>The installation failed:</source>
             <translation>L'installation a échoué :</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="123" />
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="151" />
             <source>pip finished but {names} still cannot be imported; restart QGIS.</source>
             <translation>pip a terminé mais {names} ne peut toujours pas être importé ; redémarrez QGIS.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="127" />
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="155" />
             <source>Installed. The plugin is ready.</source>
             <translation>Installé. L'extension est prête.</translation>
         </message>
@@ -34,22 +49,12 @@
             <translation>Occupation du sol FLAIR : paquets Python</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="48" />
-            <source>The plugin needs Python packages that QGIS does not have: &lt;b&gt;{names}&lt;/b&gt;.&lt;br&gt;They can be installed with pip into a folder of the plugin's own:&lt;br&gt;&lt;tt&gt;{folder}&lt;/tt&gt;&lt;br&gt;The packages QGIS already has (numpy, GDAL, attrs...) stay as they are.</source>
-            <translation>L'extension a besoin de paquets Python que QGIS n'a pas : &lt;b&gt;{names}&lt;/b&gt;.&lt;br&gt;Ils peuvent être installés avec pip dans un dossier propre à l'extension :&lt;br&gt;&lt;tt&gt;{folder}&lt;/tt&gt;&lt;br&gt;Les paquets que QGIS a déjà (numpy, GDAL, attrs...) restent tels quels.</translation>
-        </message>
-        <message>
             <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="54" />
-            <source>An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen.</source>
-            <translation>Un pilote NVIDIA a été trouvé : la version GPU d'ONNX Runtime est choisie.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="60" />
             <source>Install</source>
             <translation>Installer</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="61" />
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="55" />
             <source>Close</source>
             <translation>Fermer</translation>
         </message>
@@ -59,9 +64,14 @@
             <translation>Commande qui sera lancée :</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="88" />
-            <source>pip cannot be run from QGIS here.</source>
-            <translation>pip ne peut pas être lancé depuis QGIS ici.</translation>
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="87" />
+            <source>The rasterio package in this QGIS carries a GDAL of its own, besides QGIS's: the maps would be wrong. Replace it with the rasterio built for this QGIS (below).</source>
+            <translation>Le paquet rasterio de ce QGIS apporte son propre GDAL, en plus de celui de QGIS : les cartes seraient fausses. Remplacez-le par le rasterio construit pour ce QGIS (ci-dessous).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="95" />
+            <source>The plugin needs Python packages that QGIS does not have: &lt;b&gt;{names}&lt;/b&gt;.&lt;br&gt;They can be installed with pip into a folder of the plugin's own:&lt;br&gt;&lt;tt&gt;{folder}&lt;/tt&gt;&lt;br&gt;The packages QGIS already has (numpy, GDAL, attrs...) stay as they are.</source>
+            <translation>L'extension a besoin de paquets Python que QGIS n'a pas : &lt;b&gt;{names}&lt;/b&gt;.&lt;br&gt;Ils peuvent être installés avec pip dans un dossier propre à l'extension :&lt;br&gt;&lt;tt&gt;{folder}&lt;/tt&gt;&lt;br&gt;Les paquets que QGIS a déjà (numpy, GDAL, attrs...) restent tels quels.</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="101" />
@@ -349,59 +359,54 @@
             <translation>Polygones sélectionnés d'une couche</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="600" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="603" />
             <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
             <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="608" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="611" />
             <source>Choose a layer for the model's band(s): {names}.</source>
             <translation>Choisissez une couche pour la ou les bandes du modèle : {names}.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="620" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="623" />
             <source>'{layer}' is a web service with no extent of its own: map the current view, a drawn rectangle or polygons.</source>
             <translation>« {layer} » est un service web sans emprise propre : cartographiez la vue actuelle, un rectangle dessiné ou des polygones.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="626" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="629" />
             <source>Draw the rectangle to map, or choose another area.</source>
             <translation>Dessinez le rectangle à cartographier, ou choisissez une autre zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="630" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="633" />
             <source>Choose a polygon layer for the area.</source>
             <translation>Choisissez une couche de polygones pour la zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="632" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="635" />
             <source>Select the polygons to map in '{layer}'.</source>
             <translation>Sélectionnez les polygones à cartographier dans « {layer} ».</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="638" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="641" />
             <source>Choose the output file.</source>
             <translation>Choisissez le fichier de sortie.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="641" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="644" />
             <source>The output must be a GeoTIFF file (.tif).</source>
             <translation>La sortie doit être un fichier GeoTIFF (.tif).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="643" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="646" />
             <source>The output folder {folder} does not exist.</source>
             <translation>Le dossier de sortie {folder} n'existe pas.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="646" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="649" />
             <source>{name} already exists: choose another name or tick 'Replace the file'.</source>
             <translation>{name} existe déjà : choisissez un autre nom ou cochez « Remplacer le fichier ».</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="658" />
-            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
-            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="66" />
@@ -424,6 +429,11 @@
             <translation>Proche infrarouge</translation>
         </message>
         <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="661" />
+            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
+            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
+        </message>
+        <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="67" />
             <source>Elevation</source>
             <translation>Élévation</translation>
@@ -444,72 +454,72 @@
             <translation>CPU</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="741" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="744" />
             <source>Reading the Sentinel-2 series over the area…</source>
             <translation>Lecture de la série Sentinel-2 sur la zone…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="748" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="751" />
             <source>Cloud cover: {error}</source>
             <translation>Couverture nuageuse : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="757" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="760" />
             <source>FLAIR: Sentinel-2 cloud cover</source>
             <translation>FLAIR : couverture nuageuse Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="788" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="791" />
             <source>Starting…</source>
             <translation>Démarrage…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="801" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="804" />
             <source>Cancelling…</source>
             <translation>Annulation…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="808" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="811" />
             <source>Done: {path}</source>
             <translation>Terminé : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="812" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="815" />
             <source>Warning: {text}</source>
             <translation>Avertissement : {text}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="861" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="864" />
             <source>Sentinel-2 folders cannot be read by this installation: {error}</source>
             <translation>Cette installation ne peut pas lire les dossiers Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="865" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="868" />
             <source>Sentinel-2: {error}</source>
             <translation>Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="887" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="890" />
             <source>aerial {bands} at {gsd:g} m, tiles of {tile} px</source>
             <translation>aérien {bands} à {gsd:g} m, tuiles de {tile} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="891" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="894" />
             <source>Sentinel-2 {bands} bands, {window} px windows</source>
             <translation>Sentinel-2 {bands} bandes, fenêtres de {window} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="895" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="898" />
             <source>aerial only (no Sentinel-2)</source>
             <translation>aérien seul (sans Sentinel-2)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="903" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="906" />
             <source>Inputs: {inputs}</source>
             <translation>Entrées : {inputs}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="905" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="908" />
             <source>Classes ({count}): {classes}</source>
             <translation>Classes ({count}) : {classes}</translation>
         </message>
@@ -1014,12 +1024,12 @@
             <translation>Dossier Sentinel-2 (inutile pour les modèles aériens seuls)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="126" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="130" />
             <source>{count} corrections applied: {pixels} pixels ({area:.1f} m²) changed, written to {path}</source>
             <translation>{count} corrections appliquées : {pixels} pixels ({area:.1f} m²) modifiés, écrits dans {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="133" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="137" />
             <source>{name} corrected</source>
             <translation>{name} corrigée</translation>
         </message>
@@ -1059,17 +1069,17 @@
             <translation>Pixels modifiés</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="81" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="82" />
             <source>The corrections layer cannot be opened.</source>
             <translation>La couche de corrections ne peut pas être ouverte.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="85" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="86" />
             <source>The corrections have no 'code' field: it holds the right class of each polygon.</source>
             <translation>Les corrections n'ont pas de champ « code » : il porte la bonne classe de chaque polygone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="93" />
+            <location filename="../../flair_qgis/processing/apply_corrections_algorithm.py" line="97" />
             <source>The corrections are in {source}, the map in {target}: they are reprojected.</source>
             <translation>Les corrections sont en {source}, la carte en {target} : elles sont reprojetées.</translation>
         </message>

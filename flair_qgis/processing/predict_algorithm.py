@@ -276,6 +276,8 @@ def _termination_cancels(feedback: QgsProcessingFeedback) -> Iterator[None]:
 def _require_dependencies() -> None:
     from ..adapters.dependencies import (
         default_target,
+        from_system,
+        gdal_problem,
         manual_steps,
         missing_dependencies,
         python_interpreter,
@@ -286,9 +288,12 @@ def _require_dependencies() -> None:
     if missing:
         packages = requirements(missing, gpu=False)
         raise QgsProcessingException(
-            f"Python packages missing from QGIS: {', '.join(packages)}.\n"
-            + manual_steps(packages, python_interpreter(), default_target())
+            f"Python packages missing from QGIS: {', '.join(dep.module for dep in missing)}.\n"
+            + manual_steps(packages, python_interpreter(), default_target(), from_system(missing))
         )
+    problem = gdal_problem()
+    if problem is not None:
+        raise QgsProcessingException(problem)
 
 
 def _progress(feedback: QgsProcessingFeedback):

@@ -99,7 +99,9 @@ def export_training_patches(
     the aerial grid, a `confident` threshold without confidence raster, or no labelled patch."""
     from ..core.aerial import open_aerial
     from ..core.bundle import load_bundle
+    from ..core.gdal_runtime import require_one_gdal
 
+    require_one_gdal()
     out = Path(request.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ResultError(f"The output folder {out} is not empty: choose a new or empty folder.")

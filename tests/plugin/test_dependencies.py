@@ -22,14 +22,10 @@ def test_requirements_pick_the_gpu_build_only_for_onnxruntime(repo):
     bounds = deps.version_bounds(repo / "flair_qgis" / "requirements.txt")
     assert set(bounds) == {"onnxruntime", "rasterio", "affine"} and all(bounds.values())
     missing = list(deps.DEPENDENCIES)
-    assert deps.requirements(missing, gpu=False) == [
-        "onnxruntime" + bounds["onnxruntime"],
-        "rasterio" + bounds["rasterio"],
-    ]
-    assert deps.requirements(missing, gpu=True) == [
-        "onnxruntime-gpu" + bounds["onnxruntime"],
-        "rasterio" + bounds["rasterio"],
-    ]
+    # rasterio never comes from pip (PyPI's wheel carries a second GDAL): from the system's packages.
+    assert deps.requirements(missing, gpu=False) == ["onnxruntime" + bounds["onnxruntime"]]
+    assert deps.requirements(missing, gpu=True) == ["onnxruntime-gpu" + bounds["onnxruntime"]]
+    assert [dep.module for dep in deps.from_system(missing)] == ["rasterio"]
 
 
 def test_version_bounds_read_a_requirements_file(tmp_path):
@@ -241,7 +237,7 @@ def test_the_manual_steps_work_where_the_system_python_refuses_pip(tmp_path):
     wheels = _wheels(tmp_path / "wheels")
     target = tmp_path / "deps"
     deps.write_constraints(target)
-    text = deps.manual_steps(["flairdep_probe"], SYSTEM_PYTHON, target)
+    text = deps.manual_steps(["flairdep_probe"], SYSTEM_PYTHON, target, deps.from_system(deps.DEPENDENCIES))
     (command,) = [line.strip() for line in text.splitlines() if " -m pip install " in line]
     offline = ["--no-index", "--find-links", str(wheels)]
     environment = {**os.environ, "PYTHONUSERBASE": str(tmp_path / "user"), "PIP_CONFIG_FILE": os.devnull}
@@ -280,6 +276,40 @@ def test_dialog_offers_the_install_command_or_the_manual_steps(tmp_path, monkeyp
     assert manual.log.toPlainText().startswith("pip cannot be run from QGIS here.")
     # The manual command names a constraints file: it is there to be used.
     assert (tmp_path / "deps" / "constraints.txt").is_file()
+
+
+def test_a_missing_rasterio_is_shown_with_the_system_package_and_never_pip(tmp_path, qgis_app):
+    from flair_qgis.gui.dependencies_dialog import DependenciesDialog
+
+    rasterio_missing = deps.Dependency("flair_no_such_module_xyz", "rasterio", from_system=True)
+    dialog = DependenciesDialog(target=tmp_path / "deps", dependencies=[rasterio_missing])
+    assert dialog.packages == [] and not dialog.install_button.isEnabled()
+    text = dialog.log.toPlainText()
+    assert "sudo apt install python3-rasterio" in text and "-m pip install" not in text
+    assert "built on QGIS's own GDAL" in dialog.intro.text()
+    # With ONNX Runtime missing too, pip installs ONNX Runtime only.
+    both = DependenciesDialog(
+        target=tmp_path / "deps",
+        dependencies=[rasterio_missing, deps.Dependency("flair_no_such_module_abc", "onnxruntime")],
+    )
+    assert both.packages == ["onnxruntime" + deps.version_bounds()["onnxruntime"]]
+    assert both.install_button.isEnabled() and "python3-rasterio" in both.log.toPlainText()
+
+
+def test_a_rasterio_with_its_own_gdal_is_refused_with_what_to_install(tmp_path, monkeypatch, qgis_app):
+    from flair_qgis.core.gdal_runtime import SECOND_GDAL_HINT, GdalRuntime
+    from flair_qgis.gui.dependencies_dialog import DependenciesDialog
+
+    wheel = "/profile/python/flair_qgis_deps/rasterio"
+    mixed = GdalRuntime(
+        "3.10.3", wheel, "3.6.2", ("/usr/lib/libgdal.so.32", f"{wheel}.libs/libgdal-7a.so.36")
+    )
+    monkeypatch.setattr(deps, "gdal_problem", lambda: f"{mixed.second_gdal()}\n{SECOND_GDAL_HINT}")
+    dialog = DependenciesDialog(target=tmp_path / "deps", dependencies=deps.DEPENDENCIES)
+    assert not dialog.install_button.isEnabled()
+    assert "carries a GDAL of its own" in dialog.intro.text()
+    text = dialog.log.toPlainText()
+    assert wheel in text and "sudo apt install python3-rasterio" in text and "pip uninstall rasterio" in text
 
 
 def test_dialog_shows_requirements_with_their_version_bounds(tmp_path, qgis_app):

@@ -25,6 +25,15 @@ from rasterio.warp import transform_bounds
 from ..geometry import Bounds, parse_crs, raster_bounds
 from .layout import MaskSource, ProductBand, ProductLayout
 
+#: The resampling kernel's scale, fixed (GDAL's XSCALE and YSCALE warp options): bilinear on the source
+#: pixels as they are. Left to GDAL, the scale is derived from the warp's transformation, and how differs
+#: between GDAL versions: a UTM band's 10 m pixels warped onto a Lambert-93 10 m grid (a rotation of about
+#: a degree) were plain bilinear on GDAL 3.6 but a widened, smoothing kernel on GDAL 3.10, up to 26
+#: reflectance units apart on every 10 m pixel (tests/test_one_gdal.py). The grid is never coarser on the
+#: ground than the bands (10 and 20 m onto spec.gsd, 10 m on the ground: load.on_ground), so there is no
+#: downsampling for a widened kernel to smooth.
+KERNEL_SCALE = {"XSCALE": "1", "YSCALE": "1"}
+
 
 @dataclass(frozen=True)
 class Sentinel2Grid:
@@ -95,6 +104,7 @@ def _warped(
         height=grid.height,
         resampling=resampling,
         src_alpha=-1,
+        **KERNEL_SCALE,
         **options,
     )
 
