@@ -125,6 +125,23 @@ def test_engine_and_command_line_import_nothing_of_the_qgis_side() -> None:
     assert not offences, "\n".join(offences)
 
 
+def test_every_relative_import_names_a_module_of_the_plugin() -> None:
+    """After a module moves, a relative import it kept (`from .core...` in adapters/) is named here, not
+    only when the code path that runs it is tested."""
+    offences = []
+    for path in _plugin_modules():
+        package = path.relative_to(REPO).with_suffix("").parts[:-1]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[: len(package) - node.level + 1] + tuple(
+                    (node.module or "").split(".") if node.module else ()
+                )
+                target = REPO.joinpath(*base)
+                if not (target.with_suffix(".py").is_file() or (target / "__init__.py").is_file()):
+                    offences.append(f"{path.relative_to(REPO)}:{node.lineno} imports {'.'.join(base)}")
+    assert not offences, "\n".join(offences)
+
+
 def test_the_layout_rules_catch_an_offence() -> None:
     """The checks above resolve relative imports, inside functions too: an engine module importing an
     adapter or the dialog's package is caught."""

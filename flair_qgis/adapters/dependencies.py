@@ -130,7 +130,7 @@ def gdal_problem() -> str | None:
     do; None when rasterio is absent (said by `missing_dependencies`) or on QGIS's GDAL."""
     if not is_importable("rasterio"):
         return None
-    from .core.gdal_runtime import SECOND_GDAL_HINT, gdal_runtime
+    from ..core.gdal_runtime import SECOND_GDAL_HINT, gdal_runtime
 
     problem = gdal_runtime().second_gdal()
     return None if problem is None else f"{problem}\n{SECOND_GDAL_HINT}"
