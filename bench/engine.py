@@ -168,7 +168,7 @@ def peak_rss_mb() -> float:
 
 
 def _area(case: dict[str, Any]):
-    from flair_qgis.core.aerial import AreaOfInterest
+    from flair_qgis.core.area import AreaOfInterest
 
     return AreaOfInterest.from_bounds(case["area"], CRS) if case.get("area") else None
 

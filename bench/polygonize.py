@@ -34,7 +34,7 @@ def write_result(path: Path, side: int) -> Path:
     from affine import Affine
     from rasterio.windows import Window
 
-    from flair_qgis.core.aerial import OutputGrid
+    from flair_qgis.core.geometry import OutputGrid
     from flair_qgis.core.nomenclature import FLAIR_13
     from flair_qgis.core.outputs import OutputPaths, OutputWriter
 

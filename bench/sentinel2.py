@@ -81,10 +81,16 @@ def load_naive(catalog, crs: str, bounds, spec):
     import rasterio
     from rasterio.io import MemoryFile
 
-    from flair_qgis.core.sentinel2.grid import Grid, grid_for_bounds, paste_first_valid, read_band, read_mask
-    from flair_qgis.core.sentinel2.layout import BandSource, MaskSource
+    from flair_qgis.core.sentinel2.layout import MaskSource, ProductBand
+    from flair_qgis.core.sentinel2.warp import (
+        Sentinel2Grid,
+        grid_for_bounds,
+        paste_first_valid,
+        read_band,
+        read_mask,
+    )
 
-    grid: Grid = grid_for_bounds(crs, bounds, spec.gsd, spec.window_size / 2 * spec.gsd)
+    grid: Sentinel2Grid = grid_for_bounds(crs, bounds, spec.gsd, spec.window_size / 2 * spec.gsd)
 
     def in_memory(path: str, band: int):
         with rasterio.open(path) as src:
@@ -103,7 +109,7 @@ def load_naive(catalog, crs: str, bounds, spec):
         for index, source in enumerate(layout.bands):
             with in_memory(source.path, source.band) as memory:
                 data[index] = read_band(
-                    BandSource(memory.name, 1, source.nodata, source.offset, source.gain), grid
+                    ProductBand(memory.name, 1, source.nodata, source.offset, source.gain), grid
                 )
         for index, mask in enumerate(layout.masks):
             if mask is not None:
@@ -117,7 +123,7 @@ def load_naive(catalog, crs: str, bounds, spec):
         dates.append(acquisition.date)
         stack.append(mosaic)
         mask_stack.append(mosaic_masks)
-    from flair_qgis.core.sentinel2.series import Sentinel2Series
+    from flair_qgis.core.sentinel2.load import Sentinel2Series
 
     return Sentinel2Series(dates, grid, np.stack(stack), np.stack(mask_stack))
 

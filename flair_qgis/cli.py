@@ -182,7 +182,8 @@ def parse_aerial(values: Sequence[str]) -> Any:
 def area_argument(args: argparse.Namespace, aerial: Any) -> Any:
     """The area of --area (in the first aerial raster's CRS unless @CRS follows) or --area-file, None for
     the whole image: one reading for `predict` and `plan`."""
-    from .core.aerial import AreaOfInterest, RasterioSource
+    from .core.area import AreaOfInterest
+    from .core.rasters import RasterioSource
 
     if args.area:
         first = aerial if isinstance(aerial, str) else aerial[0][0]
@@ -194,7 +195,7 @@ def area_argument(args: argparse.Namespace, aerial: Any) -> Any:
 
 def parse_area(text: str, default_crs: str) -> Any:
     """'xmin,ymin,xmax,ymax[@CRS]' -> an AreaOfInterest (in `default_crs` when no CRS is given)."""
-    from .core.aerial import AreaOfInterest
+    from .core.area import AreaOfInterest
 
     match = _AREA.match(text)
     if not match:
@@ -292,9 +293,9 @@ def _print_result(result: Any, out: TextIO) -> None:
         if path is not None:
             print(f"  {label:<16}{path}", file=out)
     if result.statistics:
-        print(f"\n{'code':>4}  {'class':<26}{'hectares':>12}{'%':>8}", file=out)
-        for row in result.statistics:
-            print(f"{row.code:>4}  {row.name:<26}{row.hectares:>12.4f}{row.percent:>8.2f}", file=out)
+        from .core.statistics_table import statistics_text
+
+        print(f"\n{statistics_text(result.statistics)}", file=out)
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -545,7 +546,8 @@ def add_shards_parser(commands: Any) -> None:
 def run_shards_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run `plan`, `run-plan`, `run-shard` or `merge`."""
     from .core.shard_merge import merge_plan
-    from .core.shards import make_plan, read_plan, run_shard
+    from .core.shard_run import run_shard
+    from .core.shards import make_plan, read_plan
 
     if args.command == "plan":
         aerial = parse_aerial(args.aerial)

@@ -23,7 +23,8 @@ from typing import Any, TextIO
 from .core.errors import FlairError, InputError
 from .core.runtime import Runner, create_runner
 from .core.shard_merge import MergedMap, merge_plan
-from .core.shards import Plan, check_bundle, read_plan, run_shard, shard_state
+from .core.shard_run import check_bundle, run_shard, shard_state
+from .core.shards import Plan, read_plan
 
 #: Resource each worker of a SLURM job advertises once, so that it runs one shard at a time however
 #: many threads Dask gives it (the threads serve Dask's own work; ONNX Runtime has its own).

@@ -5,9 +5,9 @@ from __future__ import annotations
 from qgis.core import QgsApplication, QgsVectorLayer
 from qgis.PyQt.QtGui import QIcon
 
-from .compat import QAction
+from .adapters.compat import QAction
+from .adapters.paths import resource
 from .gui.tr import install_translation, remove_translation, tr
-from .paths import resource
 
 MENU = "&FLAIR land cover"
 
@@ -16,9 +16,9 @@ class FlairPlugin:
     """Created by QGIS through `classFactory`; owns everything the plugin adds to the interface."""
 
     def __init__(self, iface) -> None:
-        from .dependencies import activate, default_target
+        from .adapters.dependencies import activate, default_target
 
-        # Packages the plugin installed itself (see dependencies.py) are importable from now on.
+        # Packages the plugin installed itself (see adapters/dependencies.py) are importable from now on.
         activate(default_target())
         # French when QGIS runs in French: before any label or Processing description is made.
         install_translation()
@@ -180,7 +180,7 @@ class FlairPlugin:
             self.dialog = None
 
     def show_dialog(self) -> None:
-        from .dependencies import gdal_problem, missing_dependencies
+        from .adapters.dependencies import gdal_problem, missing_dependencies
 
         if missing_dependencies() or gdal_problem():
             from .gui.dependencies_dialog import DependenciesDialog

@@ -251,7 +251,7 @@ def qgis_application(runtime: Path):
 
 def render_quicklook(aerial: Path, classes: Path, png: Path) -> None:
     """The quick-look PNG: aerial image, styled prediction, legend. Needs a running QgsApplication."""
-    from flair_qgis.quicklook import write_quicklook
+    from flair_qgis.adapters.quicklook import write_quicklook
 
     write_quicklook(aerial, classes, png, title="FLAIR land cover (demo model trained on synthetic data)")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from flair_qgis.core.aerial import AreaOfInterest
+from flair_qgis.core.area import AreaOfInterest
 from flair_qgis.core.predict import PredictionRequest, predict
 from flair_qgis.core.shards import Plan, make_plan
 from tests.bundles import make_utt_bundle

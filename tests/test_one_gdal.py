@@ -105,7 +105,7 @@ import sys
 import numpy as np
 import rasterio
 from flair_qgis.core.sentinel2 import discover
-from flair_qgis.core.sentinel2.grid import grid_for_bounds, read_layout
+from flair_qgis.core.sentinel2.warp import grid_for_bounds, read_layout
 grid = grid_for_bounds("EPSG:2154", (650700.0, 6861700.0, 651300.0, 6862300.0), 10.0, 50.0)
 stack = [np.concatenate(read_layout(a.layout, grid)) for a in discover(sys.argv[1]).acquisitions]
 np.save(sys.argv[2], np.stack(stack))

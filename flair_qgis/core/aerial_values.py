@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .aerial import AerialComposition, AreaOfInterest, OutputGrid, native_range, transform_from_bounds
+from .aerial import AerialComposition, native_range
+from .area import AreaOfInterest
+from .geometry import OutputGrid, transform_from_bounds
 
 #: Pixels sampled per source (a decimated, nearest-neighbour read of the area: overviews when the file
 #: has them, else one pixel every `step` in each direction).

@@ -3,6 +3,9 @@
 A bundle is one ONNX file whose metadata property `flair_bundle` holds the JSON written by
 `BundleSpec.to_json()`. This module is the single definition of that JSON: the training package
 writes it, the engine reads and validates it. docs/bundle.md is its prose description.
+
+It runs past 500 lines on purpose: each dataclass, its `to_dict` and the validation of each of its fields
+(which names its dotted path) stay side by side, so that writing and reading the JSON cannot drift apart.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 
 #: Beyond this departure of a projection's scale factor from 1, the map's grid and areas are those of
-#: the ground (see core.aerial.ground_scale). Lambert-93 over France (0.999..1.003) and UTM within its zone
+#: the ground (see core.geometry.ground_scale). Lambert-93 over France (0.999..1.003) and UTM within its zone
 #: (0.9996..1.001) stay under it, so their maps do not change; EPSG:3857 over France (1.33..1.59) does not.
 SCALE_TOLERANCE = 0.01
 

@@ -24,9 +24,9 @@ import rasterio.errors
 import rasterio.shutil
 from rasterio.windows import Window
 
-from .aerial import OutputGrid
 from .errors import OutputError
 from .gdal_runtime import RASTERIO_ERRORS
+from .geometry import OutputGrid
 from .nomenclature import CLASS_NODATA, Nomenclature
 from .transaction import (
     OutputLock,

@@ -3,7 +3,10 @@ reader thread's prefetched batches, blend, and hand finished windows to the outp
 
 Memory does not grow with the area: tiles go column chunk by column chunk, top to bottom (tiling.py),
 the stitcher keeps one strip per chunk, and the reader thread loads the Sentinel-2 series of one region
-(a chunk x a band of tile rows, sentinel2/regions.py) at a time."""
+(a chunk x a band of tile rows, sentinel2/regions.py) at a time.
+
+The request, the checks made before anything is written, and the tile loop (TileRun, which a shard's run
+reuses: shard_run.py) stay in this one module of about 500 lines: one run's path reads top to bottom."""
 
 from __future__ import annotations
 
@@ -19,12 +22,14 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from .aerial import AerialArgument, AerialComposition, AreaOfInterest, OutputGrid, open_aerial
+from .aerial import AerialArgument, AerialComposition, open_aerial
 from .aerial_values import value_warnings
+from .area import AreaOfInterest
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
 from .gdal_runtime import require_one_gdal
+from .geometry import OutputGrid
 from .outputs import (
     ClassStatistics,
     OutputOptions,
@@ -35,6 +40,7 @@ from .outputs import (
 )
 from .runtime import CPU, Runner, choose_providers, create_runner, device_label
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground, prepare_window
+from .sentinel2.preprocess import pad_series
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
@@ -58,7 +64,7 @@ class PredictionRequest:
     """Everything one run needs; the dialog, the Processing algorithm and the CLI fill it.
 
     aerial: one raster (path or RasterSource) whose bands are in the bundle's order, or one
-    (path | RasterSource, 1-based band) or BandSource per bundle band. area: None for the whole aerial
+    (path | RasterSource, 1-based band) or AerialBand per bundle band. area: None for the whole aerial
     extent. overlap: px between neighbouring tiles, None for a tile size / 8. batch_size: tiles per
     inference, None for 1 on the CPU (no faster in larger batches there) and 4 on a GPU. threads: CPU
     threads for ONNX Runtime, None for its default."""
@@ -120,7 +126,7 @@ def predict(
     regions: memory grows with them, not with the area."""
     started = time.monotonic()
     require_one_gdal()
-    report = progress or (lambda fraction, message: None)
+    progress = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
     bundle = load_bundle(request.bundle)
     spec = bundle.spec
@@ -135,14 +141,14 @@ def predict(
         grid = aerial.grid_for(request.area)
         warnings += aerial.warnings
         warnings += value_warnings(aerial, grid, request.area)
-        sentinel2 = _sentinel2_catalog(request, spec, warnings, report)
+        sentinel2 = _sentinel2_catalog(request, spec, warnings, progress)
         if spec.aerial_metadata is not None:
             warnings.append(
                 f"The model takes an aerial metadata vector ('{spec.aerial_metadata.name}'), which arbitrary "
                 "imagery does not have: it is fed zeros."
             )
-        run = _Run(
-            request, bundle, aerial, grid, sentinel2, None, report, cancelled, chunk_width, region_height
+        run = TileRun(
+            request, bundle, aerial, grid, sentinel2, None, progress, cancelled, chunk_width, region_height
         )
         run.stages["start-up"] = time.monotonic() - started
         statistics, paths = run.execute(reservation, warnings)
@@ -238,7 +244,7 @@ def check_options(request: PredictionRequest, spec: BundleSpec) -> None:
 
 
 def _sentinel2_catalog(
-    request: PredictionRequest, spec: BundleSpec, warnings: list[str], report: Progress
+    request: PredictionRequest, spec: BundleSpec, warnings: list[str], progress: Progress
 ) -> Sentinel2Catalog | None:
     """The Sentinel-2 acquisitions of the request's folder, discovered once before any tile (InputError
     for a folder without any); None for an aerial-only bundle. The series is read region by region.
@@ -250,7 +256,7 @@ def _sentinel2_catalog(
     assert request.sentinel2 is not None  # check_options refused a U-T&T bundle without a folder
     catalog = discover(request.sentinel2)
     warnings += catalog.skipped_warnings()
-    report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
+    progress(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
     return catalog
 
 
@@ -264,9 +270,14 @@ class _Batch:
     cloudy: int
 
 
-class _Run:
+class TileRun:
     """The tile loop of one prediction: a reader thread fills a bounded queue with batches while the
-    calling thread runs them and stitches the results into the writer."""
+    calling thread runs them and stitches the results into the writer.
+
+    The seam for runs over part of an area (shard_run.ShardRun): after __init__, `tiling` may be replaced
+    by a TileGrid of the same tiles at the same places and `sentinel2` by anything with `window(tile)` and
+    `warnings`; `emit(window, probabilities, valid)` may be overridden to write part of each finished
+    window; `run_tiles(stitcher)` runs every tile of `tiling` into `stitcher`."""
 
     def __init__(
         self,
@@ -276,14 +287,14 @@ class _Run:
         grid: OutputGrid,
         catalog: Sentinel2Catalog | None,
         runner: Runner | None,
-        report: Progress,
+        progress: Progress,
         cancelled: IsCancelled,
         chunk_width: int = CHUNK_WIDTH,
         region_height: int = REGION_HEIGHT,
     ) -> None:
         self.request, self.spec, self.aerial, self.grid = request, bundle.spec, aerial, grid
         self.bundle = bundle
-        self.report, self.cancelled = report, cancelled
+        self.progress, self.cancelled = progress, cancelled
         #: None: started by the tile loop while the reader thread reads ahead
         self.runner: Runner | None = runner
         size = self.spec.aerial.tile_size
@@ -327,8 +338,8 @@ class _Run:
         options = _output_options(self.request)
         with OutputWriter(paths, self.grid, self.spec.nomenclature, options, reservation) as writer:
             self.writer = writer
-            stitcher = Stitcher(self.tiling, len(self.codes), self._emit)
-            self._loop(stitcher)
+            stitcher = Stitcher(self.tiling, len(self.codes), self.emit)
+            self.run_tiles(stitcher)
             self._blend(stitcher.finish)
             self._refuse_an_empty_map()
             self._note_what_the_run_found()
@@ -368,7 +379,7 @@ class _Run:
                 "least cloudy dates were used."
             )
 
-    def _loop(self, stitcher: Stitcher) -> None:
+    def run_tiles(self, stitcher: Stitcher) -> None:
         batches: queue.Queue = queue.Queue(maxsize=2)
         stop = self._stop
         reader = threading.Thread(
@@ -391,7 +402,7 @@ class _Run:
                     self._blend(stitcher.add, tile, tile_probabilities, valid)
                 self.tiles_done += len(item.tiles)
                 self.cloudy_tiles += item.cloudy
-                self.report(
+                self.progress(
                     self.tiles_done / total,
                     f"Tile {self.tiles_done} of {total} on {device_label(self.runner.provider)}",
                 )
@@ -407,7 +418,7 @@ class _Run:
         first Sentinel-2 region takes about as long as the session's graph optimisation)."""
         if self.runner is not None:
             return
-        self.report(0.0, "Starting ONNX Runtime")
+        self.progress(0.0, "Starting ONNX Runtime")
         since = time.perf_counter()
         self.runner = create_runner(
             self.bundle.path,
@@ -439,7 +450,7 @@ class _Run:
         try:
             while True:
                 while not self._notes.empty():
-                    self.report(self.tiles_done / len(self.tiling), self._notes.get())
+                    self.progress(self.tiles_done / len(self.tiling), self._notes.get())
                 if self.cancelled():
                     raise Cancelled()
                 with contextlib.suppress(queue.Empty):
@@ -519,7 +530,7 @@ class _Run:
         feeds[spec.dates_name] = positions
         return sum(1 for p in prepared if p.cloudy_fallback)
 
-    def _emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
+    def emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
         """Write one finished window: class codes (0 = nodata outside the area or the image),
         confidence and probabilities."""
         since = time.perf_counter()
@@ -574,21 +585,6 @@ def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=axis, keepdims=True)
     return shifted
-
-
-def pad_series(
-    values: Sequence[np.ndarray], positions: Sequence[np.ndarray], pad_value: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stack per-tile series (T_i x bands x W x W, T_i positions) into B x T x bands x W x W and B x T,
-    T = the longest series (at least 1), padding frames with `pad_value` and positions with 0."""
-    length = max([1, *(len(v) for v in values)])
-    shape = values[0].shape[1:]
-    stacked = np.full((len(values), length, *shape), pad_value, np.float32)
-    dates = np.zeros((len(values), length), np.float32)
-    for i, (series, days) in enumerate(zip(values, positions, strict=True)):
-        stacked[i, : len(series)] = series
-        dates[i, : len(days)] = days
-    return stacked, dates
 
 
 def _has_data(tile: Tile, valid: np.ndarray) -> bool:

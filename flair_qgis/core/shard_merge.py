@@ -28,7 +28,8 @@ from .outputs import (
     qml_text,
     statistics_csv_text,
 )
-from .shards import Plan, check_bundle, shard_state
+from .shard_run import check_bundle, shard_state
+from .shards import Plan
 
 _KINDS = {"classes": "", "confidence": ".confidence", "probabilities": ".probabilities"}
 

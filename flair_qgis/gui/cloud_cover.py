@@ -1,6 +1,6 @@
 """How cloudy each Sentinel-2 date is over the area to map, so the user can judge a folder before a run.
 
-The share is the model's own (sentinel2.timeseries.cloudy_fractions and select_dates, with the bundle's
+The share is the model's own (sentinel2.preprocess.cloudy_fractions and keeps_date, with the bundle's
 thresholds) computed as if the whole area were one window: one rule, one place."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import date
 
 import numpy as np
 
-from ..core.sentinel2.timeseries import cloudy_fractions
+from ..core.sentinel2.preprocess import cloudy_fractions, keeps_date
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class DateCover:
 
     def usable(self, max_cloudy_fraction: float) -> bool:
         """Whether the model's filter would keep the date if the whole area were one window."""
-        return self.nodata < 1.0 and self.covered < max_cloudy_fraction
+        return keeps_date(self.covered, self.nodata < 1.0, max_cloudy_fraction)
 
 
 def cloud_cover(dates: list[date], data: np.ndarray, masks: np.ndarray, threshold: float) -> list[DateCover]:

@@ -58,8 +58,8 @@ def corrections_layer(classes: Path, project: QgsProject | None = None) -> QgsVe
     """The corrections layer of the map `classes`: the one already in the project, else its GeoPackage
     (created when missing) added on top of the map's group, or of the project. Raises the review package's
     ResultError / GeoPackageError when the map is not a FLAIR result or the file cannot be written."""
+    from ..adapters.styling import qgis_language
     from ..review.corrections import corrections_path, create_corrections
-    from ..styling import qgis_language
 
     project = project or QgsProject.instance()
     path = corrections_path(classes)

@@ -20,7 +20,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from .. import dependencies as deps
+from ..adapters import dependencies as deps
 from .tr import tr
 
 

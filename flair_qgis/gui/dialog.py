@@ -45,12 +45,12 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from .. import settings
-from ..bands import LayerBands, default_mapping, engine_bands, missing_bands
+from ..adapters import settings
+from ..adapters.bands import LayerBands, default_mapping, engine_bands, missing_bands
+from ..adapters.paths import resource
+from ..adapters.sources import COLOUR_BANDS, band_count, is_colour_service
+from ..adapters.styling import qgis_language
 from ..core.bundle_spec import AERIAL_BANDS
-from ..paths import resource
-from ..sources import COLOUR_BANDS, band_count, is_colour_service
-from ..styling import qgis_language
 from .tr import precision_text, tr
 
 AREA_MODES = (
@@ -568,7 +568,7 @@ class FlairDialog(QDialog):
     # ------------------------------------------------------------------ checks
     def problems(self) -> list[str]:
         """Everything that would make the run fail, in words the user can act on."""
-        from ..dependencies import gdal_problem, missing_dependencies
+        from ..adapters.dependencies import gdal_problem, missing_dependencies
 
         problems = []
         missing = missing_dependencies()
@@ -612,7 +612,7 @@ class FlairDialog(QDialog):
         return problems
 
     def _area_problems(self) -> list[str]:
-        from ..sources import has_pixel_grid, layer_file
+        from ..adapters.sources import has_pixel_grid, layer_file
 
         mode = self.area_mode.currentData()
         if mode == "layer":
@@ -675,8 +675,8 @@ class FlairDialog(QDialog):
     # ------------------------------------------------------------------ running
     def request(self) -> Any:
         """The engine's PredictionRequest for the current choices (sources built here, in the main thread)."""
+        from ..adapters.sources import layer_sources
         from ..core.predict import PredictionRequest
-        from ..sources import layer_sources
 
         spec = self.bundle.spec
         mapping = self.band_mapping()
@@ -713,7 +713,7 @@ class FlairDialog(QDialog):
 
     def area(self) -> Any:
         """The engine's AreaOfInterest for the chosen area mode, None for the whole aerial image."""
-        from ..core.aerial import AreaOfInterest
+        from ..core.area import AreaOfInterest
 
         mode = self.area_mode.currentData()
         if mode == "canvas":
@@ -826,7 +826,7 @@ class FlairDialog(QDialog):
 
     def show_statistics(self, rows: list[Any]) -> None:
         """Fill the statistics table (class, hectares, %)."""
-        from ..report import statistics_rows
+        from ..core.statistics_table import statistics_rows
 
         values = statistics_rows(rows)
         self.statistics_table.setRowCount(len(values))

@@ -15,9 +15,9 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ..adapters.styling import qgis_language
 from ..core.errors import FlairError
 from ..core.result import FlairResult, PixelInfo
-from ..styling import qgis_language
 from .tr import tr
 
 

@@ -19,7 +19,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from .. import settings
+from ..adapters import settings
 from .tr import precision_text, tr
 
 

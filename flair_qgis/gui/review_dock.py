@@ -28,7 +28,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..compat import integer_field
+from ..adapters.compat import integer_field
 from ..review import schema
 from .tr import tr
 
@@ -282,8 +282,8 @@ class ReviewDock(QgsDockWidget):
 
     def _fill_classes(self) -> None:
         """The classes of the zones' map in the 'Correct as' list; empty when the map is not beside them."""
+        from ..adapters.styling import qgis_language
         from ..review.result import ResultError, read_class_result
-        from ..styling import qgis_language
         from .corrections import fill_class_combo, map_of
 
         self.class_combo.clear()

@@ -21,8 +21,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QUrl
 
-from ..core.errors import Cancelled, FlairError
-from ..styling import (
+from ..adapters.styling import (
     apply_class_style,
     apply_confidence_style,
     class_opacity,
@@ -31,6 +30,7 @@ from ..styling import (
     remember_class_opacity,
     set_legend_title,
 )
+from ..core.errors import Cancelled, FlairError
 from .tr import tr
 
 LOG_TAG = "FLAIR land cover"

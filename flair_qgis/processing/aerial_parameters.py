@@ -114,7 +114,7 @@ def aerial_band_choices(
 ) -> tuple[dict[str, tuple[str, int]], dict[str, QgsRasterLayer]]:
     """(model band -> (layer id, band number), layer id -> layer) for the bands of `spec` (an AerialInput),
     QgsProcessingException for a missing layer or band."""
-    from ..sources import band_count
+    from ..adapters.sources import band_count
 
     aerial = algorithm.parameterAsRasterLayer(parameters, AERIAL, context)
     if aerial is None:
@@ -156,8 +156,8 @@ def aerial_band_sources(
 ) -> list[tuple[Any, int]]:
     """In the main thread: the engine's (source, band) per model band of `spec` (an AerialInput) from the
     chosen layers (file paths, or cloned providers), limited to `area` when given."""
-    from ..bands import engine_bands
-    from ..sources import layer_sources
+    from ..adapters.bands import engine_bands
+    from ..adapters.sources import layer_sources
 
     mapping, layers = aerial_band_choices(algorithm, parameters, context, spec)
     used = {mapping[name][0]: layers[mapping[name][0]] for name in spec.bands}
@@ -174,7 +174,7 @@ def aerial_band_files(
 ) -> list[tuple[str, int]]:
     """(file path, band) per model band: for work done outside QGIS (a plan's workers read files), so a
     layer that is not a local raster file is refused with what to do."""
-    from ..sources import layer_file
+    from ..adapters.sources import layer_file
 
     mapping, layers = aerial_band_choices(algorithm, parameters, context, spec)
     files = []
@@ -200,7 +200,7 @@ def area_of_interest(
     """The area of interest: the extent if given, else the area layer's polygons (their union), else None."""
     from qgis.core import QgsFeatureRequest, QgsGeometry, QgsWkbTypes
 
-    from ..core.aerial import AreaOfInterest
+    from ..core.area import AreaOfInterest
 
     if parameters.get(extent_key):
         extent = algorithm.parameterAsExtent(parameters, extent_key, context)

@@ -70,11 +70,11 @@ class ApplyCorrectionsAlgorithm(ReviewAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        from ..adapters.styling import post_processor
         from ..core.errors import FlairError
         from ..review import schema
         from ..review.corrections import Correction, apply_corrections
         from ..review.result import read_class_result
-        from ..styling import post_processor
 
         classes = raster_path(self, parameters, self.CLASSES, context)
         source = self.parameterAsSource(parameters, self.CORRECTIONS, context)

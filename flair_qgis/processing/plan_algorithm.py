@@ -19,8 +19,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from ..adapters.paths import resource
 from ..gui.tr import tr
-from ..paths import resource
 from .aerial_parameters import (
     AREA,
     EXTENT,
@@ -137,10 +137,10 @@ class PlanShardsAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        from ..adapters.styling import qgis_language
         from ..core.bundle import load_bundle
         from ..core.errors import FlairError
         from ..core.shards import make_plan
-        from ..styling import qgis_language
 
         bundle = self.parameterAsFile(parameters, self.BUNDLE, context)
         path = self.parameterAsFileOutput(parameters, self.OUTPUT, context)

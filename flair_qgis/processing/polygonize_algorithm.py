@@ -106,9 +106,9 @@ class PolygonizeAlgorithm(ReviewAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        from ..adapters.styling import qgis_language
         from ..review.polygonize import polygonize_result
         from ..review.vector_style import polygon_renderer, vector_post_processor
-        from ..styling import qgis_language
 
         classes = raster_path(self, parameters, self.CLASSES, context)
         confidence = raster_path(self, parameters, self.CONFIDENCE, context)

@@ -25,8 +25,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from ..adapters.paths import resource
 from ..gui.tr import tr
-from ..paths import resource
 from .aerial_parameters import (
     AREA,
     EXTENT,
@@ -189,11 +189,11 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        from ..adapters.styling import post_processor, qgis_language
         from ..core.errors import FlairError
         from ..core.predict import PredictionRequest, predict
+        from ..core.statistics_table import statistics_text
         from ..gui.tr import device_text
-        from ..report import statistics_text
-        from ..styling import post_processor, qgis_language
 
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
@@ -274,7 +274,7 @@ def _termination_cancels(feedback: QgsProcessingFeedback) -> Iterator[None]:
 
 
 def _require_dependencies() -> None:
-    from ..dependencies import (
+    from ..adapters.dependencies import (
         default_target,
         from_system,
         gdal_problem,

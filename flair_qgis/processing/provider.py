@@ -6,7 +6,7 @@ from __future__ import annotations
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from ..paths import resource
+from ..adapters.paths import resource
 
 
 class FlairProvider(QgsProcessingProvider):

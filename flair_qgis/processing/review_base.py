@@ -15,8 +15,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from ..adapters.paths import resource
 from ..gui.tr import tr
-from ..paths import resource
 
 #: The parameter every review algorithm reads its FLAIR class raster from.
 CLASSES = "CLASSES"

@@ -109,9 +109,9 @@ class ReviewZonesAlgorithm(ReviewAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        from ..adapters.styling import qgis_language
         from ..review.vector_style import review_renderer, vector_post_processor
         from ..review.zones import review_zones
-        from ..styling import qgis_language
 
         classes = raster_path(self, parameters, self.CLASSES, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

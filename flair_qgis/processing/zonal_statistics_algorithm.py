@@ -19,7 +19,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
 )
 
-from ..compat import decimal_field
+from ..adapters.compat import decimal_field
 from .review_base import ReviewAlgorithm, raster_path, tr, with_help
 
 CLASSIFIED_FIELD = "classified_ha"

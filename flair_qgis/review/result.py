@@ -43,7 +43,7 @@ class RasterGrid:
 
     def ground_scale(self) -> float:
         """The projection's scale factor at the map's centre, as the engine measures it (1.0 when within
-        core.aerial.SCALE_TOLERANCE of 1, as for Lambert-93 and UTM): CRS distances over ground ones."""
+        core.geodesy.SCALE_TOLERANCE of 1, as for Lambert-93 and UTM): CRS distances over ground ones."""
         x0, dx, _, y0, _, dy = self.geotransform
         x, y = x0 + dx * self.width / 2, y0 + dy * self.height / 2
         source, target = osr.SpatialReference(), osr.SpatialReference()

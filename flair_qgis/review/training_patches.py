@@ -356,7 +356,7 @@ def _write_super_area(
     """The zone's super-area files, read as a run reads Sentinel-2; returns its patches' centroids."""
     from ..core.errors import InputError
     from ..core.sentinel2.dates import parse_date
-    from ..core.sentinel2.series import load_series, on_ground
+    from ..core.sentinel2.load import load_series, on_ground
 
     pixel = grid.transform.a
     x0, y0 = grid.transform.c, grid.transform.f

@@ -13,17 +13,12 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from flair_qgis.core.aerial import (
-    AerialComposition,
-    AreaOfInterest,
-    BandSource,
-    OutputGrid,
-    RasterioSource,
-    open_aerial,
-    parse_wkt,
-)
+from flair_qgis.core.aerial import AerialBand, AerialComposition, open_aerial
+from flair_qgis.core.area import AreaOfInterest, parse_wkt
 from flair_qgis.core.bundle_spec import BandScaling, flair2_aerial_input
 from flair_qgis.core.errors import InputError
+from flair_qgis.core.geometry import OutputGrid
+from flair_qgis.core.rasters import RasterioSource
 from tests.rasters import (
     LAMBERT93,
     ORIGIN,
@@ -83,7 +78,7 @@ def test_a_0_4_m_source_is_resampled_bilinearly_to_0_2_m(tmp_path):
     rows, cols = np.mgrid[0:4, 0:4]
     path = write_raster(tmp_path / "coarse.tif", (40 * rows + 10 * cols).astype(np.uint8), resolution=0.4)
     source = RasterioSource(path)
-    with AerialComposition([BandSource(source, 1)] * 5, SPEC) as aerial:
+    with AerialComposition([AerialBand(source, 1)] * 5, SPEC) as aerial:
         grid = aerial.grid_for()
         assert (grid.width, grid.height, grid.resolution) == (8, 8, 0.2)
         raw, valid = aerial.read(grid, grid.window)
@@ -99,7 +94,7 @@ def test_a_0_4_m_source_is_resampled_bilinearly_to_0_2_m(tmp_path):
 def test_resampled_windows_agree_inside_the_image_and_past_its_edge(tmp_path):
     rows, cols = np.mgrid[0:4, 0:4]
     path = write_raster(tmp_path / "coarse.tif", (40 * rows + 10 * cols).astype(np.uint8), resolution=0.4)
-    with AerialComposition([BandSource(RasterioSource(path), 1)] * 5, SPEC) as aerial:
+    with AerialComposition([AerialBand(RasterioSource(path), 1)] * 5, SPEC) as aerial:
         grid = aerial.grid_for()
         inside, _ = aerial.read(grid, grid.window)  # read as a resampled window of the file
         beyond, valid = aerial.read(grid, Window(-2, -2, 12, 12))  # warped: it reaches past the file
@@ -111,7 +106,7 @@ def test_resampling_leaves_nodata_out_of_the_interpolation(tmp_path):
     coarse = np.full((4, 4), 100, np.uint8)
     coarse[0, 0] = 0
     path = write_raster(tmp_path / "coarse.tif", coarse, resolution=0.4, nodata=0)
-    with AerialComposition([BandSource(RasterioSource(path), 1)] * 5, SPEC) as aerial:
+    with AerialComposition([AerialBand(RasterioSource(path), 1)] * 5, SPEC) as aerial:
         grid = aerial.grid_for()
         raw, valid = aerial.read(grid, grid.window)
     expected = np.ones((8, 8), bool)
@@ -126,11 +121,11 @@ def test_16_bit_values_are_scaled_from_their_full_range_or_the_declared_one(tmp_
     twelve = write_raster(tmp_path / "twelve.tif", np.array([[0, 4095, 2048, 100]], np.uint16), nbits=12)
     wide_source, twelve_source = RasterioSource(wide), RasterioSource(twelve)
     bands = [
-        BandSource(wide_source, 1),
-        BandSource(twelve_source, 1),
-        BandSource(wide_source, 1, input_range=(0, 25700)),
-        BandSource(wide_source, 1),
-        BandSource(wide_source, 1),
+        AerialBand(wide_source, 1),
+        AerialBand(twelve_source, 1),
+        AerialBand(wide_source, 1, input_range=(0, 25700)),
+        AerialBand(wide_source, 1),
+        AerialBand(wide_source, 1),
     ]
     with AerialComposition(bands, SPEC) as aerial:
         grid = aerial.grid_for()
@@ -164,7 +159,7 @@ def test_a_source_in_another_crs_is_reprojected_with_a_warning(tmp_path):
 def test_sources_handed_in_stay_open_and_opened_ones_are_closed(tmp_path):
     path = write_raster(tmp_path / "ortho.tif", ramp(5, 4, 4))
     mine = RasterioSource(path)
-    with AerialComposition([BandSource(mine, b) for b in range(1, 6)], SPEC) as aerial:
+    with AerialComposition([AerialBand(mine, b) for b in range(1, 6)], SPEC) as aerial:
         aerial.read(aerial.grid_for(), Window(0, 0, 2, 2))
     assert not mine._handles[0].closed
     with open_aerial(SPEC, path) as aerial:

@@ -165,7 +165,7 @@ def test_one_scaling_rule_for_the_engine_and_training():
     import numpy as np
 
     from flair_qgis.core.bundle_spec import BandScaling, flair2_sentinel2_input
-    from flair_qgis.core.sentinel2.timeseries import normalise
+    from flair_qgis.core.sentinel2.preprocess import normalise
 
     scaling = BandScaling(scale=(0.5, 0.25, 2.0), mean=(1.0, 0.0, -3.0), std=(2.0, 0.5, 4.0))
     raw = np.random.default_rng(0).uniform(0, 255, (3, 4, 5)).astype(np.float32)

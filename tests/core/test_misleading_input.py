@@ -14,8 +14,9 @@ import rasterio
 import rasterio.errors
 import rasterio.warp
 
-from flair_qgis.core.aerial import RasterioSource, ground_scale
 from flair_qgis.core.errors import InputError
+from flair_qgis.core.geometry import ground_scale
+from flair_qgis.core.rasters import RasterioSource
 from tests.bundles import make_aerial_bundle
 from tests.core.test_cli import python_m
 from tests.core.test_predict import expected_classes

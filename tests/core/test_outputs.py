@@ -16,8 +16,8 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from flair_qgis.core.aerial import OutputGrid
 from flair_qgis.core.errors import Cancelled, OutputError
+from flair_qgis.core.geometry import OutputGrid
 from flair_qgis.core.nomenclature import FLAIR_13
 from flair_qgis.core.outputs import (
     OutputOptions,

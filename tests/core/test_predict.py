@@ -13,17 +13,11 @@ import pytest
 import rasterio
 from affine import Affine
 
-from flair_qgis.core.aerial import AreaOfInterest
+from flair_qgis.core.area import AreaOfInterest
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.predict import (
-    MAIN_STAGES,
-    READER_STAGES,
-    PredictionRequest,
-    pad_series,
-    predict,
-    softmax,
-)
+from flair_qgis.core.predict import MAIN_STAGES, READER_STAGES, PredictionRequest, predict, softmax
+from flair_qgis.core.sentinel2.preprocess import pad_series
 from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
 from tests.rasters import ORIGIN, write_corrupt, write_raster, write_truncated
 

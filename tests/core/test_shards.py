@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import rasterio
 
-from flair_qgis.core.aerial import AreaOfInterest
+from flair_qgis.core.area import AreaOfInterest
 from flair_qgis.core.errors import BundleError, InputError, OutputError
 from flair_qgis.core.predict import PredictionRequest, predict
 from flair_qgis.core.shard_merge import merge_plan
-from flair_qgis.core.shards import ShardTiling, check_bundle, make_plan, read_plan, run_shard, shard_state
+from flair_qgis.core.shard_run import ShardTiling, check_bundle, run_shard, shard_state
+from flair_qgis.core.shards import make_plan, read_plan
 from tests.bundles import make_aerial_bundle, make_utt_bundle
 from tests.rasters import ORIGIN, write_raster
 from tests.shards_scene import (

@@ -9,7 +9,7 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from flair_qgis.core.aerial import OutputGrid
+from flair_qgis.core.geometry import OutputGrid
 from flair_qgis.core.nomenclature import FLAIR_13
 from flair_qgis.core.outputs import OutputPaths, OutputWriter
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flair_qgis.bands import LayerBands, default_mapping, engine_bands, missing_bands
+from flair_qgis.adapters.bands import LayerBands, default_mapping, engine_bands, missing_bands
 
 
 def test_one_five_band_image_gives_every_band_in_order():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flair_qgis import dependencies as deps
+from flair_qgis.adapters import dependencies as deps
 
 from .wheels import write_wheel
 
@@ -350,7 +350,7 @@ from pathlib import Path
 from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import QTimer
 
-from flair_qgis import dependencies as deps
+from flair_qgis.adapters import dependencies as deps
 
 python = deps.python_interpreter()
 result = {

@@ -3,7 +3,7 @@ remembered choices, and the request it hands to the engine."""
 
 from __future__ import annotations
 
-from flair_qgis import settings
+from flair_qgis.adapters import settings
 from flair_qgis.gui.dialog import FlairDialog
 
 

@@ -12,7 +12,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from flair_qgis import styling
+from flair_qgis.adapters import styling
 from flair_qgis.gui.dialog import FlairDialog
 
 from .conftest import QUADRANT_CODES

@@ -16,7 +16,8 @@ def test_a_plan_made_in_qgis_runs_to_the_map_one_run_makes(scene, flair_provider
     import processing
 
     from flair_qgis.core.shard_merge import merge_plan
-    from flair_qgis.core.shards import read_plan, run_shard
+    from flair_qgis.core.shard_run import run_shard
+    from flair_qgis.core.shards import read_plan
 
     plan_path = scene.folder / "dept" / "plan.json"
     plan_path.parent.mkdir()

@@ -1,7 +1,7 @@
 """Every enum value the plugin names is reached through its enum type (`Qt.AlignmentFlag.AlignLeft`,
 `QgsTask.Flag.CanCancel`), the only spelling QGIS 4's PyQt6 knows, and that spelling exists in the
 running QGIS. Checked against this QGIS's own classes, so QGIS's enums are covered as well as Qt's.
-A line ending with `# Qt5 only` is the QGIS 3 branch of flair_qgis/compat.py, spelled as QGIS 3 wants."""
+A line ending with `# Qt5 only` is the QGIS 3 branch of flair_qgis/adapters/compat.py, spelled as QGIS 3 wants."""
 
 from __future__ import annotations
 

@@ -181,8 +181,8 @@ def test_processing_outputs_are_styled_when_loaded(scene, flair_provider):
 def test_engine_reads_layers_through_cloned_providers(scene):
     """Layers that are not plain files reach the engine as LayerSource (here forced on GeoTIFF layers so
     that the answer is known): the map must be the same as from the files."""
+    from flair_qgis.adapters.sources import LayerSource
     from flair_qgis.core.predict import PredictionRequest, predict
-    from flair_qgis.sources import LayerSource
 
     rgb, irc, elevation = LayerSource(scene.rgb), LayerSource(scene.irc), LayerSource(scene.elevation)
     output = scene.folder / "from_layers.tif"

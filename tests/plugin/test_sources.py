@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from qgis.core import QgsRasterLayer
 
-from flair_qgis.sources import LayerSource, layer_file
+from flair_qgis.adapters.sources import LayerSource, layer_file
 
 from .rasters import CRS, GSD, ORIGIN, write_geotiff
 from .tiles import tile_bounds, tile_of, write_tiles, xyz_layer
@@ -98,8 +98,8 @@ def test_web_service_layer_is_read_through_its_provider(tmp_path):
 def test_web_service_gets_a_grid_in_the_projects_crs_over_the_area(tmp_path):
     from qgis.core import QgsCoordinateReferenceSystem
 
-    from flair_qgis.core.aerial import AreaOfInterest
-    from flair_qgis.sources import layer_sources
+    from flair_qgis.adapters.sources import layer_sources
+    from flair_qgis.core.area import AreaOfInterest
 
     layer = xyz_layer(write_tiles(tmp_path / "tiles", _scene_tile(), (120, 40, 90)))
     area = AreaOfInterest.from_bounds((ORIGIN[0], ORIGIN[1] - 10, ORIGIN[0] + 10, ORIGIN[1]), CRS)

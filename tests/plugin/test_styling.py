@@ -16,7 +16,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
-from flair_qgis import styling
+from flair_qgis.adapters import styling
 from flair_qgis.core.nomenclature import FLAIR_13
 
 from .rasters import quadrant_classes, write_geotiff

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 
 from flair_qgis.core.bundle_spec import flair2_sentinel2_input
-from flair_qgis.core.sentinel2.timeseries import prepare_window
+from flair_qgis.core.sentinel2.preprocess import prepare_window
 from flair_qgis.gui.cloud_cover import cloud_cover
 
 

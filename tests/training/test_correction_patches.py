@@ -14,8 +14,8 @@ import rasterio
 from osgeo import ogr, osr
 
 from flair_qgis.core.predict import PredictionRequest, predict
-from flair_qgis.core.sentinel2.series import load_series
-from flair_qgis.core.sentinel2.timeseries import prepare_window
+from flair_qgis.core.sentinel2.load import load_series
+from flair_qgis.core.sentinel2.preprocess import prepare_window
 from flair_qgis.review import schema
 from flair_qgis.review.corrections import CORRECTION_FIELDS
 from flair_qgis.review.result import ResultError

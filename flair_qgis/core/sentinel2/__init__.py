@@ -4,21 +4,21 @@ and the per-window preprocessing (cloud filter, monthly means, positions) shared
 from .catalog import Acquisition, Sentinel2Catalog, discover
 from .dates import parse_date, parse_tile
 from .flair_npy import FlairSuperArea, patch_window, read_centroids, read_products, super_area_for_patch
-from .grid import Grid, grid_for_bounds
 from .layout import BANDS
+from .load import Sentinel2Series, load_series, on_ground
+from .preprocess import PreparedWindow, prepare_window, reference_date
 from .regions import Region, RegionalSeries, tile_regions
-from .series import Sentinel2Series, load_series, on_ground
-from .timeseries import PreparedWindow, prepare_window, reference_date
+from .warp import Sentinel2Grid, grid_for_bounds
 
 __all__ = [
     "BANDS",
     "Acquisition",
     "FlairSuperArea",
-    "Grid",
     "PreparedWindow",
     "Region",
     "RegionalSeries",
     "Sentinel2Catalog",
+    "Sentinel2Grid",
     "Sentinel2Series",
     "discover",
     "grid_for_bounds",

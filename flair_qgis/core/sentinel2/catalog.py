@@ -18,10 +18,10 @@ from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 
 from ..errors import InputError
+from ..geometry import raster_bounds
 from . import safe, stacks, theia
 from .dates import parse_date, parse_tile
 from .flair_npy import DATA_SUFFIX, FlairSuperArea
-from .grid import raster_footprint
 from .layout import BANDS, ProductLayout
 
 #: How many skipped items a run's warnings name one by one before counting the rest.
@@ -105,7 +105,7 @@ def _footprint(layout: ProductLayout) -> tuple[CRS, tuple[float, float, float, f
     with rasterio.open(layout.bands[0].path) as src:
         if src.crs is None:
             raise ValueError(f"{Path(layout.bands[0].path).name} has no CRS")
-        return src.crs, raster_footprint(src)
+        return src.crs, raster_bounds(src.transform, src.width, src.height)
 
 
 class _Scanner:

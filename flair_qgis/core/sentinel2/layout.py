@@ -1,7 +1,7 @@
 """Where an acquisition's ten bands and two masks are, and how their values become reflectance x 10000.
 
 Every product kind (SAFE, Theia, GeoTIFF stacks) is described by a ProductLayout, so that one reader
-(grid.py) puts any of them on the aerial grid.
+(warp.py) puts any of them on the aerial grid.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class MaskSource:
 
 
 @dataclass(frozen=True)
-class BandSource:
+class ProductBand:
     """One band in a raster: reflectance x 10000 = (DN + offset) * gain, DN == nodata is missing.
 
     Saturated pixels are missing too, never reflectance: those whose DN is `saturated` (SAFE's declared
@@ -84,7 +84,7 @@ class BandSource:
 class ProductLayout:
     """The ten bands in FLAIR order and the optional [snow, cloud] masks of one acquisition."""
 
-    bands: tuple[BandSource, ...]
+    bands: tuple[ProductBand, ...]
     snow: MaskSource | None = None
     cloud: MaskSource | None = None
 

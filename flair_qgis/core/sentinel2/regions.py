@@ -9,12 +9,14 @@ from datetime import date
 
 import numpy as np
 from affine import Affine
+from rasterio.windows import Window
 
 from ..bundle_spec import Sentinel2Input
 from ..errors import Cancelled
+from ..geometry import window_bounds
 from ..tiling import Tile, TileGrid
 from .catalog import Sentinel2Catalog
-from .series import Sentinel2Series, load_series
+from .load import Sentinel2Series, load_series
 
 #: Target height in output pixels of a region (rounded to whole tile rows, at least one). Each region
 #: reads every product again, at a cost nearly independent of its size (about 6 s for 30 SAFE products
@@ -47,7 +49,7 @@ def tile_regions(tiling: TileGrid, transform: Affine, region_height: int = REGIO
             last = min(first + rows_per_region, len(tiling.ys)) - 1
             y0 = tiling.ys[first]
             y1 = min(tiling.ys[last] + tiling.tile_size, tiling.height)
-            bounds = _map_bounds(transform, x0, y0, x1, y1)
+            bounds = window_bounds(transform, Window(x0, y0, x1 - x0, y1 - y0))
             regions.append(Region(len(regions), chunk, first, last, bounds))
     return regions
 
@@ -114,11 +116,3 @@ class RegionalSeries:
         self._region, self._series = region, series
         self.loaded += 1
         return series
-
-
-def _map_bounds(transform: Affine, x0: int, y0: int, x1: int, y1: int) -> tuple[float, float, float, float]:
-    """Map bounds of the pixel rectangle columns x0..x1, rows y0..y1 of a grid with `transform`."""
-    t = transform
-    xs = [t.c + t.a * col + t.b * row for col in (x0, x1) for row in (y0, y1)]
-    ys = [t.f + t.d * col + t.e * row for col in (x0, x1) for row in (y0, y1)]
-    return min(xs), min(ys), max(xs), max(ys)

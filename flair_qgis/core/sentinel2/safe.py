@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dates import parse_date
-from .layout import BANDS, CLASSES, PROBABILITY, BandSource, MaskSource, ProductLayout
+from .layout import BANDS, CLASSES, PROBABILITY, MaskSource, ProductBand, ProductLayout
 
 METADATA_NAME = "MTD_MSIL2A.xml"
 #: The metadata file of a Level-1C product, which holds top-of-atmosphere reflectance.
@@ -132,7 +132,7 @@ def layout_from_names(
         if name is None:
             missing.append(f"{token}_{resolution}")
             continue
-        bands.append(BandSource(prefix + name, 1, NODATA, metadata.offsets[band], gain, metadata.saturated))
+        bands.append(ProductBand(prefix + name, 1, NODATA, metadata.offsets[band], gain, metadata.saturated))
     if missing:
         return None, f"missing bands {', '.join(missing)}"
     # Sen2Cor 2.4/2.5 (2017-2018) named them QI_DATA/L2A_<tile>_<time>_CLD_20m.jp2 and _SNW_20m.jp2.

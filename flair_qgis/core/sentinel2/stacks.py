@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from .dates import parse_date
-from .layout import BANDS, PROBABILITY, BandSource, MaskSource, ProductLayout
+from .layout import BANDS, PROBABILITY, MaskSource, ProductBand, ProductLayout
 
 MASK_SUFFIXES = ("_masks", "_mask")
 DATES_SUFFIXES = ("_dates.txt", ".txt")
@@ -68,7 +68,7 @@ def per_date_layout(
     path: Path, nodata: float | None, mask_path: Path | None, saturated: float | None = None
 ) -> ProductLayout:
     """Layout of a 10-band per-date GeoTIFF and its optional mask file."""
-    bands = tuple(BandSource(path.as_posix(), b + 1, nodata, saturated=saturated) for b in range(len(BANDS)))
+    bands = tuple(ProductBand(path.as_posix(), b + 1, nodata, saturated=saturated) for b in range(len(BANDS)))
     if mask_path is None:
         return ProductLayout(bands)
     return ProductLayout(
@@ -86,7 +86,7 @@ def stack_layouts(
     n = len(BANDS)
     for t in range(count // n):
         bands = tuple(
-            BandSource(path.as_posix(), t * n + b + 1, nodata, saturated=saturated) for b in range(n)
+            ProductBand(path.as_posix(), t * n + b + 1, nodata, saturated=saturated) for b in range(n)
         )
         if mask_path is None:
             layouts.append(ProductLayout(bands))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .layout import BANDS, BITS, BandSource, MaskSource, ProductLayout
+from .layout import BANDS, BITS, MaskSource, ProductBand, ProductLayout
 
 NODATA = -10000
 #: CLM bits of clouds: 1 all clouds but the thinnest, 2 and 3 those found by mono- and multi-temporal
@@ -55,7 +55,7 @@ def layout_from_names(names: list[str], prefix: str) -> tuple[ProductLayout | No
         resolution, bit = SATURATION_BITS[band]
         sat = saturation_masks[resolution]
         saturation = MaskSource(prefix + sat, 1, BITS, bits=1 << bit) if sat else None
-        bands.append(BandSource(prefix + name, 1, NODATA, saturation=saturation))
+        bands.append(ProductBand(prefix + name, 1, NODATA, saturation=saturation))
     if missing:
         return None, f"missing bands {', '.join(missing)}"
     clm = _find(names, "_CLM_R1.tif")

@@ -23,8 +23,8 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QLocale
 from qgis.PyQt.QtGui import QColor
 
+from ..core.nomenclature import Nomenclature
 from . import settings
-from .core.nomenclature import Nomenclature
 
 #: The legend title of a class layer (instead of GDAL's "Band 1: land cover (...)").
 LEGEND_TITLE = "FLAIR land cover"
@@ -103,8 +103,8 @@ def list_present_classes_only() -> bool:
 
 def present_classes(classes_path: str) -> list[int] | None:
     """The class codes present in the map at `classes_path` (from its .stats.json), None if unknown."""
-    from .core.errors import FlairError
-    from .core.result import FlairResult
+    from ..core.errors import FlairError
+    from ..core.result import FlairResult
 
     try:
         return FlairResult(classes_path).present_codes()

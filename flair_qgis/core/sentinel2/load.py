@@ -22,8 +22,8 @@ from rasterio.errors import RasterioError
 from ..bundle_spec import Sentinel2Input
 from ..errors import Cancelled, InputError
 from .catalog import Acquisition, Sentinel2Catalog, discover
-from .grid import Grid, grid_for_bounds, overlaps, paste_first_valid, read_layout
-from .timeseries import span_warning
+from .preprocess import span_warning
+from .warp import Sentinel2Grid, grid_for_bounds, overlaps, paste_first_valid, read_layout
 
 LOG = logging.getLogger(__name__)
 #: Share of the area that may lack Sentinel-2 data before load_series refuses it (resampling at the
@@ -37,7 +37,7 @@ class Sentinel2Series:
     order, masks T x 2 x H x W uint8 probabilities 0..100 [snow, cloud]."""
 
     dates: list[date]
-    grid: Grid
+    grid: Sentinel2Grid
     data: np.ndarray
     masks: np.ndarray
     sources: list[list[str]] = field(default_factory=list)  # product names read for each date
@@ -167,7 +167,7 @@ def load_series(
 
 
 def _read_into(
-    acquisition: Acquisition, grid: Grid, data: np.ndarray, masks: np.ndarray, warnings: list[str]
+    acquisition: Acquisition, grid: Sentinel2Grid, data: np.ndarray, masks: np.ndarray, warnings: list[str]
 ) -> int:
     """Mosaic one acquisition into one date's arrays; a read failure becomes a warning naming the file."""
     assert acquisition.layout is not None
@@ -181,7 +181,9 @@ def _read_into(
     return paste_first_valid(data, masks, new_data, new_masks)
 
 
-def _uncovered_share(data: np.ndarray, grid: Grid, bounds: tuple[float, float, float, float]) -> float:
+def _uncovered_share(
+    data: np.ndarray, grid: Sentinel2Grid, bounds: tuple[float, float, float, float]
+) -> float:
     """Share of the grid pixels inside `bounds` that no date covers. An area narrower than a pixel holds
     no pixel centre: then the pixels it touches are counted."""
     rows, cols = grid.pixel_slices(bounds)
@@ -193,7 +195,7 @@ def _uncovered_share(data: np.ndarray, grid: Grid, bounds: tuple[float, float, f
     return 1.0 - float(covered.mean()) if covered.size else 1.0
 
 
-def _touched_slices(grid: Grid, bounds: tuple[float, float, float, float]) -> tuple[slice, slice]:
+def _touched_slices(grid: Sentinel2Grid, bounds: tuple[float, float, float, float]) -> tuple[slice, slice]:
     """Rows and columns of the grid's pixels that `bounds` touches."""
     xmin, ymin, xmax, ymax = bounds
     c0 = max(0, math.floor((xmin - grid.xmin) / grid.gsd))

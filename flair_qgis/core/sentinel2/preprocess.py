@@ -97,6 +97,12 @@ def cloudy_fractions(masks: np.ndarray, nodata: np.ndarray, threshold: float) ->
     return counts / float(masks.shape[2] * masks.shape[3])
 
 
+def keeps_date(fraction: float, has_data: bool, max_cloudy_fraction: float) -> bool:
+    """The cloud filter's rule for one date of a window: it holds some data and its covered fraction (see
+    cloudy_fractions) is below `max_cloudy_fraction`."""
+    return bool(has_data) and fraction < max_cloudy_fraction
+
+
 def select_dates(
     fractions: np.ndarray, has_data: np.ndarray, max_cloudy_fraction: float
 ) -> tuple[list[int], bool]:
@@ -105,7 +111,7 @@ def select_dates(
     A date is kept when its covered fraction is below `max_cloudy_fraction`; when none is, the
     FALLBACK_DATES least cloudy dates holding some data are kept (in date order).
     """
-    kept = [i for i in range(len(fractions)) if has_data[i] and fractions[i] < max_cloudy_fraction]
+    kept = [i for i in range(len(fractions)) if keeps_date(fractions[i], has_data[i], max_cloudy_fraction)]
     if kept:
         return kept, False
     candidates = [i for i in range(len(fractions)) if has_data[i]]
@@ -233,3 +239,18 @@ def _empty(spec: Sentinel2Input, width: int, reference: date | None) -> Prepared
         no_data=True,
         reference=reference,
     )
+
+
+def pad_series(
+    values: Sequence[np.ndarray], positions: Sequence[np.ndarray], pad_value: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-tile series (T_i x bands x W x W, T_i positions) into B x T x bands x W x W and B x T,
+    T = the longest series (at least 1), padding frames with `pad_value` and positions with 0."""
+    length = max([1, *(len(v) for v in values)])
+    shape = values[0].shape[1:]
+    stacked = np.full((len(values), length, *shape), pad_value, np.float32)
+    dates = np.zeros((len(values), length), np.float32)
+    for i, (series, days) in enumerate(zip(values, positions, strict=True)):
+        stacked[i, : len(series)] = series
+        dates[i, : len(days)] = days
+    return stacked, dates

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .core.bundle_spec import AERIAL_BANDS
+from ..core.bundle_spec import AERIAL_BANDS
 
 BAND_LABELS = {
     "red": "Red",

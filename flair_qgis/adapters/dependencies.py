@@ -27,7 +27,7 @@ DEPS_FOLDER = "flair_qgis_deps"
 
 
 #: The plugin's requirements file (shipped inside the plugin): version bounds of each dependency.
-REQUIREMENTS_FILE = Path(__file__).resolve().parent / "requirements.txt"
+REQUIREMENTS_FILE = Path(__file__).resolve().parent.parent / "requirements.txt"
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*?)\s*$")
 
 
@@ -130,7 +130,7 @@ def gdal_problem() -> str | None:
     do; None when rasterio is absent (said by `missing_dependencies`) or on QGIS's GDAL."""
     if not is_importable("rasterio"):
         return None
-    from .core.gdal_runtime import SECOND_GDAL_HINT, gdal_runtime
+    from ..core.gdal_runtime import SECOND_GDAL_HINT, gdal_runtime
 
     problem = gdal_runtime().second_gdal()
     return None if problem is None else f"{problem}\n{SECOND_GDAL_HINT}"

@@ -1,5 +1,5 @@
 """The statistics of a map as the user reads them: (code, class, hectares, percent) rows for the dialog's
-table and an aligned text table for the Processing log."""
+table and an aligned text table for the Processing log and the command line."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flair_qgis.core.outputs import ClassStatistics
-from flair_qgis.report import statistics_rows, statistics_text
+from flair_qgis.core.statistics_table import statistics_rows, statistics_text
 
 
 def test_statistics_text_is_an_aligned_table():

@@ -22,22 +22,23 @@ from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
-from .layout import BandSource, MaskSource, ProductLayout
-
+from ..geometry import Bounds, parse_crs, raster_bounds
+from .layout import MaskSource, ProductBand, ProductLayout
 
 #: The resampling kernel's scale, fixed (GDAL's XSCALE and YSCALE warp options): bilinear on the source
 #: pixels as they are. Left to GDAL, the scale is derived from the warp's transformation, and how differs
 #: between GDAL versions: a UTM band's 10 m pixels warped onto a Lambert-93 10 m grid (a rotation of about
 #: a degree) were plain bilinear on GDAL 3.6 but a widened, smoothing kernel on GDAL 3.10, up to 26
 #: reflectance units apart on every 10 m pixel (tests/test_one_gdal.py). The grid is never coarser on the
-#: ground than the bands (10 and 20 m onto spec.gsd, 10 m on the ground: series.on_ground), so there is no
+#: ground than the bands (10 and 20 m onto spec.gsd, 10 m on the ground: load.on_ground), so there is no
 #: downsampling for a widened kernel to smooth.
 KERNEL_SCALE = {"XSCALE": "1", "YSCALE": "1"}
 
 
 @dataclass(frozen=True)
-class Grid:
-    """A north-up raster grid: `width` x `height` pixels of `gsd` metres from (`xmin`, `ymax`)."""
+class Sentinel2Grid:
+    """The grid a Sentinel-2 series is warped onto: north-up, in the aerial CRS, `width` x `height`
+    pixels of `gsd` metres from (`xmin`, `ymax`)."""
 
     crs: CRS
     xmin: float
@@ -51,8 +52,8 @@ class Grid:
         return Affine(self.gsd, 0.0, self.xmin, 0.0, -self.gsd, self.ymax)
 
     @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        return (self.xmin, self.ymax - self.height * self.gsd, self.xmin + self.width * self.gsd, self.ymax)
+    def bounds(self) -> Bounds:
+        return raster_bounds(self.transform, self.width, self.height)
 
     def pixel_slices(self, bounds: tuple[float, float, float, float]) -> tuple[slice, slice]:
         """Rows and columns of the grid's pixels whose centres lie inside `bounds`."""
@@ -64,14 +65,9 @@ class Grid:
         return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
 
 
-def parse_crs(crs: str | CRS) -> CRS:
-    """A CRS from a WKT, an "EPSG:nnnn" string or a rasterio CRS."""
-    return crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
-
-
 def grid_for_bounds(
     crs: str | CRS, bounds: tuple[float, float, float, float], gsd: float, margin: float
-) -> Grid:
+) -> Sentinel2Grid:
     """The grid covering `bounds` plus `margin` on every side, its edges snapped to multiples of `gsd`."""
     xmin, ymin, xmax, ymax = bounds
     if not (xmax > xmin and ymax > ymin):
@@ -80,10 +76,11 @@ def grid_for_bounds(
     y0 = math.floor((ymin - margin) / gsd) * gsd
     x1 = math.ceil((xmax + margin) / gsd) * gsd
     y1 = math.ceil((ymax + margin) / gsd) * gsd
-    return Grid(parse_crs(crs), x0, y1, gsd, round((x1 - x0) / gsd), round((y1 - y0) / gsd))
+    crs = crs if isinstance(crs, CRS) else parse_crs(crs)
+    return Sentinel2Grid(crs, x0, y1, gsd, round((x1 - x0) / gsd), round((y1 - y0) / gsd))
 
 
-def overlaps(grid: Grid, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
+def overlaps(grid: Sentinel2Grid, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
     """Whether a raster with `bounds` in `crs` overlaps the grid."""
     try:
         xmin, ymin, xmax, ymax = transform_bounds(grid.crs, crs, *grid.bounds, densify_pts=21)
@@ -93,7 +90,7 @@ def overlaps(grid: Grid, crs: CRS, bounds: tuple[float, float, float, float]) ->
 
 
 def _warped(
-    src: rasterio.io.DatasetReader, grid: Grid, resampling: Resampling, **options: object
+    src: rasterio.io.DatasetReader, grid: Sentinel2Grid, resampling: Resampling, **options: object
 ) -> WarpedVRT:
     # WarpedVRT rather than rasterio.warp.reproject: reproject does arithmetic on Affine objects, which
     # fails with some affine/attrs pairs found in QGIS installations (affine 3 with attrs 22).
@@ -112,7 +109,9 @@ def _warped(
     )
 
 
-def read_band(source: BandSource, grid: Grid, resampling: Resampling = Resampling.bilinear) -> np.ndarray:
+def read_band(
+    source: ProductBand, grid: Sentinel2Grid, resampling: Resampling = Resampling.bilinear
+) -> np.ndarray:
     """One band warped onto the grid: H x W float32 reflectance x 10000, NaN where missing or saturated.
 
     Saturated pixels never reach the resampling: pixels of the saturated value are made nodata before
@@ -133,13 +132,17 @@ def read_band(source: BandSource, grid: Grid, resampling: Resampling = Resamplin
 
 
 def _warp_band(
-    src: rasterio.io.DatasetReader, band: int, grid: Grid, resampling: Resampling, nodata: float | None
+    src: rasterio.io.DatasetReader,
+    band: int,
+    grid: Sentinel2Grid,
+    resampling: Resampling,
+    nodata: float | None,
 ) -> np.ndarray:
     with _warped(src, grid, resampling, src_nodata=nodata, nodata=np.nan, dtype="float32") as vrt:
         return vrt.read(band)
 
 
-def _flagged_weight(mask: MaskSource, grid: Grid, resampling: Resampling) -> np.ndarray:
+def _flagged_weight(mask: MaskSource, grid: Sentinel2Grid, resampling: Resampling) -> np.ndarray:
     """H x W: the weight that pixels flagged by `mask` have in each grid pixel resampled with
     `resampling` (0 = none). An 8-bit mask is turned into 0/1 by a lookup table and warped like a band;
     another is read with nearest neighbour (1 where flagged)."""
@@ -192,7 +195,7 @@ def _one_band_vrt(
     )
 
 
-def read_mask(source: MaskSource, grid: Grid) -> np.ndarray:
+def read_mask(source: MaskSource, grid: Sentinel2Grid) -> np.ndarray:
     """A snow or cloud layer on the grid: H x W uint8 probabilities 0..100 (nearest neighbour)."""
     with (
         rasterio.open(source.path) as src,
@@ -202,15 +205,7 @@ def read_mask(source: MaskSource, grid: Grid) -> np.ndarray:
     return source.to_probability(out)
 
 
-def raster_footprint(src: rasterio.io.DatasetReader) -> tuple[float, float, float, float]:
-    """(xmin, ymin, xmax, ymax) of a north-up raster, from its transform's coefficients."""
-    t = src.transform
-    xs = (t.c, t.c + t.a * src.width)
-    ys = (t.f, t.f + t.e * src.height)
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def read_layout(layout: ProductLayout, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+def read_layout(layout: ProductLayout, grid: Sentinel2Grid) -> tuple[np.ndarray, np.ndarray]:
     """An acquisition on the grid: data 10 x H x W float32 (NaN = missing), masks 2 x H x W uint8."""
     data = np.empty((len(layout.bands), grid.height, grid.width), dtype=np.float32)
     for index, band in enumerate(layout.bands):
