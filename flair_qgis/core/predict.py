@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +24,8 @@ from .aerial_values import value_warnings
 from .bundle import Bundle, load_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
+from .output_kinds import ClassStatistics, output_kinds
 from .outputs import (
-    ClassStatistics,
     OutputOptions,
     OutputPaths,
     OutputReservation,
@@ -63,26 +63,22 @@ class PredictionRequest:
     overlap: int | None = None
     batch_size: int | None = None
     threads: int | None = None
-    confidence: bool = False
-    probabilities: bool = False
+    #: The optional outputs to write besides the map, by kind (output_kinds), e.g. {"confidence"}.
+    outputs: Collection[str] = ()
     cog: bool = False
     overwrite: bool = False
     language: str = "en"
-    #: Processing: paths the user chose for some outputs ("confidence", "probabilities",
-    #: "statistics_csv"). When given, Processing's rule replaces files (OutputOptions.replace_named_only).
+    #: Processing: paths the user chose for some outputs, by kind ("confidence", "statistics_csv"...):
+    #: those are written. When given, Processing's rule replaces files (OutputOptions.replace_named_only).
     destinations: dict[str, str | Path] | None = None
 
 
 @dataclass
 class PredictionResult:
-    """What a run wrote and how it went."""
+    """What a run wrote and how it went. `files`: the outputs written, by kind (output_kinds);
+    `result.confidence` is the file of that kind, None when it was not written."""
 
-    class_raster: Path
-    qml: Path | None
-    confidence: Path | None
-    probabilities: Path | None
-    statistics_json: Path | None
-    statistics_csv: Path | None
+    files: dict[str, Path]
     statistics: list[ClassStatistics]
     provider: str
     tiles: int
@@ -92,6 +88,15 @@ class PredictionResult:
     empty_tiles: int = 0  # tiles skipped because the aerial image has no data there
     #: Seconds the inference thread waited for the reader thread: near 0 when reading keeps up.
     waited_for_data: float = 0.0
+
+    @property
+    def class_raster(self) -> Path:
+        return self.files["classes"]
+
+    def __getattr__(self, name: str) -> Path | None:
+        if name.startswith("_") or name == "files" or name not in {k.name for k in output_kinds()}:
+            raise AttributeError(name)
+        return self.files.get(name)
 
 
 def predict(
@@ -139,12 +144,7 @@ def predict(
         statistics, paths = run.execute(reservation, warnings)
         warnings += run.warnings
     return PredictionResult(
-        class_raster=paths["classes"],
-        qml=paths.get("qml"),
-        confidence=paths.get("confidence"),
-        probabilities=paths.get("probabilities"),
-        statistics_json=paths.get("statistics_json"),
-        statistics_csv=paths.get("statistics_csv"),
+        files=paths,
         statistics=statistics,
         provider=runner.provider,
         tiles=run.tiles_done,
@@ -167,12 +167,8 @@ def check_output(request: PredictionRequest) -> None:
 
 
 def _output_paths(request: PredictionRequest) -> OutputPaths:
-    return OutputPaths.for_classes(
-        Path(request.output),
-        confidence=request.confidence,
-        probabilities=request.probabilities,
-        destinations=request.destinations,
-    )
+    asked = dict.fromkeys(request.outputs, True)
+    return OutputPaths.for_classes(Path(request.output), destinations=request.destinations, **asked)
 
 
 def _output_options(request: PredictionRequest) -> OutputOptions:
@@ -461,8 +457,8 @@ class _Run:
         return sum(1 for p in prepared if p.cloudy_fallback)
 
     def _emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
-        """Write one finished window: class codes (0 = nodata outside the area or the image),
-        confidence and probabilities."""
+        """Write one finished window: class codes (0 = nodata outside the area or the image) and the
+        probabilities, from which each output's writer takes what it needs."""
         inside = valid
         if self.request.area is not None:
             in_area = self.request.area.mask(self.grid, window)
@@ -473,15 +469,7 @@ class _Run:
         self.mapped_pixels += int(np.count_nonzero(inside))
         classes = self.codes[np.argmax(probabilities, axis=0)]
         classes[~inside] = 0
-        confidence = None
-        if self.request.confidence:
-            confidence = probabilities.max(axis=0)
-            confidence[~inside] = np.nan
-        kept = None
-        if self.request.probabilities:
-            kept = probabilities.copy()
-            kept[:, ~inside] = np.nan
-        self.writer.write(window, classes, confidence, kept)
+        self.writer.write(window, classes, probabilities=probabilities)
 
 
 def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from qgis.PyQt.QtGui import QColor, QImage
 
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.outputs import write_qml
+from flair_qgis.core.output_kinds import write_qml
 from flair_qgis.quicklook import LEGEND_WIDTH, MARGIN, PANEL, TITLE_HEIGHT, write_quicklook
 
 from .rasters import quadrant_classes, write_geotiff
