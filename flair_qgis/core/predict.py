@@ -55,9 +55,11 @@ class PredictionRequest:
     threads for ONNX Runtime, None for its default."""
 
     aerial: AerialArgument
-    bundle: str | Path
+    #: The bundle's path, or the Bundle the caller has already loaded (then it is not opened again).
+    bundle: str | Path | Bundle
     output: str | Path
-    sentinel2: str | Path | None = None
+    #: The Sentinel-2 folder, or the catalog of it the caller has already scanned (then it is not again).
+    sentinel2: str | Path | Sentinel2Catalog | None = None
     area: AreaOfInterest | None = None
     device: str = "auto"
     overlap: int | None = None
@@ -115,7 +117,7 @@ def predict(
     started = time.monotonic()
     report = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
-    bundle = load_bundle(request.bundle)
+    bundle = request.bundle if isinstance(request.bundle, Bundle) else load_bundle(request.bundle)
     spec = bundle.spec
     check_output(request)
     check_options(request, spec)
@@ -184,7 +186,7 @@ def _check_not_an_input(paths: OutputPaths, request: PredictionRequest) -> None:
     """OutputError when a file the run would write or replace is one of its inputs."""
     aerial = request.aerial
     items = [aerial] if isinstance(aerial, (str, Path)) or not isinstance(aerial, (list, tuple)) else aerial
-    inputs = [Path(request.bundle)]
+    inputs = [request.bundle.path if isinstance(request.bundle, Bundle) else Path(request.bundle)]
     for item in items:
         source = item[0] if isinstance(item, tuple) else getattr(item, "source", item)
         source = getattr(source, "path", source)
@@ -219,7 +221,8 @@ def check_options(request: PredictionRequest, spec: BundleSpec) -> None:
             f"The model {spec.model_name} needs a Sentinel-2 folder",
             "Give the folder of Sentinel-2 acquisitions covering the area (one year around the image).",
         )
-    if request.sentinel2 is not None and spec.needs_sentinel2 and not Path(request.sentinel2).is_dir():
+    folder = request.sentinel2
+    if isinstance(folder, (str, Path)) and spec.needs_sentinel2 and not Path(folder).is_dir():
         raise InputError(f"The Sentinel-2 folder {request.sentinel2} does not exist or is not a folder")
 
 
@@ -234,7 +237,9 @@ def _sentinel2_catalog(
             warnings.append("The model is aerial-only: the Sentinel-2 folder is not used.")
         return None
     assert request.sentinel2 is not None  # check_options refused a U-T&T bundle without a folder
-    catalog = discover(request.sentinel2)
+    catalog = request.sentinel2
+    if not isinstance(catalog, Sentinel2Catalog):
+        catalog = discover(catalog)
     warnings += catalog.skipped_warnings()
     report(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
     return catalog

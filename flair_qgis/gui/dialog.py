@@ -90,6 +90,8 @@ class FlairDialog(QDialog):
         self.bundle = None
         self.bundle_error: str | None = None
         self.sentinel2_error: str | None = None
+        #: The Sentinel-2 catalog of the chosen folder, once scanned (handed to the run: scanned once).
+        self.sentinel2_catalog = None
         self.drawn: tuple[QgsRectangle, str] | None = None
         self.task = None
         self.last_task = None
@@ -507,10 +509,10 @@ class FlairDialog(QDialog):
         self._show_sentinel2(None, tr("Reading the Sentinel-2 folder…"))
         scan = self._sentinel2_scan
 
-        def work(task: Any) -> tuple[str | None, str | None]:
-            return sentinel2_summary(folder)
+        def work(task: Any) -> tuple[Any, str | None]:
+            return scan_sentinel2(folder)
 
-        def done(exception: Exception | None, result: tuple[str | None, str | None] | None = None) -> None:
+        def done(exception: Exception | None, result: tuple[Any, str | None] | None = None) -> None:
             self._scans.pop(scan, None)
             if scan != self._sentinel2_scan:  # the folder changed meanwhile
                 return
@@ -528,9 +530,11 @@ class FlairDialog(QDialog):
         self._scans[scan] = self.sentinel2_task  # every running scan keeps a Python reference
         QgsApplication.taskManager().addTask(self.sentinel2_task)
 
-    def _show_sentinel2(self, summary: str | None, error: str | None) -> None:
+    def _show_sentinel2(self, catalog: Any, error: str | None) -> None:
+        """Show the scan's outcome; its catalog (None until a scan succeeds) is what the run reads."""
         self.sentinel2_error = error
-        self.sentinel2_summary.setText(error or summary or "")
+        self.sentinel2_catalog = catalog
+        self.sentinel2_summary.setText(error or (catalog.summary() if catalog is not None else ""))
         if hasattr(self, "problems_label"):
             self.check()
 
@@ -692,9 +696,9 @@ class FlairDialog(QDialog):
         overlap = self.overlap_spin.value()
         return PredictionRequest(
             aerial=engine_bands(mapping, spec.aerial.bands, sources),
-            bundle=self.bundle.path,
+            bundle=self.bundle,  # loaded when chosen: the run does not open it again
             output=self.output_widget.filePath(),
-            sentinel2=(self.sentinel2_widget.filePath() or None) if spec.needs_sentinel2 else None,
+            sentinel2=self.sentinel2_catalog if spec.needs_sentinel2 else None,
             area=area,
             device=self.device_combo.currentData(),
             overlap=None if overlap < 0 else overlap,
@@ -863,15 +867,16 @@ class FlairDialog(QDialog):
         super().closeEvent(event)
 
 
-def sentinel2_summary(folder: str) -> tuple[str | None, str | None]:
-    """(summary, None) of what a Sentinel-2 folder holds, or (None, the problem). May run in a task."""
+def scan_sentinel2(folder: str) -> tuple[Any, str | None]:
+    """(the catalog of what a Sentinel-2 folder holds, None), or (None, the problem). May run in a task;
+    the run is given the catalog, so the folder is scanned once."""
     try:
         from ..core.errors import FlairError
         from ..core.sentinel2 import discover
     except ImportError as exc:
         return None, tr("Sentinel-2 folders cannot be read by this installation: {error}").format(error=exc)
     try:
-        return discover(folder).summary(), None
+        return discover(folder), None
     except FlairError as exc:
         return None, tr("Sentinel-2: {error}").format(error=exc)
 

@@ -164,9 +164,10 @@ class PredictionTask(QgsTask):
         zones), the others below it. The probabilities serve the inspect tool, unticked."""
         nomenclature = self.nomenclature
         if nomenclature is None:
-            from ..core.bundle import load_bundle
+            from ..core.bundle import Bundle, load_bundle
 
-            nomenclature = load_bundle(self.request.bundle).spec.nomenclature
+            bundle = self.request.bundle
+            nomenclature = (bundle if isinstance(bundle, Bundle) else load_bundle(bundle)).spec.nomenclature
         language = getattr(self.request, "language", None) or "en"
         files = dict(self.result.files)
         if self.review is not None:

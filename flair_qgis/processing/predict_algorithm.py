@@ -58,7 +58,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         super().__init__()
         self._aerial: list[tuple[Any, int]] = []
         self._area = None
-        self._spec = None
+        self._bundle = None
 
     def name(self) -> str:
         return "landcover"
@@ -159,7 +159,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         from ..core.errors import FlairError
 
         try:
-            self._spec = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context)).spec
+            self._bundle = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context))
             self._area = area_of_interest(self, parameters, context, self.EXTENT, self.AREA)
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
@@ -169,7 +169,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def _band_sources(
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> list[tuple[Any, int]]:
-        return aerial_band_sources(self, parameters, context, self._spec.aerial, self._area)
+        return aerial_band_sources(self, parameters, context, self._bundle.spec.aerial, self._area)
 
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
@@ -184,7 +184,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         overlap = parameters.get(self.OVERLAP)
         request = PredictionRequest(
             aerial=self._aerial,
-            bundle=self.parameterAsFile(parameters, self.BUNDLE, context),
+            bundle=self._bundle,  # loaded by prepareAlgorithm: the run does not open it again
             output=chosen.pop("classes"),
             sentinel2=self.parameterAsFile(parameters, self.SENTINEL2, context) or None,
             area=self._area,
@@ -219,7 +219,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
                 continue
             outputs[kind.parameter] = str(path)
             if kind.style in ("classes", "confidence"):  # the styles Processing applies on loading
-                nomenclature = self._spec.nomenclature if kind.style == "classes" else None
+                nomenclature = self._bundle.spec.nomenclature if kind.style == "classes" else None
                 _style_on_load(context, str(path), post_processor(nomenclature, f"{title} - {kind.layer}"))
         return outputs
 
