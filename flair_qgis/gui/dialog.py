@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
-    QgsGeometry,
     QgsMapLayerProxyModel,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
-    QgsWkbTypes,
 )
 from qgis.gui import (
     QgsCollapsibleGroupBox,
@@ -46,7 +44,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import settings
-from ..bands import LayerBands, default_mapping, engine_bands, missing_bands
+from ..bands import LayerBands, default_mapping, missing_bands
 from ..core.bundle_spec import AERIAL_BANDS
 from ..core.output_kinds import output_kind, output_kinds
 from ..paths import resource
@@ -685,17 +683,17 @@ class FlairDialog(QDialog):
     def request(self) -> Any:
         """The engine's PredictionRequest for the current choices (sources built here, in the main thread)."""
         from ..core.predict import PredictionRequest
-        from ..sources import layer_sources
+        from ..processing.request_builder import band_sources
 
         spec = self.bundle.spec
         mapping = self.band_mapping()
         area = self.area()
         layers = {mapping[name][0]: self.project.mapLayer(mapping[name][0]) for name in spec.aerial.bands}
         canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs() if self.iface is not None else None
-        sources = layer_sources(layers, spec.aerial.gsd, area, canvas_crs or self.project.crs())
+        aerial = band_sources(mapping, layers, spec.aerial, area, canvas_crs or self.project.crs())
         overlap = self.overlap_spin.value()
         return PredictionRequest(
-            aerial=engine_bands(mapping, spec.aerial.bands, sources),
+            aerial=aerial,
             bundle=self.bundle,  # loaded when chosen: the run does not open it again
             output=self.output_widget.filePath(),
             sentinel2=self.sentinel2_catalog if spec.needs_sentinel2 else None,
@@ -725,21 +723,21 @@ class FlairDialog(QDialog):
 
     def area(self) -> Any:
         """The engine's AreaOfInterest for the chosen area mode, None for the whole aerial image."""
-        from ..core.aerial import AreaOfInterest
+        from ..processing.request_builder import polygons_area, rectangle_area
 
         mode = self.area_mode.currentData()
         if mode == "canvas":
             canvas = self.iface.mapCanvas()
-            extent = canvas.extent()
-            crs = canvas.mapSettings().destinationCrs().toWkt()
-            return AreaOfInterest.from_bounds(_bounds(extent), crs)
+            return rectangle_area(canvas.extent(), canvas.mapSettings().destinationCrs().toWkt())
         if mode == "drawn" and self.drawn is not None:
-            return AreaOfInterest.from_bounds(_bounds(self.drawn[0]), self.drawn[1])
+            return rectangle_area(*self.drawn)
         if mode == "polygons":
             layer = self.area_layer.currentLayer()
             geometries = [f.geometry() for f in layer.selectedFeatures() if f.hasGeometry()]
-            polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
-            return AreaOfInterest.from_wkt(QgsGeometry.unaryUnion(polygons).asWkt(), layer.crs().toWkt())
+            area = polygons_area(geometries, layer.crs().toWkt())
+            if area is None:
+                raise ValueError(tr("Select the polygons to map in '{layer}'.").format(layer=layer.name()))
+            return area
         return None
 
     def show_cloud_cover(self) -> None:
@@ -921,7 +919,3 @@ def bundle_summary(spec: Any) -> str:
         + tr("Classes ({count}): {classes}").format(count=len(spec.nomenclature.classes), classes=classes)
         + provenance
     )
-
-
-def _bounds(rectangle: QgsRectangle) -> tuple[float, float, float, float]:
-    return rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum()

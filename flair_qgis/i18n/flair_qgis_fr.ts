@@ -359,197 +359,197 @@
             <translation>FLAIR : lecture du dossier Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="566" />
-            <source>{width:.1f} x {height:.1f} map units at ({x:.1f}, {y:.1f})</source>
-            <translation>{width:.1f} x {height:.1f} unités de carte en ({x:.1f}, {y:.1f})</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="58" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="56" />
             <source>Whole aerial image</source>
             <translation>Toute l'image aérienne</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="585" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="568" />
+            <source>{width:.1f} x {height:.1f} map units at ({x:.1f}, {y:.1f})</source>
+            <translation>{width:.1f} x {height:.1f} unités de carte en ({x:.1f}, {y:.1f})</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="57" />
+            <source>Current map view</source>
+            <translation>Vue actuelle de la carte</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="58" />
+            <source>Rectangle drawn on the map</source>
+            <translation>Rectangle dessiné sur la carte</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="587" />
             <source>Python packages missing from QGIS: {packages} (use the plugin's installer or see its manual steps).</source>
             <translation>Paquets Python absents de QGIS : {packages} (utilisez l'installateur de l'extension ou ses étapes manuelles).</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="59" />
-            <source>Current map view</source>
-            <translation>Vue actuelle de la carte</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="60" />
-            <source>Rectangle drawn on the map</source>
-            <translation>Rectangle dessiné sur la carte</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="608" />
-            <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
-            <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="61" />
             <source>Selected polygons of a layer</source>
             <translation>Polygones sélectionnés d'une couche</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="616" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="610" />
+            <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
+            <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="618" />
             <source>Choose a layer for the model's band(s): {names}.</source>
             <translation>Choisissez une couche pour la ou les bandes du modèle : {names}.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="628" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="630" />
             <source>'{layer}' is a web service with no extent of its own: map the current view, a drawn rectangle or polygons.</source>
             <translation>« {layer} » est un service web sans emprise propre : cartographiez la vue actuelle, un rectangle dessiné ou des polygones.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="634" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="636" />
             <source>Draw the rectangle to map, or choose another area.</source>
             <translation>Dessinez le rectangle à cartographier, ou choisissez une autre zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="638" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="640" />
             <source>Choose a polygon layer for the area.</source>
             <translation>Choisissez une couche de polygones pour la zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="640" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="642" />
             <source>Select the polygons to map in '{layer}'.</source>
             <translation>Sélectionnez les polygones à cartographier dans « {layer} ».</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="646" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="648" />
             <source>Choose the output file.</source>
             <translation>Choisissez le fichier de sortie.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="649" />
-            <source>The output must be a GeoTIFF file (.tif).</source>
-            <translation>La sortie doit être un fichier GeoTIFF (.tif).</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="651" />
-            <source>The output folder {folder} does not exist.</source>
-            <translation>Le dossier de sortie {folder} n'existe pas.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="654" />
-            <source>{name} already exists: choose another name or tick 'Replace the file'.</source>
-            <translation>{name} existe déjà : choisissez un autre nom ou cochez « Remplacer le fichier ».</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="666" />
-            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
-            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="67" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
             <source>Red</source>
             <translation>Rouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="67" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
             <source>Green</source>
             <translation>Vert</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="67" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
             <source>Blue</source>
             <translation>Bleu</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="67" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
             <source>Near infrared</source>
             <translation>Proche infrarouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="68" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="651" />
+            <source>The output must be a GeoTIFF file (.tif).</source>
+            <translation>La sortie doit être un fichier GeoTIFF (.tif).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="653" />
+            <source>The output folder {folder} does not exist.</source>
+            <translation>Le dossier de sortie {folder} n'existe pas.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="656" />
+            <source>{name} already exists: choose another name or tick 'Replace the file'.</source>
+            <translation>{name} existe déjà : choisissez un autre nom ou cochez « Remplacer le fichier ».</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="66" />
             <source>Elevation</source>
             <translation>Élévation</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="72" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="668" />
+            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
+            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
             <source>Automatic (GPU when available)</source>
             <translation>Automatique (GPU si disponible)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="72" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
             <source>GPU</source>
             <translation>GPU</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="72" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
             <source>CPU</source>
             <translation>CPU</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="752" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="754" />
             <source>Reading the Sentinel-2 series over the area…</source>
             <translation>Lecture de la série Sentinel-2 sur la zone…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="759" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="761" />
             <source>Cloud cover: {error}</source>
             <translation>Couverture nuageuse : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="768" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="770" />
             <source>FLAIR: Sentinel-2 cloud cover</source>
             <translation>FLAIR : couverture nuageuse Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="799" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="801" />
             <source>Starting…</source>
             <translation>Démarrage…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="812" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="814" />
             <source>Cancelling…</source>
             <translation>Annulation…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="819" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="821" />
             <source>Done: {path}</source>
             <translation>Terminé : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="823" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="825" />
             <source>Warning: {text}</source>
             <translation>Avertissement : {text}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="872" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="875" />
             <source>Sentinel-2 folders cannot be read by this installation: {error}</source>
             <translation>Cette installation ne peut pas lire les dossiers Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="876" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="879" />
             <source>Sentinel-2: {error}</source>
             <translation>Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="898" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="901" />
             <source>aerial {bands} at {gsd:g} m, tiles of {tile} px</source>
             <translation>aérien {bands} à {gsd:g} m, tuiles de {tile} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="902" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="905" />
             <source>Sentinel-2 {bands} bands, {window} px windows</source>
             <translation>Sentinel-2 {bands} bandes, fenêtres de {window} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="906" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="909" />
             <source>aerial only (no Sentinel-2)</source>
             <translation>aérien seul (sans Sentinel-2)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="914" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="917" />
             <source>Inputs: {inputs}</source>
             <translation>Entrées : {inputs}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="916" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="919" />
             <source>Classes ({count}): {classes}</source>
             <translation>Classes ({count}) : {classes}</translation>
         </message>
@@ -884,27 +884,27 @@
             <translation>La carte a été écrite mais n'a pas pu être ajoutée au projet : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="202" />
+            <location filename="../../flair_qgis/gui/task.py" line="203" />
             <source>{name}: {tiles} tiles in {seconds:.1f} s on {device}</source>
             <translation>{name} : {tiles} tuiles en {seconds:.1f} s sur {device}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="211" />
+            <location filename="../../flair_qgis/gui/task.py" line="212" />
             <source>{count} polygons</source>
             <translation>{count} polygones</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="213" />
+            <location filename="../../flair_qgis/gui/task.py" line="214" />
             <source>{count} zones to review ({area:,.0f} m²)</source>
             <translation>{count} zones à revoir ({area:,.0f} m²)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="230" />
+            <location filename="../../flair_qgis/gui/task.py" line="231" />
             <source>Land cover ready, with warnings</source>
             <translation>Occupation du sol prête, avec des avertissements</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="235" />
+            <location filename="../../flair_qgis/gui/task.py" line="236" />
             <source>Land cover ready</source>
             <translation>Occupation du sol prête</translation>
         </message>
@@ -969,82 +969,82 @@
             <translation>Sélectionnez une couche d'occupation du sol FLAIR (ou ses polygones ou ses zones à revoir) dans le panneau Couches.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="102" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="104" />
             <source>Extent</source>
             <translation>Emprise</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="103" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="105" />
             <source>The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image.</source>
             <translation>Le rectangle à cartographier, dans n'importe quel SCR ; vide : les polygones de zone, sinon toute l'image aérienne.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="107" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="109" />
             <source>Area polygons</source>
             <translation>Polygones de zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="38" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="40" />
             <source>Aerial image</source>
             <translation>Image aérienne</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="39" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="41" />
             <source>The orthophoto at (or resampled to) the model's pixel size, e.g. 0.2 m; R, G, B bands at least.</source>
             <translation>L'orthophoto à la taille de pixel du modèle (ou rééchantillonnée), par ex. 0,2 m ; au moins les bandes R, V, B.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="45" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="47" />
             <source>Red band</source>
             <translation>Bande rouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="46" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="48" />
             <source>Green band</source>
             <translation>Bande verte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="47" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="49" />
             <source>Blue band</source>
             <translation>Bande bleue</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="53" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="55" />
             <source>Band of the aerial image (default {band}).</source>
             <translation>Bande de l'image aérienne (par défaut {band}).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="57" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="59" />
             <source>Near-infrared layer (default: band 4 of the aerial image)</source>
             <translation>Couche proche infrarouge (par défaut : bande 4 de l'image aérienne)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="58" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="60" />
             <source>Near-infrared band</source>
             <translation>Bande proche infrarouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="59" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="61" />
             <source>Elevation layer (default: band 5 of the aerial image)</source>
             <translation>Couche d'élévation (par défaut : bande 5 de l'image aérienne)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="60" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="62" />
             <source>Elevation band</source>
             <translation>Bande d'élévation</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="65" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="67" />
             <source>A layer of its own (e.g. the IRC ortho, a surface model); empty: the aerial image.</source>
             <translation>Une couche à part (par ex. l'ortho IRC, un modèle de surface) ; vide : l'image aérienne.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="71" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="73" />
             <source>Band of that layer (default 1); without the layer, band of the aerial image (default {band}).</source>
             <translation>Bande de cette couche (par défaut 1) ; sans la couche, bande de l'image aérienne (par défaut {band}).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="87" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="89" />
             <source>Sentinel-2 folder (not needed by aerial-only models)</source>
             <translation>Dossier Sentinel-2 (inutile pour les modèles aériens seuls)</translation>
         </message>
