@@ -78,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for ONNX Runtime (default: all cores)"
     )
-    run.add_argument("--confidence", action="store_true", help="also write the confidence raster")
-    run.add_argument("--probabilities", action="store_true", help="also write the per-class probabilities")
+    add_output_flags(run)
     run.add_argument("--cog", action="store_true", help="write Cloud Optimized GeoTIFFs")
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     run.add_argument("--lang", default="en", choices=("en", "fr"), help="language of the class names (en)")
@@ -94,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(commands)
     add_shards_parser(commands)
     return parser
+
+
+def add_output_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
+    """A switch per optional output of the table (output_kinds) that has one, or of those `names`."""
+    from .core.output_kinds import output_kinds
+
+    for kind in output_kinds():
+        if kind.cli_flag and (names is None or kind.name in names):
+            parser.add_argument(
+                kind.cli_flag, dest=f"output_{kind.name}", action="store_true", help=kind.cli_help
+            )
+
+
+def asked_outputs(args: argparse.Namespace) -> list[str]:
+    """The optional outputs whose switch (add_output_flags) is on."""
+    return [
+        name.removeprefix("output_") for name, on in vars(args).items() if name.startswith("output_") and on
+    ]
 
 
 def main(
@@ -256,8 +273,7 @@ def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         overlap=args.overlap,
         batch_size=args.batch_size,
         threads=args.threads,
-        confidence=args.confidence,
-        probabilities=args.probabilities,
+        outputs=asked_outputs(args),
         cog=args.cog,
         overwrite=args.overwrite,
         language=args.lang,
@@ -273,6 +289,8 @@ def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _print_result(result: Any, out: TextIO) -> None:
+    from .core.output_kinds import output_kinds
+
     grid = result.grid
     print(
         f"Mapped {grid.width} x {grid.height} px ({grid.width * grid.height * grid.pixel_area_m2 / 1e6:.3f} km2) "
@@ -282,16 +300,9 @@ def _print_result(result: Any, out: TextIO) -> None:
     for warning in result.warnings:
         print(f"Warning: {warning}", file=out)
     print("Outputs:", file=out)
-    for label, path in (
-        ("class raster", result.class_raster),
-        ("QGIS style", result.qml),
-        ("confidence", result.confidence),
-        ("probabilities", result.probabilities),
-        ("statistics JSON", result.statistics_json),
-        ("statistics CSV", result.statistics_csv),
-    ):
-        if path is not None:
-            print(f"  {label:<16}{path}", file=out)
+    for kind in output_kinds():
+        if kind.listing and kind.name in result.files:
+            print(f"  {kind.listing:<16}{result.files[kind.name]}", file=out)
     if result.statistics:
         from .core.statistics_table import statistics_text
 
@@ -455,6 +466,8 @@ class DownloadProgress:
 # (docs/distributed.md).
 
 SHARD_COMMANDS = ("plan", "run-plan", "run-shard", "merge")
+#: The optional outputs a plan's shards write and its merge assembles (core/shards.PlanOptions).
+SHARD_OUTPUTS = ("confidence", "probabilities")
 
 
 def add_shards_parser(commands: Any) -> None:
@@ -491,8 +504,7 @@ def add_shards_parser(commands: Any) -> None:
     plan.add_argument("--device", default="auto", help="device of every worker (auto, gpu, cpu, ...)")
     plan.add_argument("--batch-size", type=int, metavar="N", help="tiles per inference batch")
     plan.add_argument("--threads", type=int, metavar="N", help="ONNX Runtime threads per worker")
-    plan.add_argument("--confidence", action="store_true", help="also write the confidence raster")
-    plan.add_argument("--probabilities", action="store_true", help="also write the per-class probabilities")
+    add_output_flags(plan, SHARD_OUTPUTS)
     plan.add_argument("--lang", default="en", choices=("en", "fr"), help="language of the class names (en)")
     plan.add_argument("--overwrite", action="store_true", help="replace an existing plan")
     run = commands.add_parser(
@@ -563,8 +575,7 @@ def run_shards_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
             shard_height=args.shard_height,
             chunk_width=args.chunk_width,
             region_height=args.region_height,
-            confidence=args.confidence,
-            probabilities=args.probabilities,
+            **{kind: kind in asked_outputs(args) for kind in SHARD_OUTPUTS},
             language=args.lang,
             device=args.device,
             batch_size=args.batch_size,

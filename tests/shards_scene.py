@@ -69,7 +69,7 @@ def write_single_run(scene: dict[str, Path], out: Path) -> Path:
         sentinel2=scene["sentinel2"],
         area=AREA,
         overlap=OVERLAP,
-        confidence=True,
+        outputs={"confidence"},
     )
     predict(request, **SIZES)
     return out

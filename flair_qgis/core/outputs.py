@@ -1,18 +1,15 @@
-"""The map's files, written so that a failure or a cancel leaves nothing behind: the class raster with
-its palette, names and QGIS style, optional confidence and probabilities, and per-class statistics.
+"""The map's files, written so that a failure or a cancel leaves nothing behind: where each goes
+(OutputPaths), which existing files may be replaced, and the writer that makes the whole set appear at
+once. What each file holds, and how it is written, is the table of output_kinds.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
-import io
-import json
 import os
 import secrets
 import shutil
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +24,8 @@ from rasterio.windows import Window
 from .errors import OutputError
 from .gdal_runtime import RASTERIO_ERRORS
 from .geometry import OutputGrid
-from .nomenclature import CLASS_NODATA, Nomenclature
+from .nomenclature import Nomenclature
+from .output_kinds import ClassStatistics, WindowValues, compute_statistics, engine_kinds, output_kind
 from .transaction import (
     OutputLock,
     check_replaceable,
@@ -37,105 +35,77 @@ from .transaction import (
     switch,
 )
 
-#: The custom property that marks a style as written by this program (see written_by_this_program).
-_QML_MARK = "flair_qgis/generated"
-
-#: Nodata of the confidence raster (above 100 %); the class raster's is CLASS_NODATA (0, no class has it).
-CONFIDENCE_NODATA = 255
-
 
 @dataclass(frozen=True)
 class OutputPaths:
-    """Where each output of one map goes; `confidence` and `probabilities` are None when not asked.
+    """Where each output of one map goes, by kind (output_kinds: "classes", "qml", "aux",
+    "statistics_json", "statistics_csv", and the optional kinds asked for, e.g. "confidence");
+    `paths.confidence` is the file of that kind, None when it is not written."""
 
-    Beside `map.tif`:
-      map.tif                uint8 class codes of the nomenclature, 0 = nodata (outside the area or no
-                             image), colour table and class names (band metadata) embedded; tiled, DEFLATE
-      map.tif.aux.xml        category names and a raster attribute table (code, name, colour), where GDAL
-                             keeps them for GeoTIFFs, so that GDAL, QGIS and ArcGIS show class names
-      map.qml                QGIS style: paletted renderer with the official colours and names
-      map.stats.json / .csv  per-class pixels, hectares and percent of the classified area; the JSON
-                             also lists the run's warnings (valid but misleading input)
-      map.confidence.tif     (optional) uint8 percent 0..100: the mapped class's probability; 255 = nodata;
-                             GDAL scale 0.01, so GIS that apply it show 0..1
-      map.probabilities.tif  (optional) uint8 probability x 255 (GDAL scale 1/255), one band per class
-                             named after it; outside the map masked (an internal per-dataset mask)
-    """
-
-    classes: Path
-    qml: Path
-    aux: Path
-    statistics_json: Path
-    statistics_csv: Path
-    confidence: Path | None = None
-    probabilities: Path | None = None
-
+    files: dict[str, Path]
     #: Kinds whose path the user chose one by one (Processing's destinations), besides `classes`.
     named: frozenset[str] = frozenset()
 
     @classmethod
     def for_classes(
-        cls,
-        classes: str | Path,
-        *,
-        confidence: bool = False,
-        probabilities: bool = False,
-        destinations: dict[str, str | Path] | None = None,
+        cls, classes: str | Path, *, destinations: dict[str, str | Path] | None = None, **asked: bool
     ) -> OutputPaths:
-        """The paths of every output beside the class raster `classes` (e.g. map.tif); `destinations`
-        puts some outputs ("confidence", "probabilities", "statistics_csv") at paths of their own."""
+        """The paths of every output beside the class raster `classes` (e.g. map.tif): those always
+        written and the optional kinds asked by name (`confidence=True`). `destinations` puts some
+        outputs (a kind with a Processing parameter) at paths of their own, which asks for them."""
         classes = Path(classes)
-        stem = classes.with_suffix("")
         chosen = {kind: Path(path) for kind, path in (destinations or {}).items() if path}
-        unknown = set(chosen) - {"confidence", "probabilities", "statistics_csv"}
+        unknown = set(chosen) - {k.name for k in engine_kinds() if k.parameter and k.name != "classes"}
         if unknown:
             raise ValueError(f"no such output destination: {sorted(unknown)}")
-        confidence = confidence or "confidence" in chosen
-        probabilities = probabilities or "probabilities" in chosen
-        paths = cls(
-            classes=classes,
-            qml=classes.with_suffix(".qml"),
-            aux=classes.with_name(classes.name + ".aux.xml"),
-            statistics_json=stem.with_name(stem.name + ".stats.json"),
-            statistics_csv=chosen.get("statistics_csv", stem.with_name(stem.name + ".stats.csv")),
-            confidence=chosen.get("confidence", stem.with_name(stem.name + ".confidence.tif"))
-            if confidence
-            else None,
-            probabilities=chosen.get("probabilities", stem.with_name(stem.name + ".probabilities.tif"))
-            if probabilities
-            else None,
-            named=frozenset(chosen),
-        )
-        finals = [os.path.normcase(os.path.abspath(p)) for p in paths.items().values()]
+        optional = {k.name for k in engine_kinds() if k.optional}
+        if set(asked) - optional:
+            raise ValueError(f"no such optional output: {sorted(set(asked) - optional)}")
+        files = {"classes": classes}
+        for kind in engine_kinds():
+            if kind.name != "classes" and (not kind.optional or asked.get(kind.name) or kind.name in chosen):
+                files[kind.name] = chosen.get(kind.name, kind.beside(classes))
+        finals = [os.path.normcase(os.path.abspath(p)) for p in files.values()]
         if len(set(finals)) != len(finals):
             raise OutputError("Two outputs have the same path.", "Choose a different path for each output.")
-        return paths
+        return cls(files, frozenset(chosen))
+
+    def __getattr__(self, name: str) -> Path | None:
+        if name.startswith("_") or name in ("files", "named") or name not in {k.name for k in engine_kinds()}:
+            raise AttributeError(name)
+        return self.files.get(name)
+
+    @property
+    def classes(self) -> Path:
+        return self.files["classes"]
 
     def items(self) -> dict[str, Path]:
-        """Every output to write, by kind ("classes", "qml", "aux", "statistics_json", ...)."""
-        kinds = ("classes", "qml", "aux", "statistics_json", "statistics_csv", "confidence", "probabilities")
-        return {kind: getattr(self, kind) for kind in kinds if getattr(self, kind) is not None}
+        """Every output to write, by kind, in the table's order."""
+        return dict(self.files)
 
     def rasters(self) -> dict[str, Path]:
         """The raster outputs, by kind."""
-        return {k: p for k, p in self.items().items() if k in ("classes", "confidence", "probabilities")}
+        return {k: p for k, p in self.files.items() if output_kind(k).writer.raster}
 
     def members(self, stale: bool = True) -> list[Path]:
         """Every path the previous set of this map may have: the outputs, GDAL's companion files of the
-        rasters (map.tif.msk...) and, with `stale`, the optional rasters this run does not write at
+        rasters (map.tif.msk...) and, with `stale`, the optional outputs this run does not write at
         their usual place beside the map (a previous run's map.confidence.tif), with their companions."""
         rasters = list(self.rasters().values())
+        paths = list(self.files.values())
         if stale:
-            beside = OutputPaths.for_classes(self.classes, confidence=True, probabilities=True)
-            rasters += [p for p in (beside.confidence, beside.probabilities) if p not in rasters]
-        paths = list(self.items().values()) + rasters
+            for kind in engine_kinds():
+                beside = kind.beside(self.classes)
+                if kind.optional and beside not in paths:
+                    paths.append(beside)
+                    rasters += [beside] if kind.writer.raster else []
         paths += [r.with_name(r.name + suffix) for r in rasters for suffix in RASTER_COMPANIONS]
         return list(dict.fromkeys(paths))
 
     def lock_targets(self) -> list[Path]:
         """The paths locked during a run: the class raster, and each output in another folder."""
         folder = self.classes.parent.resolve()
-        others = [p for p in self.items().values() if p.parent.resolve() != folder]
+        others = [p for p in self.files.values() if p.parent.resolve() != folder]
         return sorted(dict.fromkeys([self.classes, *others]))
 
 
@@ -160,26 +130,6 @@ class OutputOptions:
     #: GDAL's block cache is capped at this many MB while the writer is open (reads included: the cache is
     #: shared by the process). GDAL's default, 5 % of RAM, lets memory grow with the map's area.
     gdal_cache_mb: int = 128
-
-
-@dataclass(frozen=True)
-class ClassStatistics:
-    """Area of one class in the map; `percent` is of the classified (non-nodata) area."""
-
-    code: int
-    name: str
-    pixels: int
-    hectares: float
-    percent: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "class": self.name,
-            "pixels": self.pixels,
-            "hectares": self.hectares,
-            "percent": self.percent,
-        }
 
 
 def check_outputs(paths: OutputPaths, overwrite: bool | OutputOptions) -> None:
@@ -213,29 +163,17 @@ def replacement_rule(paths: OutputPaths, options: OutputOptions):
 
 
 def written_by_this_program(path: Path, paths: OutputPaths) -> bool:
-    """Whether `path`, a side file of `paths`' set, is one this program wrote: a style with this
-    program's mark, statistics of this map in this program's layout. Anything else is the user's."""
+    """Whether `path`, a side file of `paths`' set, is one this program wrote (its kind's writer
+    recognises it: a style with this program's mark, statistics of this map...). Anything else is the
+    user's."""
+    kinds = [kind for kind, member in paths.files.items() if member == path]
     try:
-        if path.stat().st_size > 1 << 20:
+        if not kinds or path.stat().st_size > 1 << 20:
             return False
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    if path == paths.qml:
-        return _QML_MARK in text
-    if path == paths.statistics_json:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            return False
-        return (
-            isinstance(document, dict)
-            and document.get("map") == paths.classes.name
-            and {"nomenclature", "classes", "pixel_area_m2"} <= set(document)
-        )
-    if path == paths.statistics_csv:
-        return text.startswith("code,class,hectares,percent\n")
-    return False
+    return output_kind(kinds[0]).writer.recognises(text, paths)
 
 
 class OutputReservation:
@@ -298,27 +236,6 @@ def _check_folder(folder: Path) -> None:
     probe.unlink()
 
 
-def compute_statistics(
-    counts: np.ndarray, nomenclature: Nomenclature, pixel_area_m2: float, language: str = "en"
-) -> list[ClassStatistics]:
-    """One row per class of `nomenclature` (in its order) from `counts[code]` = pixels of that code."""
-    codes = nomenclature.codes
-    classified = int(sum(int(counts[code]) for code in codes))
-    rows = []
-    for cls in nomenclature.classes:
-        pixels = int(counts[cls.code])
-        rows.append(
-            ClassStatistics(
-                code=cls.code,
-                name=cls.label(language),
-                pixels=pixels,
-                hectares=pixels * pixel_area_m2 / 10_000,
-                percent=100.0 * pixels / classified if classified else 0.0,
-            )
-        )
-    return rows
-
-
 class OutputWriter:
     """Writes one map window by window under temporary names; `commit()` makes it appear.
 
@@ -347,8 +264,10 @@ class OutputWriter:
         self.options = options or OutputOptions()
         self.committed = False
         self.statistics: list[ClassStatistics] = []
-        self._warnings: list[str] = []
-        self._counts = np.zeros(256, np.int64)
+        #: What the run found valid but misleading (given to commit), for the statistics JSON.
+        self.warnings: list[str] = []
+        #: Pixels written per class code (the statistics).
+        self.counts = np.zeros(256, np.int64)
         self._temps: dict[str, Path] = {}
         self._datasets: dict[str, Any] = {}
         self._gdal_env = contextlib.ExitStack()
@@ -385,16 +304,11 @@ class OutputWriter:
         shape = (int(window.height), int(window.width))
         if classes.shape != shape:
             raise ValueError(f"classes are {classes.shape}, the window is {shape}")
-        outside = classes == CLASS_NODATA
+        values = WindowValues(classes, confidence, probabilities)
         with self._guard(self.paths.classes):
-            self._datasets["classes"].write(classes.astype(np.uint8, copy=False), 1, window=window)
-            self._counts += np.bincount(classes.ravel(), minlength=256)[:256]
-            if confidence is not None and "confidence" in self._datasets:
-                self._datasets["confidence"].write(_confidence_codes(confidence, outside), 1, window=window)
-            if probabilities is not None and "probabilities" in self._datasets:
-                dataset = self._datasets["probabilities"]
-                dataset.write(_probability_codes(probabilities), window=window)
-                dataset.write_mask(np.where(outside, 0, 255).astype(np.uint8), window=window)
+            for kind, dataset in self._datasets.items():
+                output_kind(kind).writer.write(dataset, window, values)
+            self.counts += np.bincount(classes.ravel(), minlength=256)[:256]
 
     def commit(self, warnings: Sequence[str] = ()) -> dict[str, Path]:
         """Finish every file and rename them to their real names; returns them by kind (see
@@ -402,15 +316,17 @@ class OutputWriter:
         JSON in their order. Raises OutputError (with nothing left behind) when that fails."""
         if self.committed:
             raise RuntimeError("outputs already committed")
-        self._warnings = [str(w) for w in warnings]
+        self.warnings = [str(w) for w in warnings]
         with self._guard(self.paths.classes):
             self._close_rasters()
             if self.options.cog:
                 self._convert_to_cog()
             self.statistics = compute_statistics(
-                self._counts, self.nomenclature, self.grid.pixel_area_m2, self.options.language
+                self.counts, self.nomenclature, self.grid.pixel_area_m2, self.options.language
             )
-            self._write_side_cars()
+            for kind, final in self.paths.files.items():
+                if not output_kind(kind).writer.raster:
+                    output_kind(kind).writer.finish(self, self._temp(kind, final))
         written = self._switch()
         return written
 
@@ -436,7 +352,8 @@ class OutputWriter:
         self._temps[kind] = temp
         return temp
 
-    def _raster(self, kind: str, final: Path, count: int, **profile: Any) -> Any:
+    def raster(self, temp: Path, count: int, **profile: Any) -> Any:
+        """A new uint8 GeoTIFF dataset of the grid at `temp` (tiled, compressed): for the writers' `open`."""
         size = self.options.block_size
         options: dict[str, Any] = {
             "driver": "GTiff",
@@ -454,31 +371,11 @@ class OutputWriter:
             "bigtiff": "IF_SAFER",
         }
         options.update(profile)
-        dataset = rasterio.open(self._temp(kind, final), "w", **options)
-        self._datasets[kind] = dataset
-        return dataset
+        return rasterio.open(temp, "w", **options)
 
     def _open_rasters(self) -> None:
-        language = self.options.language
-        classes = self._raster("classes", self.paths.classes, 1, nodata=CLASS_NODATA)
-        colours = {CLASS_NODATA: (0, 0, 0, 0)}
-        colours.update({c.code: (*c.rgb, 255) for c in self.nomenclature.classes})
-        classes.write_colormap(1, colours)
-        classes.set_band_description(1, f"land cover ({self.nomenclature.name})")
-        classes.update_tags(NOMENCLATURE=self.nomenclature.name)
-        classes.update_tags(1, **{f"CLASS_{c.code}": c.label(language) for c in self.nomenclature.classes})
-        if self.paths.confidence is not None:
-            confidence = self._raster("confidence", self.paths.confidence, 1, nodata=CONFIDENCE_NODATA)
-            # Stored as percent; GIS that apply the scale (QGIS does) show, and label, the probability 0..1.
-            confidence.set_band_description(1, "confidence (0..1)")
-            confidence.scales = (0.01,)
-        if self.paths.probabilities is not None:
-            count = len(self.nomenclature.classes)
-            probabilities = self._raster("probabilities", self.paths.probabilities, count)
-            probabilities.scales = (1 / 255,) * count
-            for band, cls in enumerate(self.nomenclature.classes, start=1):
-                probabilities.set_band_description(band, cls.label(language))
-                probabilities.update_tags(band, CODE=str(cls.code))
+        for kind, final in self.paths.rasters().items():
+            self._datasets[kind] = output_kind(kind).writer.open(self, self._temp(kind, final))
 
     def _close_rasters(self) -> None:
         while self._datasets:
@@ -486,11 +383,8 @@ class OutputWriter:
             dataset.close()
 
     def _convert_to_cog(self) -> None:
-        for kind in ("classes", "confidence", "probabilities"):
-            if kind not in self._temps:
-                continue
+        for kind, final in self.paths.rasters().items():
             source = self._temps[kind]
-            final = getattr(self.paths, kind)
             target = self._temp(kind + "_cog", final)
             rasterio.shutil.copy(
                 source,
@@ -500,34 +394,11 @@ class OutputWriter:
                 predictor="YES",
                 blocksize=self.options.block_size,
                 overviews="AUTO",
-                resampling="NEAREST" if kind == "classes" else "AVERAGE",
+                resampling=output_kind(kind).writer.overview_resampling,
                 bigtiff="IF_SAFER",
             )
             _remove_with_side_files(source)
             self._temps[kind] = self._temps.pop(kind + "_cog")
-
-    def _write_side_cars(self) -> None:
-        language = self.options.language
-        _write_text(self._temp("qml", self.paths.qml), qml_text(self.nomenclature, language))
-        _write_text(self._temp("aux", self.paths.aux), aux_xml_text(self.nomenclature, language))
-        _write_text(self._temp("statistics_json", self.paths.statistics_json), self._statistics_json())
-        _write_text(
-            self._temp("statistics_csv", self.paths.statistics_csv), statistics_csv_text(self.statistics)
-        )
-
-    def _statistics_json(self) -> str:
-        classified = sum(row.pixels for row in self.statistics)
-        document = {
-            "map": self.paths.classes.name,
-            "nomenclature": self.nomenclature.name,
-            "pixel_area_m2": self.grid.pixel_area_m2,
-            "classified_pixels": classified,
-            "classified_hectares": classified * self.grid.pixel_area_m2 / 10_000,
-            "nodata_pixels": int(self._counts[CLASS_NODATA]),
-            "classes": [row.to_dict() for row in self.statistics],
-            "warnings": self._warnings,
-        }
-        return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
     def _switch(self) -> dict[str, Path]:
         """Put the new set in place of the previous one in one step (transaction.switch); on failure the
@@ -612,116 +483,3 @@ def _remove_with_side_files(path: Path) -> None:
     for candidate in (path, *(path.with_name(path.name + suffix) for suffix in RASTER_COMPANIONS)):
         with contextlib.suppress(OSError):
             candidate.unlink()
-
-
-def _write_text(path: Path, text: str) -> None:
-    with path.open("x", encoding="utf-8", newline="") as stream:
-        stream.write(text)
-
-
-def _confidence_codes(confidence: np.ndarray, outside: np.ndarray) -> np.ndarray:
-    """uint8 percent of `confidence` (0..1), CONFIDENCE_NODATA where outside or NaN."""
-    percent = _scaled_codes(confidence, 100)
-    percent[outside | np.isnan(confidence)] = CONFIDENCE_NODATA
-    return percent
-
-
-def _probability_codes(probabilities: np.ndarray) -> np.ndarray:
-    """uint8 round(p x 255) of C x h x w probabilities (NaN -> 0; the mask says where the map is)."""
-    return _scaled_codes(probabilities, 255)
-
-
-def _scaled_codes(values: np.ndarray, top: int) -> np.ndarray:
-    """uint8 round(clip(values, 0, 1) x top), NaN -> 0, with a single float temporary."""
-    scaled = np.nan_to_num(values.astype(np.float32), nan=0.0, copy=False)
-    np.clip(scaled, 0.0, 1.0, out=scaled)
-    scaled *= top
-    np.rint(scaled, out=scaled)
-    return scaled.astype(np.uint8)
-
-
-def statistics_csv_text(rows: list[ClassStatistics]) -> str:
-    """CSV with columns code, class, hectares (4 decimals), percent (2 decimals)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["code", "class", "hectares", "percent"])
-    for row in rows:
-        writer.writerow([row.code, row.name, f"{row.hectares:.4f}", f"{row.percent:.2f}"])
-    return buffer.getvalue()
-
-
-def write_qml(path: str | Path, nomenclature: Nomenclature, language: str = "en") -> Path:
-    """Write the QGIS style of a class raster of `nomenclature` to `path` (e.g. map.qml)."""
-    path = Path(path)
-    path.write_text(qml_text(nomenclature, language), encoding="utf-8")
-    return path
-
-
-def qml_text(nomenclature: Nomenclature, language: str = "en") -> str:
-    """A QGIS layer style: paletted renderer on band 1, one entry per class (code, colour, name)."""
-    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories"})
-    properties = ET.SubElement(ET.SubElement(root, "customproperties"), "Option", {"type": "Map"})
-    ET.SubElement(properties, "Option", {"type": "QString", "name": _QML_MARK, "value": "1"})
-    ET.SubElement(properties, "Option", {"type": "QString", "name": "identify/format", "value": "Value"})
-    pipe = ET.SubElement(root, "pipe")
-    provider = ET.SubElement(pipe, "provider")
-    ET.SubElement(
-        provider,
-        "resampling",
-        {
-            "enabled": "false",
-            "zoomedInResamplingMethod": "nearestNeighbour",
-            "zoomedOutResamplingMethod": "nearestNeighbour",
-            "maxOversampling": "2",
-        },
-    )
-    renderer = ET.SubElement(
-        pipe,
-        "rasterrenderer",
-        {"type": "paletted", "band": "1", "opacity": "1", "alphaBand": "-1", "nodataColor": ""},
-    )
-    ET.SubElement(renderer, "rasterTransparency")
-    palette = ET.SubElement(renderer, "colorPalette")
-    for cls in nomenclature.classes:
-        ET.SubElement(
-            palette,
-            "paletteEntry",
-            {
-                "value": str(cls.code),
-                "color": cls.colour.lower(),
-                "label": cls.label(language),
-                "alpha": "255",
-            },
-        )
-    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
-    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
-    ET.SubElement(pipe, "resamplingStage").text = "resamplingFilter"
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.indent(root, space="  ")
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
-
-
-def aux_xml_text(nomenclature: Nomenclature, language: str = "en") -> str:
-    """GDAL's PAM side-car for band 1: category names (index = code) and a thematic raster attribute
-    table (Value, Class, Red, Green, Blue)."""
-    root = ET.Element("PAMDataset")
-    band = ET.SubElement(root, "PAMRasterBand", {"band": "1"})
-    categories = ET.SubElement(band, "CategoryNames")
-    names = {c.code: c.label(language) for c in nomenclature.classes}
-    for code in range(max(names) + 1):
-        ET.SubElement(categories, "Category").text = names.get(code, "")
-    table = ET.SubElement(band, "GDALRasterAttributeTable", {"tableType": "thematic"})
-    # GDAL field types: 0 integer, 2 string; usages: 5 min-max (value), 2 name, 6..8 red, green, blue.
-    columns = [("Value", 0, 5), ("Class", 2, 2), ("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8)]
-    for index, (name, kind, usage) in enumerate(columns):
-        field = ET.SubElement(table, "FieldDefn", {"index": str(index)})
-        ET.SubElement(field, "Name").text = name
-        ET.SubElement(field, "Type").text = str(kind)
-        ET.SubElement(field, "Usage").text = str(usage)
-    for index, cls in enumerate(nomenclature.classes):
-        row = ET.SubElement(table, "Row", {"index": str(index)})
-        for value in (cls.code, cls.label(language), *cls.rgb):
-            ET.SubElement(row, "F").text = str(value)
-    ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="unicode") + "\n"

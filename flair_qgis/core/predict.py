@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +30,8 @@ from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
 from .gdal_runtime import require_one_gdal
 from .geometry import OutputGrid
+from .output_kinds import ClassStatistics, output_kinds
 from .outputs import (
-    ClassStatistics,
     OutputOptions,
     OutputPaths,
     OutputReservation,
@@ -70,34 +70,32 @@ class PredictionRequest:
     threads for ONNX Runtime, None for its default."""
 
     aerial: AerialArgument
-    bundle: str | Path
+    #: The bundle's path, or the Bundle the caller has already loaded (then it is not opened again).
+    bundle: str | Path | Bundle
     output: str | Path
-    sentinel2: str | Path | None = None
+    #: The Sentinel-2 folder, or the catalog of it the caller has already scanned (then it is not again).
+    sentinel2: str | Path | Sentinel2Catalog | None = None
     area: AreaOfInterest | None = None
     device: str = "auto"
     overlap: int | None = None
     batch_size: int | None = None
     threads: int | None = None
-    confidence: bool = False
-    probabilities: bool = False
+    #: The optional outputs to write besides the map, by kind (output_kinds), e.g. {"confidence"}.
+    outputs: Collection[str] = ()
     cog: bool = False
     overwrite: bool = False
     language: str = "en"
-    #: Processing: paths the user chose for some outputs ("confidence", "probabilities",
-    #: "statistics_csv"). When given, Processing's rule replaces files (OutputOptions.replace_named_only).
+    #: Processing: paths the user chose for some outputs, by kind ("confidence", "statistics_csv"...):
+    #: those are written. When given, Processing's rule replaces files (OutputOptions.replace_named_only).
     destinations: dict[str, str | Path] | None = None
 
 
 @dataclass
 class PredictionResult:
-    """What a run wrote and how it went."""
+    """What a run wrote and how it went. `files`: the outputs written, by kind (output_kinds);
+    `result.confidence` is the file of that kind, None when it was not written."""
 
-    class_raster: Path
-    qml: Path | None
-    confidence: Path | None
-    probabilities: Path | None
-    statistics_json: Path | None
-    statistics_csv: Path | None
+    files: dict[str, Path]
     statistics: list[ClassStatistics]
     provider: str
     tiles: int
@@ -109,6 +107,15 @@ class PredictionResult:
     waited_for_data: float = 0.0
     #: Seconds spent in each of MAIN_STAGES and READER_STAGES (a few clock reads per batch).
     stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def class_raster(self) -> Path:
+        return self.files["classes"]
+
+    def __getattr__(self, name: str) -> Path | None:
+        if name.startswith("_") or name == "files" or name not in {k.name for k in output_kinds()}:
+            raise AttributeError(name)
+        return self.files.get(name)
 
 
 def predict(
@@ -128,7 +135,7 @@ def predict(
     require_one_gdal()
     progress = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
-    bundle = load_bundle(request.bundle)
+    bundle = request.bundle if isinstance(request.bundle, Bundle) else load_bundle(request.bundle)
     spec = bundle.spec
     check_output(request)
     check_options(request, spec)
@@ -154,12 +161,7 @@ def predict(
         statistics, paths = run.execute(reservation, warnings)
         warnings += run.warnings
     return PredictionResult(
-        class_raster=paths["classes"],
-        qml=paths.get("qml"),
-        confidence=paths.get("confidence"),
-        probabilities=paths.get("probabilities"),
-        statistics_json=paths.get("statistics_json"),
-        statistics_csv=paths.get("statistics_csv"),
+        files=paths,
         statistics=statistics,
         provider=run.runner.provider,
         tiles=run.tiles_done,
@@ -183,12 +185,8 @@ def check_output(request: PredictionRequest) -> None:
 
 
 def _output_paths(request: PredictionRequest) -> OutputPaths:
-    return OutputPaths.for_classes(
-        Path(request.output),
-        confidence=request.confidence,
-        probabilities=request.probabilities,
-        destinations=request.destinations,
-    )
+    asked = dict.fromkeys(request.outputs, True)
+    return OutputPaths.for_classes(Path(request.output), destinations=request.destinations, **asked)
 
 
 def _output_options(request: PredictionRequest) -> OutputOptions:
@@ -204,7 +202,7 @@ def _check_not_an_input(paths: OutputPaths, request: PredictionRequest) -> None:
     """OutputError when a file the run would write or replace is one of its inputs."""
     aerial = request.aerial
     items = [aerial] if isinstance(aerial, (str, Path)) or not isinstance(aerial, (list, tuple)) else aerial
-    inputs = [Path(request.bundle)]
+    inputs = [request.bundle.path if isinstance(request.bundle, Bundle) else Path(request.bundle)]
     for item in items:
         source = item[0] if isinstance(item, tuple) else getattr(item, "source", item)
         source = getattr(source, "path", source)
@@ -239,7 +237,8 @@ def check_options(request: PredictionRequest, spec: BundleSpec) -> None:
             f"The model {spec.model_name} needs a Sentinel-2 folder",
             "Give the folder of Sentinel-2 acquisitions covering the area (one year around the image).",
         )
-    if request.sentinel2 is not None and spec.needs_sentinel2 and not Path(request.sentinel2).is_dir():
+    folder = request.sentinel2
+    if isinstance(folder, (str, Path)) and spec.needs_sentinel2 and not Path(folder).is_dir():
         raise InputError(f"The Sentinel-2 folder {request.sentinel2} does not exist or is not a folder")
 
 
@@ -254,7 +253,9 @@ def _sentinel2_catalog(
             warnings.append("The model is aerial-only: the Sentinel-2 folder is not used.")
         return None
     assert request.sentinel2 is not None  # check_options refused a U-T&T bundle without a folder
-    catalog = discover(request.sentinel2)
+    catalog = request.sentinel2
+    if not isinstance(catalog, Sentinel2Catalog):
+        catalog = discover(catalog)
     warnings += catalog.skipped_warnings()
     progress(0.0, f"Sentinel-2: {len(catalog.acquisitions)} acquisitions found")
     return catalog
@@ -531,8 +532,8 @@ class TileRun:
         return sum(1 for p in prepared if p.cloudy_fallback)
 
     def emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
-        """Write one finished window: class codes (0 = nodata outside the area or the image),
-        confidence and probabilities."""
+        """Write one finished window: class codes (0 = nodata outside the area or the image) and the
+        probabilities, from which each output's writer takes what it needs."""
         since = time.perf_counter()
         inside = valid
         if self.request.area is not None:
@@ -544,15 +545,7 @@ class TileRun:
         self.mapped_pixels += int(np.count_nonzero(inside))
         classes = self.codes[np.argmax(probabilities, axis=0)]
         classes[~inside] = 0
-        confidence = None
-        if self.request.confidence:
-            confidence = probabilities.max(axis=0)
-            confidence[~inside] = np.nan
-        kept = None
-        if self.request.probabilities:
-            kept = probabilities.copy()
-            kept[:, ~inside] = np.nan
-        self.writer.write(window, classes, confidence, kept)
+        self.writer.write(window, classes, probabilities=probabilities)
         self._timed("writing", since)
 
 

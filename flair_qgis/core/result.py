@@ -16,7 +16,8 @@ import rasterio.errors
 from .errors import InputError
 from .gdal_runtime import RASTERIO_ERRORS
 from .nomenclature import CLASS_NODATA, Nomenclature, named_classes, nomenclature_of_raster
-from .outputs import CONFIDENCE_NODATA, OutputPaths
+from .output_kinds import CONFIDENCE_NODATA
+from .outputs import OutputPaths
 
 
 @dataclass(frozen=True)

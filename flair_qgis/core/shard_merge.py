@@ -20,7 +20,7 @@ from rasterio.crs import CRS
 from .bundle import load_bundle
 from .errors import InputError
 from .nomenclature import CLASS_NODATA, Nomenclature
-from .outputs import (
+from .output_kinds import (
     CONFIDENCE_NODATA,
     ClassStatistics,
     aux_xml_text,

@@ -188,8 +188,7 @@ class Plan:
             overlap=self.options.overlap,
             batch_size=self.options.batch_size,
             threads=self.options.threads,
-            confidence=self.options.confidence,
-            probabilities=self.options.probabilities,
+            outputs=[kind for kind in ("confidence", "probabilities") if getattr(self.options, kind)],
             overwrite=True,
             language=self.options.language,
         )

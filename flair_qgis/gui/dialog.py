@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
-    QgsGeometry,
     QgsMapLayerProxyModel,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
-    QgsWkbTypes,
 )
 from qgis.gui import (
     QgsCollapsibleGroupBox,
@@ -46,11 +44,12 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..adapters import settings
-from ..adapters.bands import LayerBands, default_mapping, engine_bands, missing_bands
+from ..adapters.bands import LayerBands, default_mapping, missing_bands
 from ..adapters.paths import resource
 from ..adapters.sources import COLOUR_BANDS, band_count, is_colour_service
 from ..adapters.styling import qgis_language
 from ..core.bundle_spec import AERIAL_BANDS
+from ..core.output_kinds import output_kind, output_kinds
 from .tr import precision_text, tr
 
 AREA_MODES = (
@@ -89,6 +88,8 @@ class FlairDialog(QDialog):
         self.bundle = None
         self.bundle_error: str | None = None
         self.sentinel2_error: str | None = None
+        #: The Sentinel-2 catalog of the chosen folder, once scanned (handed to the run: scanned once).
+        self.sentinel2_catalog = None
         self.drawn: tuple[QgsRectangle, str] | None = None
         self.task = None
         self.last_task = None
@@ -98,6 +99,8 @@ class FlairDialog(QDialog):
         self._scans: dict[int, Any] = {}
         self._map_tool = None
         self._previous_tool = None
+        #: A check box per optional output (output_kinds), by kind.
+        self.output_checks: dict[str, QCheckBox] = {}
         self.setWindowTitle(tr("FLAIR land cover"))
         self.setWindowIcon(QIcon(str(resource("icon.svg"))))
         self._build()
@@ -244,33 +247,38 @@ class FlairDialog(QDialog):
         self.output_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output_widget.setFilter("GeoTIFF (*.tif)")
         self.overwrite_check = QCheckBox(tr("Replace the file if it exists"))
-        self.confidence_check = QCheckBox(tr("Confidence raster"))
-        self.probabilities_check = QCheckBox(tr("Probability of every class"))
         self.present_only_check = QCheckBox(tr("List only the classes present in the legend"))
         form.addRow(tr("Land cover"), self.output_widget)
         form.addRow(self.overwrite_check)
-        form.addRow(self.confidence_check)
-        form.addRow(self.probabilities_check)
+        self._add_output_checks(form, by_engine=True)
         form.addRow(self.present_only_check)
         return box
+
+    def _add_output_checks(
+        self, form: QFormLayout, by_engine: bool, settings_rows: dict | None = None
+    ) -> None:
+        """A check box per optional output of the table (output_kinds) the engine writes (`by_engine`) or
+        the review writes after it, each followed by its settings rows."""
+        for kind in output_kinds():
+            if kind.checkbox is None or kind.by_engine != by_engine:
+                continue
+            check = QCheckBox(tr(kind.checkbox))
+            if kind.hint:
+                check.setToolTip(tr(kind.hint))
+            self.output_checks[kind.name] = check
+            form.addRow(check)
+            for label, widget in (settings_rows or {}).get(kind.name, ()):
+                form.addRow(label, widget)
 
     def _build_review_outputs(self) -> QGroupBox:
         """Polygons with a minimum mapping unit and the review zones, written beside the map after it."""
         box = QGroupBox(tr("For review"))
         form = QFormLayout(box)
-        self.polygons_check = QCheckBox(tr("Land-cover polygons (<map>.polygons.gpkg)"))
-        self.polygons_check.setToolTip(
-            tr("One polygon per region of a class; smaller regions are merged into their largest neighbour")
-        )
         self.mmu_spin = QDoubleSpinBox()
         self.mmu_spin.setRange(0.0, 1_000_000.0)
         self.mmu_spin.setDecimals(1)
         self.mmu_spin.setSuffix(" m²")
         self.mmu_spin.setToolTip(tr("0 keeps every region, down to one pixel"))
-        self.zones_check = QCheckBox(tr("Review zones: where the model hesitated (<map>.review.gpkg)"))
-        self.zones_check.setToolTip(
-            tr("Regions of low confidence, most urgent first, to walk through in the FLAIR review panel")
-        )
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setRange(0.05, 1.0)
         self.threshold_spin.setSingleStep(0.05)
@@ -280,11 +288,14 @@ class FlairDialog(QDialog):
         self.min_zone_spin.setRange(0.0, 1_000_000.0)
         self.min_zone_spin.setDecimals(1)
         self.min_zone_spin.setSuffix(" m²")
-        form.addRow(self.polygons_check)
-        form.addRow(tr("Minimum mapping unit"), self.mmu_spin)
-        form.addRow(self.zones_check)
-        form.addRow(tr("Confidence under"), self.threshold_spin)
-        form.addRow(tr("Smallest zone"), self.min_zone_spin)
+        rows = {
+            "polygons": [(tr("Minimum mapping unit"), self.mmu_spin)],
+            "review_zones": [
+                (tr("Confidence under"), self.threshold_spin),
+                (tr("Smallest zone"), self.min_zone_spin),
+            ],
+        }
+        self._add_output_checks(form, by_engine=False, settings_rows=rows)
         return box
 
     def review_request(self) -> Any:
@@ -292,19 +303,20 @@ class FlairDialog(QDialog):
         from ..review.beside_map import ReviewRequest
 
         return ReviewRequest(
-            polygons=self.polygons_check.isChecked(),
+            polygons=self.output_checks["polygons"].isChecked(),
             mmu_m2=self.mmu_spin.value(),
-            zones=self.zones_check.isChecked(),
+            zones=self.output_checks["review_zones"].isChecked(),
             threshold=self.threshold_spin.value(),
             min_zone_m2=self.min_zone_spin.value(),
         )
 
     def _review_toggled(self, *_: Any) -> None:
-        self.mmu_spin.setEnabled(self.polygons_check.isChecked())
+        checks = self.output_checks
+        self.mmu_spin.setEnabled(checks["polygons"].isChecked())
         for widget in (self.threshold_spin, self.min_zone_spin):
-            widget.setEnabled(self.zones_check.isChecked())
-        if self.zones_check.isChecked() and not self.confidence_check.isChecked():
-            self.confidence_check.setChecked(True)  # the zones are made from it
+            widget.setEnabled(checks["review_zones"].isChecked())
+        if checks["review_zones"].isChecked() and not checks["confidence"].isChecked():
+            checks["confidence"].setChecked(True)  # the zones are made from it
         self.check()
 
     def _build_advanced(self) -> QgsCollapsibleGroupBox:
@@ -344,9 +356,9 @@ class FlairDialog(QDialog):
         self.sentinel2_widget.fileChanged.connect(self._sentinel2_changed)
         self.output_widget.fileChanged.connect(self.check)
         self.overwrite_check.toggled.connect(self.check)
-        self.confidence_check.toggled.connect(self.check)
-        for check in (self.polygons_check, self.zones_check):
-            check.toggled.connect(self._review_toggled)
+        self.output_checks["confidence"].toggled.connect(self.check)
+        for name in ("polygons", "review_zones"):
+            self.output_checks[name].toggled.connect(self._review_toggled)
         self._review_toggled()
         for name in AERIAL_BANDS:
             self.band_layers[name].layerChanged.connect(lambda _, name=name: self._layer_changed(name))
@@ -371,8 +383,8 @@ class FlairDialog(QDialog):
         self.sentinel2_widget.setFilePath(str(settings.value("sentinel2", "") or ""))
         self._sentinel2_changed()
         self.output_widget.setFilePath(self.default_output())
-        self.confidence_check.setChecked(settings.value("confidence", True, bool))
-        self.probabilities_check.setChecked(settings.value("probabilities", False, bool))
+        for name, check in self.output_checks.items():  # a setting per output, named after it
+            check.setChecked(settings.value(name, output_kind(name).default, bool))
         self.present_only_check.setChecked(settings.value("legend_present_only", False, bool))
         self._restore_review()
         self._select(self.device_combo, settings.value("device", "auto"))
@@ -383,9 +395,7 @@ class FlairDialog(QDialog):
     def _restore_review(self) -> None:
         from ..review.beside_map import DEFAULT_MIN_ZONE_M2, DEFAULT_MMU_M2, DEFAULT_THRESHOLD
 
-        self.polygons_check.setChecked(settings.value("polygons", False, bool))
         self.mmu_spin.setValue(settings.value("polygons_mmu_m2", DEFAULT_MMU_M2, float))
-        self.zones_check.setChecked(settings.value("review_zones", False, bool))
         self.threshold_spin.setValue(settings.value("review_threshold", DEFAULT_THRESHOLD, float))
         self.min_zone_spin.setValue(settings.value("review_min_zone_m2", DEFAULT_MIN_ZONE_M2, float))
 
@@ -393,12 +403,10 @@ class FlairDialog(QDialog):
         settings.set_value("bundle", self.bundle_widget.filePath())
         settings.set_value("sentinel2", self.sentinel2_widget.filePath())
         settings.set_value("output_folder", str(Path(self.output_widget.filePath()).parent))
-        settings.set_value("confidence", self.confidence_check.isChecked())
-        settings.set_value("probabilities", self.probabilities_check.isChecked())
+        for name, check in self.output_checks.items():
+            settings.set_value(name, check.isChecked())
         settings.set_value("legend_present_only", self.present_only_check.isChecked())
-        settings.set_value("polygons", self.polygons_check.isChecked())
         settings.set_value("polygons_mmu_m2", self.mmu_spin.value())
-        settings.set_value("review_zones", self.zones_check.isChecked())
         settings.set_value("review_threshold", self.threshold_spin.value())
         settings.set_value("review_min_zone_m2", self.min_zone_spin.value())
         settings.set_value("device", self.device_combo.currentData())
@@ -499,10 +507,10 @@ class FlairDialog(QDialog):
         self._show_sentinel2(None, tr("Reading the Sentinel-2 folder…"))
         scan = self._sentinel2_scan
 
-        def work(task: Any) -> tuple[str | None, str | None]:
-            return sentinel2_summary(folder)
+        def work(task: Any) -> tuple[Any, str | None]:
+            return scan_sentinel2(folder)
 
-        def done(exception: Exception | None, result: tuple[str | None, str | None] | None = None) -> None:
+        def done(exception: Exception | None, result: tuple[Any, str | None] | None = None) -> None:
             self._scans.pop(scan, None)
             if scan != self._sentinel2_scan:  # the folder changed meanwhile
                 return
@@ -520,9 +528,11 @@ class FlairDialog(QDialog):
         self._scans[scan] = self.sentinel2_task  # every running scan keeps a Python reference
         QgsApplication.taskManager().addTask(self.sentinel2_task)
 
-    def _show_sentinel2(self, summary: str | None, error: str | None) -> None:
+    def _show_sentinel2(self, catalog: Any, error: str | None) -> None:
+        """Show the scan's outcome; its catalog (None until a scan succeeds) is what the run reads."""
         self.sentinel2_error = error
-        self.sentinel2_summary.setText(error or summary or "")
+        self.sentinel2_catalog = catalog
+        self.sentinel2_summary.setText(error or (catalog.summary() if catalog is not None else ""))
         if hasattr(self, "problems_label"):
             self.check()
 
@@ -657,7 +667,7 @@ class FlairDialog(QDialog):
 
         review = self.review_request()
         problems = []
-        if review.zones and not self.confidence_check.isChecked():
+        if review.zones and not self.output_checks["confidence"].isChecked():
             problems.append(tr("Review zones are made from the confidence raster: tick 'Confidence raster'."))
         return problems + destination_problems(output, review, self.overwrite_check.isChecked())
 
@@ -675,27 +685,30 @@ class FlairDialog(QDialog):
     # ------------------------------------------------------------------ running
     def request(self) -> Any:
         """The engine's PredictionRequest for the current choices (sources built here, in the main thread)."""
-        from ..adapters.sources import layer_sources
         from ..core.predict import PredictionRequest
+        from ..processing.request_builder import band_sources
 
         spec = self.bundle.spec
         mapping = self.band_mapping()
         area = self.area()
         layers = {mapping[name][0]: self.project.mapLayer(mapping[name][0]) for name in spec.aerial.bands}
         canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs() if self.iface is not None else None
-        sources = layer_sources(layers, spec.aerial.gsd, area, canvas_crs or self.project.crs())
+        aerial = band_sources(mapping, layers, spec.aerial, area, canvas_crs or self.project.crs())
         overlap = self.overlap_spin.value()
         return PredictionRequest(
-            aerial=engine_bands(mapping, spec.aerial.bands, sources),
-            bundle=self.bundle.path,
+            aerial=aerial,
+            bundle=self.bundle,  # loaded when chosen: the run does not open it again
             output=self.output_widget.filePath(),
-            sentinel2=(self.sentinel2_widget.filePath() or None) if spec.needs_sentinel2 else None,
+            sentinel2=self.sentinel2_catalog if spec.needs_sentinel2 else None,
             area=area,
             device=self.device_combo.currentData(),
             overlap=None if overlap < 0 else overlap,
             batch_size=self.batch_spin.value(),
-            confidence=self.confidence_check.isChecked(),
-            probabilities=self.probabilities_check.isChecked(),
+            outputs=[
+                name
+                for name, check in self.output_checks.items()
+                if check.isChecked() and output_kind(name).by_engine
+            ],
             overwrite=self.overwrite_check.isChecked(),
             language=qgis_language(),
         )
@@ -713,21 +726,21 @@ class FlairDialog(QDialog):
 
     def area(self) -> Any:
         """The engine's AreaOfInterest for the chosen area mode, None for the whole aerial image."""
-        from ..core.area import AreaOfInterest
+        from ..processing.request_builder import polygons_area, rectangle_area
 
         mode = self.area_mode.currentData()
         if mode == "canvas":
             canvas = self.iface.mapCanvas()
-            extent = canvas.extent()
-            crs = canvas.mapSettings().destinationCrs().toWkt()
-            return AreaOfInterest.from_bounds(_bounds(extent), crs)
+            return rectangle_area(canvas.extent(), canvas.mapSettings().destinationCrs().toWkt())
         if mode == "drawn" and self.drawn is not None:
-            return AreaOfInterest.from_bounds(_bounds(self.drawn[0]), self.drawn[1])
+            return rectangle_area(*self.drawn)
         if mode == "polygons":
             layer = self.area_layer.currentLayer()
             geometries = [f.geometry() for f in layer.selectedFeatures() if f.hasGeometry()]
-            polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
-            return AreaOfInterest.from_wkt(QgsGeometry.unaryUnion(polygons).asWkt(), layer.crs().toWkt())
+            area = polygons_area(geometries, layer.crs().toWkt())
+            if area is None:
+                raise ValueError(tr("Select the polygons to map in '{layer}'.").format(layer=layer.name()))
+            return area
         return None
 
     def show_cloud_cover(self) -> None:
@@ -855,15 +868,16 @@ class FlairDialog(QDialog):
         super().closeEvent(event)
 
 
-def sentinel2_summary(folder: str) -> tuple[str | None, str | None]:
-    """(summary, None) of what a Sentinel-2 folder holds, or (None, the problem). May run in a task."""
+def scan_sentinel2(folder: str) -> tuple[Any, str | None]:
+    """(the catalog of what a Sentinel-2 folder holds, None), or (None, the problem). May run in a task;
+    the run is given the catalog, so the folder is scanned once."""
     try:
         from ..core.errors import FlairError
         from ..core.sentinel2 import discover
     except ImportError as exc:
         return None, tr("Sentinel-2 folders cannot be read by this installation: {error}").format(error=exc)
     try:
-        return discover(folder).summary(), None
+        return discover(folder), None
     except FlairError as exc:
         return None, tr("Sentinel-2: {error}").format(error=exc)
 
@@ -910,7 +924,3 @@ def bundle_summary(spec: Any) -> str:
         + tr("Classes ({count}): {classes}").format(count=len(spec.nomenclature.classes), classes=classes)
         + provenance
     )
-
-
-def _bounds(rectangle: QgsRectangle) -> tuple[float, float, float, float]:
-    return rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum()

@@ -31,6 +31,7 @@ from ..adapters.styling import (
     set_legend_title,
 )
 from ..core.errors import Cancelled, FlairError
+from ..core.output_kinds import OutputKind, output_kinds
 from .tr import tr
 
 LOG_TAG = "FLAIR land cover"
@@ -158,57 +159,32 @@ class PredictionTask(QgsTask):
                 self.on_done(self)
 
     def _add_layers(self) -> None:
-        result = self.result
+        """Every written output that has a layer style (output_kinds), in the table's order; those
+        `on_top` above the class raster (the confidence, ticked to show over the classes; the review
+        zones), the others below it. The probabilities serve the inspect tool, unticked."""
         nomenclature = self.nomenclature
         if nomenclature is None:
-            from ..core.bundle import load_bundle
+            from ..core.bundle import Bundle, load_bundle
 
-            nomenclature = load_bundle(self.request.bundle).spec.nomenclature
-        root = self.project.layerTreeRoot()
-        self.group = root.insertGroup(0, self.title)
-        # Confidence first (unticked): ticking it shows it over the classes. The classes are drawn
-        # semi-transparent over the ortho; the probabilities serve the inspect tool.
-        if result.confidence is not None:
-            confidence = QgsRasterLayer(str(result.confidence), f"{self.title} - confidence")
-            apply_confidence_style(confidence)
-            self._add(confidence, visible=False)
-        classes = QgsRasterLayer(str(result.class_raster), f"{self.title} - classes")
-        codes = present_classes(str(result.class_raster)) if list_present_classes_only() else None
-        language = getattr(self.request, "language", None)
-        apply_class_style(classes, nomenclature, language, codes=codes, opacity=class_opacity())
-        node = self._add(classes)
-        if node is not None:
-            set_legend_title(node)
-            remember_class_opacity(classes)
-        if result.probabilities is not None:
-            self._add(
-                QgsRasterLayer(str(result.probabilities), f"{self.title} - probabilities"), visible=False
-            )
-        statistics = getattr(result, "statistics_csv", None)
-        if statistics is not None:  # the per-class table stays in the project after the dialog closes
-            self._add(statistics_table(statistics, f"{self.title} - statistics"))
+            bundle = self.request.bundle
+            nomenclature = (bundle if isinstance(bundle, Bundle) else load_bundle(bundle)).spec.nomenclature
+        language = getattr(self.request, "language", None) or "en"
+        files = dict(self.result.files)
         if self.review is not None:
-            self._add_review_layers(nomenclature, language)
-
-    def _add_review_layers(self, nomenclature: Any, language: str | None) -> None:
-        """The polygons (unticked: the classes show the same colours) and, on top, the review zones."""
-        from ..review import schema
-        from ..review.vector_style import polygon_renderer, review_renderer
-
-        review = self.review
-        if review.polygons is not None:
-            polygons = QgsVectorLayer(
-                f"{review.polygons}|layername={schema.POLYGON_LAYER_NAME}", f"{self.title} - polygons", "ogr"
+            files.update(self.review.files())
+        self.group = self.project.layerTreeRoot().insertGroup(0, self.title)
+        for kind in output_kinds():
+            if kind.style is None or files.get(kind.name) is None:
+                continue
+            layer = output_layer(
+                kind, files[kind.name], f"{self.title} - {kind.layer}", nomenclature, language
             )
-            polygons.setRenderer(polygon_renderer(nomenclature, language or "en"))
-            self._add(polygons, visible=False, on_top=True)
-        if review.zones is not None:
-            zones = QgsVectorLayer(
-                f"{review.zones}|layername={schema.REVIEW_LAYER_NAME}", f"{self.title} - review zones", "ogr"
-            )
-            zones.setRenderer(review_renderer())
-            if self._add(zones, on_top=True) is not None:
-                self.zones_layer = zones
+            node = self._add(layer, visible=kind.visible, on_top=kind.on_top)
+            if node is not None and kind.style == "classes":
+                set_legend_title(node)
+                remember_class_opacity(layer)
+            if node is not None and kind.style == "review_zones":
+                self.zones_layer = layer
 
     def _add(self, layer: QgsMapLayer, visible: bool = True, on_top: bool = False):
         if not layer.isValid():
@@ -279,6 +255,29 @@ class PredictionTask(QgsTask):
     def _push(self, title: str, text: str, level: int) -> None:
         if self.message_bar is not None:
             self.message_bar.pushMessage(title, text, level, 10 if level != Qgis.MessageLevel.Critical else 0)
+
+
+def output_layer(kind: OutputKind, path: Path, name: str, nomenclature: Any, language: str) -> QgsMapLayer:
+    """The layer `name` of the output `path`, styled as its kind's `style` says."""
+    from ..review import schema
+    from ..review.vector_style import polygon_renderer, review_renderer
+
+    if kind.style == "table":
+        return statistics_table(path, name)
+    if kind.style in ("polygons", "review_zones"):
+        layer_name = schema.POLYGON_LAYER_NAME if kind.style == "polygons" else schema.REVIEW_LAYER_NAME
+        layer = QgsVectorLayer(f"{path}|layername={layer_name}", name, "ogr")
+        layer.setRenderer(
+            polygon_renderer(nomenclature, language) if kind.style == "polygons" else review_renderer()
+        )
+        return layer
+    layer = QgsRasterLayer(str(path), name)
+    if kind.style == "classes":
+        codes = present_classes(str(path)) if list_present_classes_only() else None
+        apply_class_style(layer, nomenclature, language, codes=codes, opacity=class_opacity())
+    elif kind.style == "confidence":
+        apply_confidence_style(layer)
+    return layer
 
 
 def statistics_table(path: str | Path, name: str) -> QgsVectorLayer:

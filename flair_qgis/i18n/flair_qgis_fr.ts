@@ -4,6 +4,81 @@
     <context>
         <name>FlairLandCover</name>
         <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="305" />
+            <source>Land cover</source>
+            <translation>Occupation du sol</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="306" />
+            <source>GeoTIFF of class codes (uint8, 0 = no data), styled with the palette and class names.</source>
+            <translation>GeoTIFF de codes de classes (uint8, 0 = pas de donnée), stylé avec la palette et les noms de classes.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="313" />
+            <source>Confidence raster</source>
+            <translation>Raster de confiance</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="314" />
+            <source>Confidence</source>
+            <translation>Confiance</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="315" />
+            <source>GeoTIFF of the winning class's probability in percent (0..100; scale 0.01 gives 0..1).</source>
+            <translation>GeoTIFF de la probabilité de la classe retenue en pourcentage (0..100 ; l'échelle 0,01 donne 0..1).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="320" />
+            <source>Probability of every class</source>
+            <translation>Probabilité de chaque classe</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="321" />
+            <source>Class probabilities</source>
+            <translation>Probabilités des classes</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="322" />
+            <source>GeoTIFF with one band per class: its probability, 0..255 for 0..1 (band tag CODE).</source>
+            <translation>GeoTIFF à une bande par classe : sa probabilité, 0..255 pour 0..1 (étiquette de bande CODE).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="328" />
+            <source>CSV files (*.csv)</source>
+            <translation>Fichiers CSV (*.csv)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="328" />
+            <source>Statistics</source>
+            <translation>Statistiques</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="329" />
+            <source>CSV of code, class, hectares and percent of the mapped area per class.</source>
+            <translation>CSV du code, de la classe, des hectares et du pourcentage de la surface cartographiée par classe.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="333" />
+            <source>Land-cover polygons (&lt;map&gt;.polygons.gpkg)</source>
+            <translation>Polygones d'occupation du sol (&lt;carte&gt;.polygons.gpkg)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="334" />
+            <source>One polygon per region of a class; smaller regions are merged into their largest neighbour</source>
+            <translation>Un polygone par région d'une classe ; les régions plus petites sont fusionnées avec leur plus grande voisine</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="338" />
+            <source>Review zones: where the model hesitated (&lt;map&gt;.review.gpkg)</source>
+            <translation>Zones à revoir : là où le modèle a hésité (&lt;carte&gt;.review.gpkg)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/core/output_kinds.py" line="339" />
+            <source>Regions of low confidence, most urgent first, to walk through in the FLAIR review panel</source>
+            <translation>Régions de faible confiance, les plus urgentes d'abord, à parcourir dans le panneau de revue FLAIR</translation>
+        </message>
+        <message>
             <location filename="../../flair_qgis/gui/dependencies_dialog.py" line="102" />
             <source>An NVIDIA driver was found: the GPU build of ONNX Runtime is chosen.</source>
             <translation>Un pilote NVIDIA a été trouvé : la version GPU d'ONNX Runtime est choisie.</translation>
@@ -74,457 +149,422 @@
             <translation>L'extension a besoin de paquets Python que QGIS n'a pas : &lt;b&gt;{names}&lt;/b&gt;.&lt;br&gt;Ils peuvent être installés avec pip dans un dossier propre à l'extension :&lt;br&gt;&lt;tt&gt;{folder}&lt;/tt&gt;&lt;br&gt;Les paquets que QGIS a déjà (numpy, GDAL, attrs...) restent tels quels.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="101" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="104" />
             <source>FLAIR land cover</source>
             <translation>Occupation du sol FLAIR</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="139" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="142" />
             <source>Code</source>
             <translation>Code</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="139" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="142" />
             <source>Class</source>
             <translation>Classe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="139" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="142" />
             <source>Hectares</source>
             <translation>Hectares</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="145" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="148" />
             <source>Copy statistics</source>
             <translation>Copier les statistiques</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="147" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="150" />
             <source>Run</source>
             <translation>Lancer</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="149" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="152" />
             <source>Cancel run</source>
             <translation>Annuler le calcul</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="168" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="171" />
             <source>Model bundle</source>
             <translation>Modèle</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="172" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="175" />
             <source>Choose a model bundle (.onnx).</source>
             <translation>Choisissez un modèle (.onnx).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="175" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="178" />
             <source>File</source>
             <translation>Fichier</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="181" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="184" />
             <source>Catalogue</source>
             <translation>Catalogue</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="185" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="188" />
             <source>Aerial image bands</source>
             <translation>Bandes de l'image aérienne</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="202" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="205" />
             <source>Guess from the project's layers</source>
             <translation>Deviner d'après les couches du projet</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="208" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="211" />
             <source>Sentinel-2 acquisitions</source>
             <translation>Acquisitions Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="212" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="215" />
             <source>Choose the folder of Sentinel-2 products covering the area.</source>
             <translation>Choisissez le dossier des produits Sentinel-2 qui couvrent la zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="214" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="217" />
             <source>Cloud cover over the area</source>
             <translation>Couverture nuageuse sur la zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="219" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="222" />
             <source>Folder</source>
             <translation>Dossier</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="226" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="229" />
             <source>Area</source>
             <translation>Zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="231" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="234" />
             <source>Draw a rectangle on the map</source>
             <translation>Dessiner un rectangle sur la carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="232" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="235" />
             <source>No rectangle drawn yet.</source>
             <translation>Aucun rectangle dessiné pour l'instant.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="235" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="238" />
             <source>Map</source>
             <translation>Carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="237" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="240" />
             <source>Polygons</source>
             <translation>Polygones</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="241" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="244" />
             <source>Outputs</source>
             <translation>Sorties</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="246" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="249" />
             <source>Replace the file if it exists</source>
             <translation>Remplacer le fichier s'il existe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="247" />
-            <source>Confidence raster</source>
-            <translation>Raster de confiance</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="248" />
-            <source>Probability of every class</source>
-            <translation>Probabilité de chaque classe</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="249" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="250" />
             <source>List only the classes present in the legend</source>
             <translation>Ne lister dans la légende que les classes présentes</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="250" />
-            <source>Land cover</source>
-            <translation>Occupation du sol</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="259" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="275" />
             <source>For review</source>
             <translation>Pour la revue</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="261" />
-            <source>Land-cover polygons (&lt;map&gt;.polygons.gpkg)</source>
-            <translation>Polygones d'occupation du sol (&lt;carte&gt;.polygons.gpkg)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="263" />
-            <source>One polygon per region of a class; smaller regions are merged into their largest neighbour</source>
-            <translation>Un polygone par région d'une classe ; les régions plus petites sont fusionnées avec leur plus grande voisine</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="269" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="281" />
             <source>0 keeps every region, down to one pixel</source>
             <translation>0 garde toutes les régions, jusqu'au pixel</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="270" />
-            <source>Review zones: where the model hesitated (&lt;map&gt;.review.gpkg)</source>
-            <translation>Zones à revoir : là où le modèle a hésité (&lt;carte&gt;.review.gpkg)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="272" />
-            <source>Regions of low confidence, most urgent first, to walk through in the FLAIR review panel</source>
-            <translation>Régions de faible confiance, les plus urgentes d'abord, à parcourir dans le panneau de revue FLAIR</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="278" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="286" />
             <source>Pixels whose confidence is under this value (0..1) are to review</source>
             <translation>Les pixels dont la confiance est sous cette valeur (0..1) sont à revoir</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="284" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="292" />
             <source>Minimum mapping unit</source>
             <translation>Unité minimale de collecte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="286" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="294" />
             <source>Confidence under</source>
             <translation>Confiance inférieure à</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="287" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="295" />
             <source>Smallest zone</source>
             <translation>Plus petite zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="311" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="323" />
             <source>Device and advanced settings</source>
             <translation>Processeur et réglages avancés</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="320" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="332" />
             <source>automatic (1/8 of a tile)</source>
             <translation>automatique (1/8 de tuile)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="324" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="336" />
             <source>Device</source>
             <translation>Processeur</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="326" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="338" />
             <source>Tile overlap</source>
             <translation>Recouvrement des tuiles</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="327" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="339" />
             <source>Batch size</source>
             <translation>Taille de lot</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="337" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="349" />
             <source>ONNX Runtime is not installed.</source>
             <translation>ONNX Runtime n'est pas installé.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="338" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="350" />
             <source>ONNX Runtime found: {providers}</source>
             <translation>ONNX Runtime trouvé : {providers}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="474" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="482" />
             <source>The model bundle cannot be used: {error}</source>
             <translation>Le modèle ne peut pas être utilisé : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="476" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="484" />
             <source>The plugin's dependencies are missing: {error}</source>
             <translation>Les dépendances de l'extension manquent : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="494" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="502" />
             <source>Choose the Sentinel-2 folder.</source>
             <translation>Choisissez le dossier Sentinel-2.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="497" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="505" />
             <source>Sentinel-2: {folder} is not a folder.</source>
             <translation>Sentinel-2 : {folder} n'est pas un dossier.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="499" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="507" />
             <source>Reading the Sentinel-2 folder…</source>
             <translation>Lecture du dossier Sentinel-2…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="518" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="526" />
             <source>FLAIR: reading the Sentinel-2 folder</source>
             <translation>FLAIR : lecture du dossier Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="558" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="56" />
+            <source>Whole aerial image</source>
+            <translation>Toute l'image aérienne</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="568" />
             <source>{width:.1f} x {height:.1f} map units at ({x:.1f}, {y:.1f})</source>
             <translation>{width:.1f} x {height:.1f} unités de carte en ({x:.1f}, {y:.1f})</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="57" />
-            <source>Whole aerial image</source>
-            <translation>Toute l'image aérienne</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="577" />
-            <source>Python packages missing from QGIS: {packages} (use the plugin's installer or see its manual steps).</source>
-            <translation>Paquets Python absents de QGIS : {packages} (utilisez l'installateur de l'extension ou ses étapes manuelles).</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="58" />
             <source>Current map view</source>
             <translation>Vue actuelle de la carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="59" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="58" />
             <source>Rectangle drawn on the map</source>
             <translation>Rectangle dessiné sur la carte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="60" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="587" />
+            <source>Python packages missing from QGIS: {packages} (use the plugin's installer or see its manual steps).</source>
+            <translation>Paquets Python absents de QGIS : {packages} (utilisez l'installateur de l'extension ou ses étapes manuelles).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="59" />
             <source>Selected polygons of a layer</source>
             <translation>Polygones sélectionnés d'une couche</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="603" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="613" />
             <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
             <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="611" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="621" />
             <source>Choose a layer for the model's band(s): {names}.</source>
             <translation>Choisissez une couche pour la ou les bandes du modèle : {names}.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="623" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="633" />
             <source>'{layer}' is a web service with no extent of its own: map the current view, a drawn rectangle or polygons.</source>
             <translation>« {layer} » est un service web sans emprise propre : cartographiez la vue actuelle, un rectangle dessiné ou des polygones.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="629" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="639" />
             <source>Draw the rectangle to map, or choose another area.</source>
             <translation>Dessinez le rectangle à cartographier, ou choisissez une autre zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="633" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="643" />
             <source>Choose a polygon layer for the area.</source>
             <translation>Choisissez une couche de polygones pour la zone.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="635" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="645" />
             <source>Select the polygons to map in '{layer}'.</source>
             <translation>Sélectionnez les polygones à cartographier dans « {layer} ».</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="641" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
+            <source>Red</source>
+            <translation>Rouge</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
+            <source>Green</source>
+            <translation>Vert</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
+            <source>Blue</source>
+            <translation>Bleu</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
+            <source>Near infrared</source>
+            <translation>Proche infrarouge</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="651" />
             <source>Choose the output file.</source>
             <translation>Choisissez le fichier de sortie.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="644" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="654" />
             <source>The output must be a GeoTIFF file (.tif).</source>
             <translation>La sortie doit être un fichier GeoTIFF (.tif).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="646" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="656" />
             <source>The output folder {folder} does not exist.</source>
             <translation>Le dossier de sortie {folder} n'existe pas.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="649" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="659" />
             <source>{name} already exists: choose another name or tick 'Replace the file'.</source>
             <translation>{name} existe déjà : choisissez un autre nom ou cochez « Remplacer le fichier ».</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="66" />
-            <source>Red</source>
-            <translation>Rouge</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="66" />
-            <source>Green</source>
-            <translation>Vert</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="66" />
-            <source>Blue</source>
-            <translation>Bleu</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="66" />
-            <source>Near infrared</source>
-            <translation>Proche infrarouge</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="661" />
-            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
-            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="67" />
             <source>Elevation</source>
             <translation>Élévation</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="71" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="671" />
+            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
+            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
             <source>Automatic (GPU when available)</source>
             <translation>Automatique (GPU si disponible)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="71" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
             <source>GPU</source>
             <translation>GPU</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="71" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
             <source>CPU</source>
             <translation>CPU</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="744" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="757" />
             <source>Reading the Sentinel-2 series over the area…</source>
             <translation>Lecture de la série Sentinel-2 sur la zone…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="751" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="764" />
             <source>Cloud cover: {error}</source>
             <translation>Couverture nuageuse : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="760" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="773" />
             <source>FLAIR: Sentinel-2 cloud cover</source>
             <translation>FLAIR : couverture nuageuse Sentinel-2</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="791" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="804" />
             <source>Starting…</source>
             <translation>Démarrage…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="804" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="817" />
             <source>Cancelling…</source>
             <translation>Annulation…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="811" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="824" />
             <source>Done: {path}</source>
             <translation>Terminé : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="815" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="828" />
             <source>Warning: {text}</source>
             <translation>Avertissement : {text}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="864" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="878" />
             <source>Sentinel-2 folders cannot be read by this installation: {error}</source>
             <translation>Cette installation ne peut pas lire les dossiers Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="868" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="882" />
             <source>Sentinel-2: {error}</source>
             <translation>Sentinel-2 : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="890" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="904" />
             <source>aerial {bands} at {gsd:g} m, tiles of {tile} px</source>
             <translation>aérien {bands} à {gsd:g} m, tuiles de {tile} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="894" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="908" />
             <source>Sentinel-2 {bands} bands, {window} px windows</source>
             <translation>Sentinel-2 {bands} bandes, fenêtres de {window} px</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="898" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="912" />
             <source>aerial only (no Sentinel-2)</source>
             <translation>aérien seul (sans Sentinel-2)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="906" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="920" />
             <source>Precision: {precision}</source>
             <translation>Précision : {precision}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="908" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="922" />
             <source>Inputs: {inputs}</source>
             <translation>Entrées : {inputs}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="910" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="924" />
             <source>Classes ({count}): {classes}</source>
             <translation>Classes ({count}) : {classes}</translation>
         </message>
@@ -562,11 +602,6 @@
             <location filename="../../flair_qgis/gui/inspect_tool.py" line="47" />
             <source>code</source>
             <translation>code</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/inspect_tool.py" line="49" />
-            <source>Confidence</source>
-            <translation>Confiance</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/inspect_tool.py" line="51" />
@@ -839,57 +874,57 @@
             <translation>corrigée</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="100" />
+            <location filename="../../flair_qgis/gui/task.py" line="101" />
             <source>Unexpected error: {error}</source>
             <translation>Erreur inattendue : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="101" />
+            <location filename="../../flair_qgis/gui/task.py" line="102" />
             <source>See the FLAIR land cover log for details.</source>
             <translation>Voir le journal Occupation du sol FLAIR pour les détails.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="126" />
+            <location filename="../../flair_qgis/gui/task.py" line="127" />
             <source>Cancelled after the map was written: the polygons and review zones were not.</source>
             <translation>Annulé après l'écriture de la carte : les polygones et les zones à revoir n'ont pas été écrits.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="131" />
+            <location filename="../../flair_qgis/gui/task.py" line="132" />
             <source>The review outputs failed (unexpected error: {error}).</source>
             <translation>Les sorties de revue ont échoué (erreur inattendue : {error}).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="146" />
+            <location filename="../../flair_qgis/gui/task.py" line="147" />
             <source>The map was written but could not be added to the project: {error}</source>
             <translation>La carte a été écrite mais n'a pas pu être ajoutée au projet : {error}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="227" />
+            <location filename="../../flair_qgis/gui/task.py" line="203" />
             <source>{name}: {tiles} tiles in {seconds:.1f} s on {device}</source>
             <translation>{name} : {tiles} tuiles en {seconds:.1f} s sur {device}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="236" />
+            <location filename="../../flair_qgis/gui/task.py" line="212" />
             <source>{count} polygons</source>
             <translation>{count} polygones</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="238" />
+            <location filename="../../flair_qgis/gui/task.py" line="214" />
             <source>{count} zones to review ({area:,.0f} m²)</source>
             <translation>{count} zones à revoir ({area:,.0f} m²)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="255" />
+            <location filename="../../flair_qgis/gui/task.py" line="231" />
             <source>Land cover ready, with warnings</source>
             <translation>Occupation du sol prête, avec des avertissements</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="260" />
+            <location filename="../../flair_qgis/gui/task.py" line="236" />
             <source>Land cover ready</source>
             <translation>Occupation du sol prête</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/task.py" line="58" />
+            <location filename="../../flair_qgis/gui/task.py" line="59" />
             <source>FLAIR land cover: {title}</source>
             <translation>Occupation du sol FLAIR : {title}</translation>
         </message>
@@ -964,82 +999,82 @@
             <translation>Sélectionnez une couche d'occupation du sol FLAIR (ou ses polygones ou ses zones à revoir) dans le panneau Couches.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="102" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="104" />
             <source>Extent</source>
             <translation>Emprise</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="103" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="105" />
             <source>The rectangle to map, in any CRS; empty: the area polygons, else the whole aerial image.</source>
             <translation>Le rectangle à cartographier, dans n'importe quel SCR ; vide : les polygones de zone, sinon toute l'image aérienne.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="107" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="109" />
             <source>Area polygons</source>
             <translation>Polygones de zone</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="38" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="40" />
             <source>Aerial image</source>
             <translation>Image aérienne</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="39" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="41" />
             <source>The orthophoto at (or resampled to) the model's pixel size, e.g. 0.2 m; R, G, B bands at least.</source>
             <translation>L'orthophoto à la taille de pixel du modèle (ou rééchantillonnée), par ex. 0,2 m ; au moins les bandes R, V, B.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="45" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="47" />
             <source>Red band</source>
             <translation>Bande rouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="46" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="48" />
             <source>Green band</source>
             <translation>Bande verte</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="47" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="49" />
             <source>Blue band</source>
             <translation>Bande bleue</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="53" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="55" />
             <source>Band of the aerial image (default {band}).</source>
             <translation>Bande de l'image aérienne (par défaut {band}).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="57" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="59" />
             <source>Near-infrared layer (default: band 4 of the aerial image)</source>
             <translation>Couche proche infrarouge (par défaut : bande 4 de l'image aérienne)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="58" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="60" />
             <source>Near-infrared band</source>
             <translation>Bande proche infrarouge</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="59" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="61" />
             <source>Elevation layer (default: band 5 of the aerial image)</source>
             <translation>Couche d'élévation (par défaut : bande 5 de l'image aérienne)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="60" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="62" />
             <source>Elevation band</source>
             <translation>Bande d'élévation</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="65" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="67" />
             <source>A layer of its own (e.g. the IRC ortho, a surface model); empty: the aerial image.</source>
             <translation>Une couche à part (par ex. l'ortho IRC, un modèle de surface) ; vide : l'image aérienne.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="71" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="73" />
             <source>Band of that layer (default 1); without the layer, band of the aerial image (default {band}).</source>
             <translation>Bande de cette couche (par défaut 1) ; sans la couche, bande de l'image aérienne (par défaut {band}).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="87" />
+            <location filename="../../flair_qgis/processing/aerial_parameters.py" line="89" />
             <source>Sentinel-2 folder (not needed by aerial-only models)</source>
             <translation>Dossier Sentinel-2 (inutile pour les modèles aériens seuls)</translation>
         </message>
@@ -1364,97 +1399,62 @@
             <translation>Polygones d'occupation du sol</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="110" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="108" />
             <source>A folder of Level-2A acquisitions of the year (ESA SAFE folders or zips, Theia, GeoTIFFs).</source>
             <translation>Un dossier d'acquisitions de niveau 2A de l'année (dossiers ou zips SAFE de l'ESA, Theia, GeoTIFF).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="115" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="113" />
             <source>An ONNX model with its FLAIR description (python -m flair_qgis info BUNDLE shows it).</source>
             <translation>Un modèle ONNX avec sa description FLAIR (python -m flair_qgis info MODELE l'affiche).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="119" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="117" />
             <source>Polygons to map (their union), in any CRS; used when no extent is given.</source>
             <translation>Polygones à cartographier (leur union), dans n'importe quel SCR ; utilisés si aucune emprise n'est donnée.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="129" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="127" />
             <source>0: the GPU when ONNX Runtime finds one, else the CPU; 1: GPU only; 2: CPU only.</source>
             <translation>0 : le GPU si ONNX Runtime en trouve un, sinon le CPU ; 1 : GPU seulement ; 2 : CPU seulement.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="134" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="132" />
             <source>Overlap between tiles (px; empty: an eighth of a tile)</source>
             <translation>Recouvrement entre tuiles (px ; vide : un huitième de tuile)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="141" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="139" />
             <source>Batch size (tiles)</source>
             <translation>Taille de lot (tuiles)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="146" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="144" />
             <source>Pixels shared by neighbouring tiles, blended so that tile edges do not show.</source>
             <translation>Pixels partagés par des tuiles voisines, fondus pour que les bords des tuiles ne se voient pas.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="147" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="145" />
             <source>Tiles run together; more is faster on a GPU and needs more memory.</source>
             <translation>Tuiles calculées ensemble ; plus est plus rapide sur GPU et demande plus de mémoire.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="153" />
-            <source>GeoTIFF of class codes (uint8, 0 = no data), styled with the palette and class names.</source>
-            <translation>GeoTIFF de codes de classes (uint8, 0 = pas de donnée), stylé avec la palette et les noms de classes.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="156" />
-            <source>GeoTIFF of the winning class's probability in percent (0..100; scale 0.01 gives 0..1).</source>
-            <translation>GeoTIFF de la probabilité de la classe retenue en pourcentage (0..100 ; l'échelle 0,01 donne 0..1).</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="157" />
-            <source>Class probabilities</source>
-            <translation>Probabilités des classes</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="159" />
-            <source>GeoTIFF with one band per class: its probability, 0..255 for 0..1 (band tag CODE).</source>
-            <translation>GeoTIFF à une bande par classe : sa probabilité, 0..255 pour 0..1 (étiquette de bande CODE).</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="160" />
-            <source>Statistics</source>
-            <translation>Statistiques</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="160" />
-            <source>CSV files (*.csv)</source>
-            <translation>Fichiers CSV (*.csv)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="162" />
-            <source>CSV of code, class, hectares and percent of the mapped area per class.</source>
-            <translation>CSV du code, de la classe, des hectares et du pourcentage de la surface cartographiée par classe.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="232" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="208" />
             <source>The model ran on {device}: {tiles} tiles in {seconds:.1f} s</source>
             <translation>Le modèle a tourné sur {device} : {tiles} tuiles en {seconds:.1f} s</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="69" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="67" />
             <source>Land cover (FLAIR U-T&amp;T)</source>
             <translation>Occupation du sol (FLAIR U-T&amp;T)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="78" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="76" />
             <source>A FLAIR #2 land-cover map from an aerial image and a year of Sentinel-2, by a model bundle.</source>
             <translation>Une carte d'occupation du sol FLAIR #2 d'après une image aérienne et une année de Sentinel-2, par un modèle.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="83" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="81" />
             <source>Maps land cover (FLAIR #2 classes) from an aerial image (R, G, B, NIR, elevation) and a folder of Sentinel-2 acquisitions with a model bundle (.onnx) run by ONNX Runtime.&lt;br&gt;Bands: R, G, B come from the aerial layer; NIR and elevation from their own layers when given (band 1 unless set), else from bands 4 and 5 of the aerial layer.&lt;br&gt;Area: the extent, else the polygons of the area layer (selected ones when 'selected features only' is ticked), else the whole aerial layer.&lt;br&gt;Outputs: the class raster (class codes, styled with the official palette), optionally the confidence (percent) and the probability of every class, and the hectares and percent of each class (CSV).</source>
             <translation>Cartographie l'occupation du sol (classes FLAIR #2) d'après une image aérienne (R, V, B, PIR, élévation) et un dossier d'acquisitions Sentinel-2, avec un modèle (.onnx) exécuté par ONNX Runtime.&lt;br&gt;Bandes : R, V, B viennent de la couche aérienne ; PIR et élévation de leurs propres couches si elles sont données (bande 1 sauf indication), sinon des bandes 4 et 5 de la couche aérienne.&lt;br&gt;Zone : l'emprise, sinon les polygones de la couche de zone (ceux sélectionnés si « entités sélectionnées uniquement » est coché), sinon toute la couche aérienne.&lt;br&gt;Sorties : le raster de classes (codes de classes, stylé avec la palette officielle), en option la confiance (en pourcentage) et la probabilité de chaque classe, et les hectares et pourcentages de chaque classe (CSV).</translation>
         </message>

@@ -15,6 +15,8 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from .request_builder import band_sources, polygons_area, rectangle_area
+
 AERIAL = "AERIAL"
 RED_BAND = "RED_BAND"
 GREEN_BAND = "GREEN_BAND"
@@ -156,17 +158,12 @@ def aerial_band_sources(
 ) -> list[tuple[Any, int]]:
     """In the main thread: the engine's (source, band) per model band of `spec` (an AerialInput) from the
     chosen layers (file paths, or cloned providers), limited to `area` when given."""
-    from ..adapters.bands import engine_bands
-    from ..adapters.sources import layer_sources
-
     mapping, layers = aerial_band_choices(algorithm, parameters, context, spec)
-    used = {mapping[name][0]: layers[mapping[name][0]] for name in spec.bands}
     project_crs = context.project().crs() if context.project() is not None else None
     try:
-        sources = layer_sources(used, spec.gsd, area, project_crs)
+        return band_sources(mapping, layers, spec, area, project_crs)
     except ValueError as exc:
         raise QgsProcessingException(f"{exc} (EXTENT or AREA)") from exc
-    return engine_bands(mapping, spec.bands, sources)
 
 
 def aerial_band_files(
@@ -198,23 +195,19 @@ def area_of_interest(
     area_key: str = AREA,
 ):
     """The area of interest: the extent if given, else the area layer's polygons (their union), else None."""
-    from qgis.core import QgsFeatureRequest, QgsGeometry, QgsWkbTypes
-
-    from ..core.area import AreaOfInterest
+    from qgis.core import QgsFeatureRequest
 
     if parameters.get(extent_key):
         extent = algorithm.parameterAsExtent(parameters, extent_key, context)
         if not extent.isNull():  # an empty (zero-width) extent is refused by from_bounds
             crs = algorithm.parameterAsExtentCrs(parameters, extent_key, context)
-            bounds = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
-            return AreaOfInterest.from_bounds(bounds, crs.toWkt())
+            return rectangle_area(extent, crs.toWkt())
     source = algorithm.parameterAsSource(parameters, area_key, context)
     if source is None:
         return None
     request = QgsFeatureRequest().setNoAttributes()
     geometries = [f.geometry() for f in source.getFeatures(request) if f.hasGeometry()]
-    polygons = [g for g in geometries if g.type() == QgsWkbTypes.GeometryType.PolygonGeometry]
-    if not polygons:
+    area = polygons_area(geometries, source.sourceCrs().toWkt())
+    if area is None:
         raise QgsProcessingException("The area layer has no polygon (or none is selected)")
-    union = QgsGeometry.unaryUnion(polygons)
-    return AreaOfInterest.from_wkt(union.asWkt(), source.sourceCrs().toWkt())
+    return area

@@ -26,6 +26,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from ..adapters.paths import resource
+from ..core.output_kinds import OutputKind, output_kinds
 from ..gui.tr import tr
 from .aerial_parameters import (
     AREA,
@@ -51,16 +52,13 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     DEVICE = "DEVICE"
     OVERLAP = "OVERLAP"
     BATCH_SIZE = "BATCH_SIZE"
-    OUTPUT = "OUTPUT"
-    CONFIDENCE = "CONFIDENCE"
-    PROBABILITIES = "PROBABILITIES"
-    STATISTICS = "STATISTICS"
+    OUTPUT = "OUTPUT"  # the class raster; every output's parameter is its kind's (core/output_kinds.py)
 
     def __init__(self) -> None:
         super().__init__()
         self._aerial: list[tuple[Any, int]] = []
         self._area = None
-        self._spec = None
+        self._bundle = None
 
     def name(self) -> str:
         return "landcover"
@@ -148,21 +146,8 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         for parameter in (overlap, batch):
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
-        outputs = (
-            (QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Land cover")),
-             tr("GeoTIFF of class codes (uint8, 0 = no data), styled with the palette and class names.")),
-            (QgsProcessingParameterRasterDestination(self.CONFIDENCE, tr("Confidence"), optional=True,
-                                                     createByDefault=False),
-             tr("GeoTIFF of the winning class's probability in percent (0..100; scale 0.01 gives 0..1).")),
-            (QgsProcessingParameterRasterDestination(self.PROBABILITIES, tr("Class probabilities"),
-                                                     optional=True, createByDefault=False),
-             tr("GeoTIFF with one band per class: its probability, 0..255 for 0..1 (band tag CODE).")),
-            (QgsProcessingParameterFileDestination(self.STATISTICS, tr("Statistics"), tr("CSV files (*.csv)"),
-                                                   optional=True, createByDefault=False),
-             tr("CSV of code, class, hectares and percent of the mapped area per class.")),
-        )  # fmt: skip
-        for parameter, text in outputs:
-            self.addParameter(with_help(parameter, text))
+        for kind in processing_outputs():
+            self.addParameter(with_help(output_parameter(kind), tr(kind.help)))
 
     def prepareAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
@@ -174,7 +159,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         from ..core.errors import FlairError
 
         try:
-            self._spec = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context)).spec
+            self._bundle = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context))
             self._area = area_of_interest(self, parameters, context, self.EXTENT, self.AREA)
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
@@ -184,7 +169,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def _band_sources(
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> list[tuple[Any, int]]:
-        return aerial_band_sources(self, parameters, context, self._spec.aerial, self._area)
+        return aerial_band_sources(self, parameters, context, self._bundle.spec.aerial, self._area)
 
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
@@ -195,30 +180,21 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         from ..core.statistics_table import statistics_text
         from ..gui.tr import device_text
 
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
-        probabilities = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context)
-        statistics = self.parameterAsFileOutput(parameters, self.STATISTICS, context)
+        chosen = {kind.name: _destination(self, kind, parameters, context) for kind in processing_outputs()}
         overlap = parameters.get(self.OVERLAP)
         request = PredictionRequest(
             aerial=self._aerial,
-            bundle=self.parameterAsFile(parameters, self.BUNDLE, context),
-            output=output,
+            bundle=self._bundle,  # loaded by prepareAlgorithm: the run does not open it again
+            output=chosen.pop("classes"),
             sentinel2=self.parameterAsFile(parameters, self.SENTINEL2, context) or None,
             area=self._area,
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             overlap=None if overlap in (None, "") else self.parameterAsInt(parameters, self.OVERLAP, context),
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-            confidence=bool(confidence),
-            probabilities=bool(probabilities),
-            # Each output is written at the path chosen for it. Processing's dialog asked before a chosen
-            # path is replaced; the files written beside the map (style, statistics) are replaced only
-            # when this program wrote them (OutputOptions.replace_named_only).
-            destinations={
-                "confidence": confidence,
-                "probabilities": probabilities,
-                "statistics_csv": statistics,
-            },
+            # Each output is written at the path chosen for it (which asks for it). Processing's dialog
+            # asked before a chosen path is replaced; the files written beside the map (style,
+            # statistics) are replaced only when this program wrote them (OutputOptions.replace_named_only).
+            destinations=chosen,
             language=qgis_language(),
         )
         try:
@@ -235,18 +211,50 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         )
         feedback.pushInfo(statistics_text(result.statistics))
 
-        outputs = {self.OUTPUT: str(result.class_raster)}
-        nomenclature = self._spec.nomenclature
         title = Path(result.class_raster).stem  # layer names tell runs apart
-        _style_on_load(context, outputs[self.OUTPUT], post_processor(nomenclature, f"{title} - classes"))
-        if confidence and result.confidence is not None:
-            outputs[self.CONFIDENCE] = str(result.confidence)
-            _style_on_load(context, outputs[self.CONFIDENCE], post_processor(None, f"{title} - confidence"))
-        if probabilities and result.probabilities is not None:
-            outputs[self.PROBABILITIES] = str(result.probabilities)
-        if statistics and result.statistics_csv is not None:
-            outputs[self.STATISTICS] = str(result.statistics_csv)
+        outputs = {}
+        for kind in processing_outputs():
+            path = result.files.get(kind.name)
+            if path is None or not (kind.name == "classes" or chosen.get(kind.name)):
+                continue
+            outputs[kind.parameter] = str(path)
+            if kind.style in ("classes", "confidence"):  # the styles Processing applies on loading
+                nomenclature = self._bundle.spec.nomenclature if kind.style == "classes" else None
+                _style_on_load(context, str(path), post_processor(nomenclature, f"{title} - {kind.layer}"))
         return outputs
+
+
+def processing_outputs() -> list[OutputKind]:
+    """The outputs with a Processing destination parameter, in the table's order (output_kinds)."""
+    return [kind for kind in output_kinds() if kind.parameter]
+
+
+def output_parameter(kind: OutputKind) -> QgsProcessingParameterDefinition:
+    """The destination parameter of `kind`: the class raster's required, the others optional and not
+    created unless asked."""
+    optional = kind.name != "classes"
+    if kind.destination == "file":
+        return QgsProcessingParameterFileDestination(
+            kind.parameter,
+            tr(kind.description),
+            tr(kind.file_filter),
+            optional=optional,
+            createByDefault=False,
+        )
+    return QgsProcessingParameterRasterDestination(
+        kind.parameter, tr(kind.description), optional=optional, createByDefault=not optional
+    )
+
+
+def _destination(
+    algorithm: QgsProcessingAlgorithm,
+    kind: OutputKind,
+    parameters: dict[str, Any],
+    context: QgsProcessingContext,
+) -> str:
+    if kind.destination == "file":
+        return algorithm.parameterAsFileOutput(parameters, kind.parameter, context)
+    return algorithm.parameterAsOutputLayer(parameters, kind.parameter, context)
 
 
 @contextlib.contextmanager

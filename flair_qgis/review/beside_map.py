@@ -10,6 +10,7 @@ from pathlib import Path
 
 from osgeo import ogr
 
+from ..core.output_kinds import output_kind
 from . import schema
 from .zones import DEFAULT_THRESHOLD
 
@@ -47,15 +48,21 @@ class ReviewWritten:
     #: Why an asked-for output was not written (the map itself is complete and kept).
     errors: list[str] = field(default_factory=list)
 
+    def files(self) -> dict[str, Path]:
+        """The files written, by kind (core/output_kinds)."""
+        return {
+            kind: path for kind, path in (("polygons", self.polygons), ("review_zones", self.zones)) if path
+        }
+
 
 def polygons_path(classes: str | Path) -> Path:
     """`map.tif` -> `map.polygons.gpkg`."""
-    return Path(classes).with_suffix(".polygons.gpkg")
+    return output_kind("polygons").beside(classes)
 
 
 def zones_path(classes: str | Path) -> Path:
     """`map.tif` -> `map.review.gpkg`."""
-    return Path(classes).with_suffix(".review.gpkg")
+    return output_kind("review_zones").beside(classes)
 
 
 def verdicts_in(path: str | Path) -> int:

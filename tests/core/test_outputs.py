@@ -19,14 +19,8 @@ from rasterio.windows import Window
 from flair_qgis.core.errors import Cancelled, OutputError
 from flair_qgis.core.geometry import OutputGrid
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.outputs import (
-    OutputOptions,
-    OutputPaths,
-    OutputWriter,
-    compute_statistics,
-    qml_text,
-    write_qml,
-)
+from flair_qgis.core.output_kinds import compute_statistics, qml_text, write_qml
+from flair_qgis.core.outputs import OutputOptions, OutputPaths, OutputWriter
 from tests.rasters import grid_transform
 
 LAMBERT93_WKT = CRS.from_epsg(2154).to_wkt()

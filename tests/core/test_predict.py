@@ -58,7 +58,7 @@ def run(tmp_path: Path, aerial, bundle: Path, **options) -> tuple:
 
 def test_map_is_pixel_exact_georeferenced_styled_and_counted(tmp_path: Path, scene, bundle: Path) -> None:
     path, data = scene
-    result, steps = run(tmp_path, path, bundle, overlap=8, confidence=True, probabilities=True)
+    result, steps = run(tmp_path, path, bundle, overlap=8, outputs={"confidence", "probabilities"})
     probabilities = expected_probabilities(data)
     with rasterio.open(result.class_raster) as src:
         classes = src.read(1)
@@ -104,9 +104,16 @@ def test_tiled_map_equals_the_single_pass_for_a_pointwise_model(tmp_path: Path) 
     path = write_raster(tmp_path / "ortho.tif", data)
     make_aerial_bundle(tmp_path / "whole.onnx", tile_size=64)
     make_aerial_bundle(tmp_path / "tiled.onnx", tile_size=24)
-    whole, _ = run(tmp_path, path, tmp_path / "whole.onnx", output=tmp_path / "whole.tif", probabilities=True)
+    whole, _ = run(
+        tmp_path, path, tmp_path / "whole.onnx", output=tmp_path / "whole.tif", outputs={"probabilities"}
+    )
     tiled, _ = run(
-        tmp_path, path, tmp_path / "tiled.onnx", output=tmp_path / "tiled.tif", overlap=7, probabilities=True
+        tmp_path,
+        path,
+        tmp_path / "tiled.onnx",
+        output=tmp_path / "tiled.tif",
+        overlap=7,
+        outputs={"probabilities"},
     )
     assert (whole.tiles, tiled.tiles) == (1, 16)
     for a, b in ((whole.class_raster, tiled.class_raster), (whole.probabilities, tiled.probabilities)):
@@ -129,7 +136,7 @@ def seam_error(tmp_path: Path, path: Path, overlap: int, name: str) -> np.ndarra
             tmp_path / f"{model}.onnx",
             output=tmp_path / f"{name}_{model}.tif",
             overlap=overlap_px,
-            probabilities=True,
+            outputs={"probabilities"},
         )
         with rasterio.open(result.probabilities) as src:
             outputs.append(src.read(1).astype(np.float32) / 255)
@@ -227,7 +234,7 @@ def test_cancel_mid_run_leaves_nothing(tmp_path: Path, scene, bundle: Path) -> N
         calls.append(1)
         return len(calls) > 5
 
-    request = PredictionRequest(aerial=path, bundle=bundle, output=out / "map.tif", confidence=True)
+    request = PredictionRequest(aerial=path, bundle=bundle, output=out / "map.tif", outputs={"confidence"})
     with pytest.raises(Cancelled):
         predict(request, is_cancelled=is_cancelled)
     assert list(out.iterdir()) == []

@@ -110,7 +110,7 @@ def test_a_shard_run_alone_without_its_margin_differs(scene, single_run, tmp_pat
         sentinel2=scene["sentinel2"],
         area=AreaOfInterest.from_bounds(bounds, "EPSG:2154"),
         overlap=OVERLAP,
-        confidence=True,
+        outputs={"confidence"},
     )
     predict(request, **SIZES)
     alone = read(tmp_path / "alone.confidence.tif")[0]
@@ -190,7 +190,7 @@ def test_an_aerial_only_sharded_run_equals_the_single_run(tmp_path: Path, overla
         output=tmp_path / "single.tif",
         area=area,
         overlap=overlap,
-        probabilities=True,
+        outputs={"probabilities"},
     )
     predict(request, **sizes)
     (tmp_path / "run").mkdir()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flair_qgis.core.outputs import ClassStatistics
+from flair_qgis.core.output_kinds import ClassStatistics
 from flair_qgis.core.statistics_table import statistics_rows, statistics_text
 
 

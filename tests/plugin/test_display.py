@@ -24,8 +24,8 @@ def run_dialog(scene, iface, name: str, present_only: bool = False, open_review=
     dialog = FlairDialog(iface, open_review=open_review)
     dialog.bundle_widget.setFilePath(str(scene.bundle))
     dialog.output_widget.setFilePath(str(scene.folder / f"{name}.tif"))
-    dialog.confidence_check.setChecked(True)
-    dialog.probabilities_check.setChecked(True)
+    dialog.output_checks["confidence"].setChecked(True)
+    dialog.output_checks["probabilities"].setChecked(True)
     dialog.present_only_check.setChecked(present_only)
     dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
     set_review_outputs(dialog, **review)
@@ -44,9 +44,9 @@ def set_review_outputs(
     dialog, polygons: bool = False, mmu: float = 0.0, zones: bool = False, threshold: float = 0.5,
     min_zone: float = 0.0,
 ) -> None:  # fmt: skip
-    dialog.polygons_check.setChecked(polygons)
+    dialog.output_checks["polygons"].setChecked(polygons)
     dialog.mmu_spin.setValue(mmu)
-    dialog.zones_check.setChecked(zones)
+    dialog.output_checks["review_zones"].setChecked(zones)
     dialog.threshold_spin.setValue(threshold)
     dialog.min_zone_spin.setValue(min_zone)
 
@@ -194,12 +194,12 @@ def test_review_outputs_are_checked_before_the_run(scene, qgis_iface):
     dialog.bundle_widget.setFilePath(str(scene.bundle))
     output = scene.folder / "august.tif"
     dialog.output_widget.setFilePath(str(output))
-    dialog.confidence_check.setChecked(False)
+    dialog.output_checks["confidence"].setChecked(False)
     set_review_outputs(dialog, polygons=True, mmu=100.0, zones=True)
-    assert dialog.confidence_check.isChecked()  # ticking the zones ticks what they are made from
-    dialog.confidence_check.setChecked(False)
+    assert dialog.output_checks["confidence"].isChecked()  # ticking the zones ticks what they are made from
+    dialog.output_checks["confidence"].setChecked(False)
     assert any("confidence raster" in problem for problem in dialog.check())
-    dialog.confidence_check.setChecked(True)
+    dialog.output_checks["confidence"].setChecked(True)
     assert dialog.check() == []
 
     # A polygons file of an earlier run is replaced only when asked.

@@ -21,7 +21,7 @@ def test_the_dialog_speaks_french(french, scene, qgis_iface):
     dialog = FlairDialog(qgis_iface)
     assert dialog.windowTitle() == "Occupation du sol FLAIR"
     assert dialog.run_button.text() == "Lancer"
-    assert dialog.zones_check.text().startswith("Zones à revoir")
+    assert dialog.output_checks["review_zones"].text().startswith("Zones à revoir")
     dialog.output_widget.setFilePath(str(scene.folder / "missing_folder" / "map.tif"))
     problems = dialog.check()
     assert any("n'existe pas" in problem for problem in problems), problems

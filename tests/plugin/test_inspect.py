@@ -20,7 +20,7 @@ from qgis.core import (
 
 from flair_qgis.core.errors import InputError
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.outputs import aux_xml_text
+from flair_qgis.core.output_kinds import aux_xml_text
 from flair_qgis.core.predict import PredictionRequest, predict, softmax
 from flair_qgis.core.result import FlairResult
 from flair_qgis.gui.inspect_tool import InspectPanel, InspectTool
@@ -45,7 +45,7 @@ def expected_probabilities(row: int, col: int) -> np.ndarray:
     return softmax(logits[None])[0][:, 0, 0]
 
 
-def run(scene, name: str = "landcover.tif", language: str = "en", **outputs) -> FlairResult:
+def run(scene, name: str = "landcover.tif", language: str = "en", **asked: bool) -> FlairResult:
     folder = scene.folder
     request = PredictionRequest(
         aerial=[(str(folder / "ortho_rvb.tif"), b) for b in (1, 2, 3)]
@@ -54,7 +54,7 @@ def run(scene, name: str = "landcover.tif", language: str = "en", **outputs) -> 
         output=folder / name,
         device="cpu",
         language=language,
-        **outputs,
+        outputs=[kind for kind, on in asked.items() if on],
     )
     return FlairResult(predict(request).class_raster)
 

@@ -9,7 +9,7 @@ from qgis.PyQt.QtGui import QColor, QImage
 
 from flair_qgis.adapters.quicklook import LEGEND_WIDTH, MARGIN, PANEL, TITLE_HEIGHT, write_quicklook
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.outputs import write_qml
+from flair_qgis.core.output_kinds import write_qml
 
 from .rasters import quadrant_classes, write_geotiff
 

@@ -40,8 +40,8 @@ def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     dialog.bundle_widget.setFilePath(str(scene.bundle))
     output = scene.folder / "landcover.tif"
     dialog.output_widget.setFilePath(str(output))
-    dialog.confidence_check.setChecked(True)
-    dialog.probabilities_check.setChecked(True)
+    dialog.output_checks["confidence"].setChecked(True)
+    dialog.output_checks["probabilities"].setChecked(True)
     dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
     assert dialog.check() == []
 
@@ -89,7 +89,7 @@ def test_cancelled_task_leaves_no_output(scene):
         output=output,
         device="cpu",
         batch_size=1,
-        confidence=True,
+        outputs={"confidence"},
     )
     task = PredictionTask(request, "cancelled")
     # Cancel from the progress callback of the first tile, as a user's click would arrive mid-run.

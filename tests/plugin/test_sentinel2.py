@@ -4,6 +4,7 @@ Sentinel-2 series reaches the model through Processing."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from tests.bundles import make_utt_bundle
 from tests.data.sentinel2.generate import write_geotiff_date
 
 from .conftest import SIZE, wait_for_scan
+from .test_run import wait_for
 
 VINEYARD = 9
 
@@ -61,7 +63,40 @@ def test_dialog_asks_for_and_summarises_the_sentinel2_folder(scene, utt_bundle, 
     wait_for_scan(dialog)
     assert dialog.check() == []
     assert "3" in dialog.sentinel2_summary.text()
-    assert dialog.request().sentinel2 == str(scene.folder / "s2")
+    assert dialog.request().sentinel2.folder == scene.folder / "s2"  # the catalog of the scan shown
+    dialog.deleteLater()
+
+
+def test_a_dialog_run_opens_the_bundle_and_scans_the_sentinel2_folder_once(
+    scene, utt_bundle, qgis_iface, monkeypatch
+):
+    """Choosing the bundle reads its description and choosing the folder scans it; the run is handed
+    both and reads neither again (the ONNX Runtime session that runs the model is the only other open)."""
+    from flair_qgis.core import bundle as bundle_module
+    from flair_qgis.core.sentinel2 import catalog as catalog_module
+
+    opened, scanned = [], []
+    open_session, scanner = bundle_module._open_session, catalog_module._Scanner.__init__
+    monkeypatch.setattr(
+        bundle_module, "_open_session", lambda path: opened.append(path) or open_session(path)
+    )
+    monkeypatch.setattr(
+        catalog_module._Scanner, "__init__", lambda self, root: scanned.append(root) or scanner(self, root)
+    )
+    dialog = FlairDialog(qgis_iface)
+    dialog.bundle_widget.setFilePath(str(utt_bundle))
+    dialog.sentinel2_widget.setFilePath(str(write_sentinel2(scene.folder / "s2")))
+    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    wait_for_scan(dialog)
+    assert dialog.check() == []
+    dialog.run()
+    wait_for(dialog.task)
+    assert dialog.last_task.error is None, str(dialog.last_task.error)
+    with rasterio.open(scene.folder / "landcover.tif") as written:  # the series reached the model
+        np.testing.assert_array_equal(written.read(1), np.full((SIZE, SIZE), VINEYARD, np.uint8))
+    assert [Path(p) for p in opened] == [utt_bundle]
+    assert [Path(p) for p in scanned] == [scene.folder / "s2"]
     dialog.deleteLater()
 
 

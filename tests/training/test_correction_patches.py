@@ -58,7 +58,7 @@ def scene(tmp_path_factory) -> dict:
             bundle=bundle,
             output=classes,
             sentinel2=sentinel2,
-            confidence=True,
+            outputs={"confidence"},
             device="cpu",
         )
     )

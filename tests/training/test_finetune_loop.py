@@ -120,7 +120,9 @@ def write_corrections(scene: dict, path: Path) -> int:
 
 def run_bundle(scene: dict, bundle: Path, output: Path) -> np.ndarray:
     predict(
-        PredictionRequest(aerial=scene["aerial"], bundle=bundle, output=output, confidence=True, device="cpu")
+        PredictionRequest(
+            aerial=scene["aerial"], bundle=bundle, output=output, outputs={"confidence"}, device="cpu"
+        )
     )
     with rasterio.open(output) as src:
         return src.read(1)
