@@ -56,7 +56,7 @@ def test_dialog_processing_qgis_process_and_command_line_make_the_same_map(
     dialog.sentinel2_widget.setFilePath(str(sentinel2))
     wait_for_scan(dialog)
     dialog.output_widget.setFilePath(str(runs["dialog"][0]))
-    dialog.confidence_check.setChecked(True)
+    dialog.output_checks["confidence"].setChecked(True)
     dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
     assert dialog.check() == []
     dialog.run()
