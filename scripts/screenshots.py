@@ -62,17 +62,17 @@ def start():
         plugin = plugins["flair_qgis"]
         plugin.action.trigger()
         dialog = plugin.dialog
-        dialog.bundle_widget.setFilePath(CONFIG["bundle"])
-        dialog.output_widget.setFilePath(CONFIG["output"])
-        dialog.sentinel2_widget.setFilePath(CONFIG["sentinel2"])
-        dialog.output_checks["confidence"].setChecked(True)
-        dialog.output_checks["probabilities"].setChecked(True)
+        dialog.model.file_widget.setFilePath(CONFIG["bundle"])
+        dialog.outputs.file_widget.setFilePath(CONFIG["output"])
+        dialog.sentinel2.folder_widget.setFilePath(CONFIG["sentinel2"])
+        dialog.outputs.checks["confidence"].setChecked(True)
+        dialog.outputs.checks["probabilities"].setChecked(True)
         review = CONFIG["review"]
-        dialog.output_checks["polygons"].setChecked(True)
-        dialog.mmu_spin.setValue(review["mmu_m2"])
-        dialog.output_checks["review_zones"].setChecked(True)
-        dialog.threshold_spin.setValue(review["threshold"])
-        dialog.min_zone_spin.setValue(review["min_zone_m2"])
+        dialog.outputs.checks["polygons"].setChecked(True)
+        dialog.outputs.mmu_spin.setValue(review["mmu_m2"])
+        dialog.outputs.checks["review_zones"].setChecked(True)
+        dialog.outputs.threshold_spin.setValue(review["threshold"])
+        dialog.outputs.min_zone_spin.setValue(review["min_zone_m2"])
         dialog.resize(1180, 1120)
         dialog.move(20, 10)
         state["dialog"] = dialog
@@ -84,7 +84,7 @@ def start():
 
 def scanned():
     dialog = state["dialog"]
-    if dialog.sentinel2_task is not None:  # the folder is read in the background
+    if dialog.sentinel2.scan_task is not None:  # the folder is read in the background
         QTimer.singleShot(500, scanned)
         return
     try:
@@ -100,7 +100,7 @@ def scanned():
 
 def wait_clouds():
     dialog = state["dialog"]
-    if dialog.cloud_task is not None:
+    if dialog.sentinel2.cloud_task is not None:
         QTimer.singleShot(500, wait_clouds)
         return
     dialog.run()

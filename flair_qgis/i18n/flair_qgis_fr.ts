@@ -150,423 +150,63 @@
         </message>
         <message>
             <location filename="../../flair_qgis/gui/dialog.py" line="104" />
-            <source>FLAIR land cover</source>
-            <translation>Occupation du sol FLAIR</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="142" />
             <source>Code</source>
             <translation>Code</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="142" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="104" />
             <source>Class</source>
             <translation>Classe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="142" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="104" />
             <source>Hectares</source>
             <translation>Hectares</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="148" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="110" />
             <source>Copy statistics</source>
             <translation>Copier les statistiques</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="150" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="113" />
             <source>Run</source>
             <translation>Lancer</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="152" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="116" />
             <source>Cancel run</source>
             <translation>Annuler le calcul</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="171" />
-            <source>Model bundle</source>
-            <translation>Modèle</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="175" />
-            <source>Choose a model bundle (.onnx).</source>
-            <translation>Choisissez un modèle (.onnx).</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="178" />
-            <source>File</source>
-            <translation>Fichier</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="184" />
-            <source>Catalogue</source>
-            <translation>Catalogue</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="188" />
-            <source>Aerial image bands</source>
-            <translation>Bandes de l'image aérienne</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="205" />
-            <source>Guess from the project's layers</source>
-            <translation>Deviner d'après les couches du projet</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="211" />
-            <source>Sentinel-2 acquisitions</source>
-            <translation>Acquisitions Sentinel-2</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="215" />
-            <source>Choose the folder of Sentinel-2 products covering the area.</source>
-            <translation>Choisissez le dossier des produits Sentinel-2 qui couvrent la zone.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="217" />
-            <source>Cloud cover over the area</source>
-            <translation>Couverture nuageuse sur la zone</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="222" />
-            <source>Folder</source>
-            <translation>Dossier</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="229" />
-            <source>Area</source>
-            <translation>Zone</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="234" />
-            <source>Draw a rectangle on the map</source>
-            <translation>Dessiner un rectangle sur la carte</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="235" />
-            <source>No rectangle drawn yet.</source>
-            <translation>Aucun rectangle dessiné pour l'instant.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="238" />
-            <source>Map</source>
-            <translation>Carte</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="240" />
-            <source>Polygons</source>
-            <translation>Polygones</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="244" />
-            <source>Outputs</source>
-            <translation>Sorties</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="249" />
-            <source>Replace the file if it exists</source>
-            <translation>Remplacer le fichier s'il existe</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="250" />
-            <source>List only the classes present in the legend</source>
-            <translation>Ne lister dans la légende que les classes présentes</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="275" />
-            <source>For review</source>
-            <translation>Pour la revue</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="281" />
-            <source>0 keeps every region, down to one pixel</source>
-            <translation>0 garde toutes les régions, jusqu'au pixel</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="286" />
-            <source>Pixels whose confidence is under this value (0..1) are to review</source>
-            <translation>Les pixels dont la confiance est sous cette valeur (0..1) sont à revoir</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="292" />
-            <source>Minimum mapping unit</source>
-            <translation>Unité minimale de collecte</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="294" />
-            <source>Confidence under</source>
-            <translation>Confiance inférieure à</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="295" />
-            <source>Smallest zone</source>
-            <translation>Plus petite zone</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="323" />
-            <source>Device and advanced settings</source>
-            <translation>Processeur et réglages avancés</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="332" />
-            <source>automatic (1/8 of a tile)</source>
-            <translation>automatique (1/8 de tuile)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="336" />
-            <source>Device</source>
-            <translation>Processeur</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="338" />
-            <source>Tile overlap</source>
-            <translation>Recouvrement des tuiles</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="339" />
-            <source>Batch size</source>
-            <translation>Taille de lot</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="349" />
-            <source>ONNX Runtime is not installed.</source>
-            <translation>ONNX Runtime n'est pas installé.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="350" />
-            <source>ONNX Runtime found: {providers}</source>
-            <translation>ONNX Runtime trouvé : {providers}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="482" />
-            <source>The model bundle cannot be used: {error}</source>
-            <translation>Le modèle ne peut pas être utilisé : {error}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="484" />
-            <source>The plugin's dependencies are missing: {error}</source>
-            <translation>Les dépendances de l'extension manquent : {error}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="502" />
-            <source>Choose the Sentinel-2 folder.</source>
-            <translation>Choisissez le dossier Sentinel-2.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="505" />
-            <source>Sentinel-2: {folder} is not a folder.</source>
-            <translation>Sentinel-2 : {folder} n'est pas un dossier.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="507" />
-            <source>Reading the Sentinel-2 folder…</source>
-            <translation>Lecture du dossier Sentinel-2…</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="526" />
-            <source>FLAIR: reading the Sentinel-2 folder</source>
-            <translation>FLAIR : lecture du dossier Sentinel-2</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="56" />
-            <source>Whole aerial image</source>
-            <translation>Toute l'image aérienne</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="568" />
-            <source>{width:.1f} x {height:.1f} map units at ({x:.1f}, {y:.1f})</source>
-            <translation>{width:.1f} x {height:.1f} unités de carte en ({x:.1f}, {y:.1f})</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="57" />
-            <source>Current map view</source>
-            <translation>Vue actuelle de la carte</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="58" />
-            <source>Rectangle drawn on the map</source>
-            <translation>Rectangle dessiné sur la carte</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="587" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="153" />
             <source>Python packages missing from QGIS: {packages} (use the plugin's installer or see its manual steps).</source>
             <translation>Paquets Python absents de QGIS : {packages} (utilisez l'installateur de l'extension ou ses étapes manuelles).</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="59" />
-            <source>Selected polygons of a layer</source>
-            <translation>Polygones sélectionnés d'une couche</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="613" />
-            <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
-            <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="621" />
-            <source>Choose a layer for the model's band(s): {names}.</source>
-            <translation>Choisissez une couche pour la ou les bandes du modèle : {names}.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="633" />
-            <source>'{layer}' is a web service with no extent of its own: map the current view, a drawn rectangle or polygons.</source>
-            <translation>« {layer} » est un service web sans emprise propre : cartographiez la vue actuelle, un rectangle dessiné ou des polygones.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="639" />
-            <source>Draw the rectangle to map, or choose another area.</source>
-            <translation>Dessinez le rectangle à cartographier, ou choisissez une autre zone.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="643" />
-            <source>Choose a polygon layer for the area.</source>
-            <translation>Choisissez une couche de polygones pour la zone.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="645" />
-            <source>Select the polygons to map in '{layer}'.</source>
-            <translation>Sélectionnez les polygones à cartographier dans « {layer} ».</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
-            <source>Red</source>
-            <translation>Rouge</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
-            <source>Green</source>
-            <translation>Vert</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
-            <source>Blue</source>
-            <translation>Bleu</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="65" />
-            <source>Near infrared</source>
-            <translation>Proche infrarouge</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="651" />
-            <source>Choose the output file.</source>
-            <translation>Choisissez le fichier de sortie.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="654" />
-            <source>The output must be a GeoTIFF file (.tif).</source>
-            <translation>La sortie doit être un fichier GeoTIFF (.tif).</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="656" />
-            <source>The output folder {folder} does not exist.</source>
-            <translation>Le dossier de sortie {folder} n'existe pas.</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="659" />
-            <source>{name} already exists: choose another name or tick 'Replace the file'.</source>
-            <translation>{name} existe déjà : choisissez un autre nom ou cochez « Remplacer le fichier ».</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="66" />
-            <source>Elevation</source>
-            <translation>Élévation</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="671" />
-            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
-            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
-            <source>Automatic (GPU when available)</source>
-            <translation>Automatique (GPU si disponible)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
-            <source>GPU</source>
-            <translation>GPU</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="70" />
-            <source>CPU</source>
-            <translation>CPU</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="757" />
-            <source>Reading the Sentinel-2 series over the area…</source>
-            <translation>Lecture de la série Sentinel-2 sur la zone…</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="764" />
-            <source>Cloud cover: {error}</source>
-            <translation>Couverture nuageuse : {error}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="773" />
-            <source>FLAIR: Sentinel-2 cloud cover</source>
-            <translation>FLAIR : couverture nuageuse Sentinel-2</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="804" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="231" />
             <source>Starting…</source>
             <translation>Démarrage…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="817" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="244" />
             <source>Cancelling…</source>
             <translation>Annulation…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="824" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="251" />
             <source>Done: {path}</source>
             <translation>Terminé : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="828" />
+            <location filename="../../flair_qgis/gui/dialog.py" line="255" />
             <source>Warning: {text}</source>
             <translation>Avertissement : {text}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="878" />
-            <source>Sentinel-2 folders cannot be read by this installation: {error}</source>
-            <translation>Cette installation ne peut pas lire les dossiers Sentinel-2 : {error}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="882" />
-            <source>Sentinel-2: {error}</source>
-            <translation>Sentinel-2 : {error}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="904" />
-            <source>aerial {bands} at {gsd:g} m, tiles of {tile} px</source>
-            <translation>aérien {bands} à {gsd:g} m, tuiles de {tile} px</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="908" />
-            <source>Sentinel-2 {bands} bands, {window} px windows</source>
-            <translation>Sentinel-2 {bands} bandes, fenêtres de {window} px</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="912" />
-            <source>aerial only (no Sentinel-2)</source>
-            <translation>aérien seul (sans Sentinel-2)</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="920" />
-            <source>Precision: {precision}</source>
-            <translation>Précision : {precision}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="922" />
-            <source>Inputs: {inputs}</source>
-            <translation>Entrées : {inputs}</translation>
-        </message>
-        <message>
-            <location filename="../../flair_qgis/gui/dialog.py" line="924" />
-            <source>Classes ({count}): {classes}</source>
-            <translation>Classes ({count}) : {classes}</translation>
+            <location filename="../../flair_qgis/gui/dialog.py" line="57" />
+            <source>FLAIR land cover</source>
+            <translation>Occupation du sol FLAIR</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/inspect_tool.py" line="146" />
@@ -654,74 +294,434 @@
             <translation>Copier le polygone d'occupation du sol sous le pixel cliqué dans les corrections de la carte, avec cette classe</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="122" />
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="15" />
+            <source>Automatic (GPU when available)</source>
+            <translation>Automatique (GPU si disponible)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="15" />
+            <source>GPU</source>
+            <translation>GPU</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="15" />
+            <source>CPU</source>
+            <translation>CPU</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="21" />
+            <source>Device and advanced settings</source>
+            <translation>Processeur et réglages avancés</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="30" />
+            <source>automatic (1/8 of a tile)</source>
+            <translation>automatique (1/8 de tuile)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="34" />
+            <source>Device</source>
+            <translation>Processeur</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="36" />
+            <source>Tile overlap</source>
+            <translation>Recouvrement des tuiles</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="37" />
+            <source>Batch size</source>
+            <translation>Taille de lot</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="66" />
+            <source>ONNX Runtime is not installed.</source>
+            <translation>ONNX Runtime n'est pas installé.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/advanced.py" line="67" />
+            <source>ONNX Runtime found: {providers}</source>
+            <translation>ONNX Runtime trouvé : {providers}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="108" />
+            <source>'{layer}' is a web service with no extent of its own: map the current view, a drawn rectangle or polygons.</source>
+            <translation>« {layer} » est un service web sans emprise propre : cartographiez la vue actuelle, un rectangle dessiné ou des polygones.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="114" />
+            <source>Draw the rectangle to map, or choose another area.</source>
+            <translation>Dessinez le rectangle à cartographier, ou choisissez une autre zone.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="118" />
+            <source>Choose a polygon layer for the area.</source>
+            <translation>Choisissez une couche de polygones pour la zone.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="120" />
+            <source>Select the polygons to map in '{layer}'.</source>
+            <translation>Sélectionnez les polygones à cartographier dans « {layer} ».</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="18" />
+            <source>Whole aerial image</source>
+            <translation>Toute l'image aérienne</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="19" />
+            <source>Current map view</source>
+            <translation>Vue actuelle de la carte</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="20" />
+            <source>Rectangle drawn on the map</source>
+            <translation>Rectangle dessiné sur la carte</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="21" />
+            <source>Selected polygons of a layer</source>
+            <translation>Polygones sélectionnés d'une couche</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="36" />
+            <source>Area</source>
+            <translation>Zone</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="41" />
+            <source>Draw a rectangle on the map</source>
+            <translation>Dessiner un rectangle sur la carte</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="42" />
+            <source>No rectangle drawn yet.</source>
+            <translation>Aucun rectangle dessiné pour l'instant.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="45" />
+            <source>Map</source>
+            <translation>Carte</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="47" />
+            <source>Polygons</source>
+            <translation>Polygones</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/area.py" line="89" />
+            <source>{width:.1f} x {height:.1f} map units at ({x:.1f}, {y:.1f})</source>
+            <translation>{width:.1f} x {height:.1f} unités de carte en ({x:.1f}, {y:.1f})</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="114" />
+            <source>'{layer}' is a colour image service (red, green, blue only): choose another layer for {band}.</source>
+            <translation>« {layer} » est un service d'images en couleur (rouge, vert, bleu seulement) : choisissez une autre couche pour {band}.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="122" />
+            <source>Choose a layer for the model's band(s): {names}.</source>
+            <translation>Choisissez une couche pour la ou les bandes du modèle : {names}.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="21" />
+            <source>Red</source>
+            <translation>Rouge</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="21" />
+            <source>Green</source>
+            <translation>Vert</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="21" />
+            <source>Blue</source>
+            <translation>Bleu</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="21" />
+            <source>Near infrared</source>
+            <translation>Proche infrarouge</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="22" />
+            <source>Elevation</source>
+            <translation>Élévation</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="35" />
+            <source>Aerial image bands</source>
+            <translation>Bandes de l'image aérienne</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/bands.py" line="55" />
+            <source>Guess from the project's layers</source>
+            <translation>Deviner d'après les couches du projet</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="122" />
             <source>Reading the catalogues…</source>
             <translation>Lecture des catalogues…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="132" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="132" />
             <source>FLAIR: reading model catalogues</source>
             <translation>FLAIR : lecture des catalogues de modèles</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="142" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="142" />
             <source>installed</source>
             <translation>installé</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="148" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="148" />
             <source>The catalogues list no downloadable model; add your team's catalogue.</source>
             <translation>Les catalogues ne listent aucun modèle téléchargeable ; ajoutez le catalogue de votre équipe.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="161" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="161" />
             <source>Task: {task}; {classes} classes; licence {licence}; from {url}</source>
             <translation>Tâche : {task} ; {classes} classes ; licence {licence} ; depuis {url}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="184" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="165" />
+            <source>Precision: {precision}</source>
+            <translation>Précision : {precision}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="184" />
             <source>Downloading {name}…</source>
             <translation>Téléchargement de {name}…</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="200" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="200" />
             <source>Installed (SHA-256 verified): {path}</source>
             <translation>Installé (SHA-256 vérifié) : {path}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="206" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="206" />
             <source>Download cancelled; nothing was installed. Downloading again resumes it.</source>
             <translation>Téléchargement annulé ; rien n'a été installé. Le relancer le reprend.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="209" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="209" />
             <source>The download failed.</source>
             <translation>Le téléchargement a échoué.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="35" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="35" />
             <source>FLAIR: downloading {name}</source>
             <translation>FLAIR : téléchargement de {name}</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="72" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="72" />
             <source>Catalogue files or https URLs of your team (space-separated)</source>
             <translation>Fichiers ou adresses https des catalogues de votre équipe (séparés par des espaces)</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="74" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="74" />
             <source>Read catalogues</source>
             <translation>Lire les catalogues</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="76" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="76" />
             <source>Download</source>
             <translation>Télécharger</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/gui/models_panel.py" line="77" />
+            <location filename="../../flair_qgis/gui/panels/catalogue.py" line="77" />
             <source>Cancel download</source>
             <translation>Annuler le téléchargement</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="100" />
+            <source>aerial only (no Sentinel-2)</source>
+            <translation>aérien seul (sans Sentinel-2)</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="110" />
+            <source>Inputs: {inputs}</source>
+            <translation>Entrées : {inputs}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="112" />
+            <source>Classes ({count}): {classes}</source>
+            <translation>Classes ({count}) : {classes}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="25" />
+            <source>Choose a model bundle (.onnx).</source>
+            <translation>Choisissez un modèle (.onnx).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="26" />
+            <source>Model bundle</source>
+            <translation>Modèle</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="33" />
+            <source>File</source>
+            <translation>Fichier</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="39" />
+            <source>Catalogue</source>
+            <translation>Catalogue</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="70" />
+            <source>The model bundle cannot be used: {error}</source>
+            <translation>Le modèle ne peut pas être utilisé : {error}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="72" />
+            <source>The plugin's dependencies are missing: {error}</source>
+            <translation>Les dépendances de l'extension manquent : {error}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="92" />
+            <source>aerial {bands} at {gsd:g} m, tiles of {tile} px</source>
+            <translation>aérien {bands} à {gsd:g} m, tuiles de {tile} px</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/model.py" line="96" />
+            <source>Sentinel-2 {bands} bands, {window} px windows</source>
+            <translation>Sentinel-2 {bands} bandes, fenêtres de {window} px</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="151" />
+            <source>Choose the output file.</source>
+            <translation>Choisissez le fichier de sortie.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="154" />
+            <source>The output must be a GeoTIFF file (.tif).</source>
+            <translation>La sortie doit être un fichier GeoTIFF (.tif).</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="156" />
+            <source>The output folder {folder} does not exist.</source>
+            <translation>Le dossier de sortie {folder} n'existe pas.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="159" />
+            <source>{name} already exists: choose another name or tick 'Replace the file'.</source>
+            <translation>{name} existe déjà : choisissez un autre nom ou cochez « Remplacer le fichier ».</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="171" />
+            <source>Review zones are made from the confidence raster: tick 'Confidence raster'.</source>
+            <translation>Les zones à revoir sont faites à partir du raster de confiance : cochez « Raster de confiance ».</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="47" />
+            <source>Outputs</source>
+            <translation>Sorties</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="52" />
+            <source>Replace the file if it exists</source>
+            <translation>Remplacer le fichier s'il existe</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="53" />
+            <source>List only the classes present in the legend</source>
+            <translation>Ne lister dans la légende que les classes présentes</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="62" />
+            <source>For review</source>
+            <translation>Pour la revue</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="64" />
+            <source>0 keeps every region, down to one pixel</source>
+            <translation>0 garde toutes les régions, jusqu'au pixel</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="69" />
+            <source>Pixels whose confidence is under this value (0..1) are to review</source>
+            <translation>Les pixels dont la confiance est sous cette valeur (0..1) sont à revoir</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="72" />
+            <source>Minimum mapping unit</source>
+            <translation>Unité minimale de collecte</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="74" />
+            <source>Confidence under</source>
+            <translation>Confiance inférieure à</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/outputs.py" line="75" />
+            <source>Smallest zone</source>
+            <translation>Plus petite zone</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="112" />
+            <source>Reading the Sentinel-2 series over the area…</source>
+            <translation>Lecture de la série Sentinel-2 sur la zone…</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="118" />
+            <source>Cloud cover: {error}</source>
+            <translation>Couverture nuageuse : {error}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="127" />
+            <source>FLAIR: Sentinel-2 cloud cover</source>
+            <translation>FLAIR : couverture nuageuse Sentinel-2</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="139" />
+            <source>Sentinel-2 folders cannot be read by this installation: {error}</source>
+            <translation>Cette installation ne peut pas lire les dossiers Sentinel-2 : {error}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="143" />
+            <source>Sentinel-2: {error}</source>
+            <translation>Sentinel-2 : {error}</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="31" />
+            <source>Sentinel-2 acquisitions</source>
+            <translation>Acquisitions Sentinel-2</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="35" />
+            <source>Choose the folder of Sentinel-2 products covering the area.</source>
+            <translation>Choisissez le dossier des produits Sentinel-2 qui couvrent la zone.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="37" />
+            <source>Cloud cover over the area</source>
+            <translation>Couverture nuageuse sur la zone</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="42" />
+            <source>Folder</source>
+            <translation>Dossier</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="73" />
+            <source>Choose the Sentinel-2 folder.</source>
+            <translation>Choisissez le dossier Sentinel-2.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="76" />
+            <source>Sentinel-2: {folder} is not a folder.</source>
+            <translation>Sentinel-2 : {folder} n'est pas un dossier.</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="78" />
+            <source>Reading the Sentinel-2 folder…</source>
+            <translation>Lecture du dossier Sentinel-2…</translation>
+        </message>
+        <message>
+            <location filename="../../flair_qgis/gui/panels/sentinel2.py" line="95" />
+            <source>FLAIR: reading the Sentinel-2 folder</source>
+            <translation>FLAIR : lecture du dossier Sentinel-2</translation>
         </message>
         <message>
             <location filename="../../flair_qgis/gui/review_dock.py" line="182" />
@@ -1439,7 +1439,7 @@
             <translation>Tuiles calculées ensemble ; plus est plus rapide sur GPU et demande plus de mémoire.</translation>
         </message>
         <message>
-            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="208" />
+            <location filename="../../flair_qgis/processing/predict_algorithm.py" line="205" />
             <source>The model ran on {device}: {tiles} tiles in {seconds:.1f} s</source>
             <translation>Le modèle a tourné sur {device} : {tiles} tuiles en {seconds:.1f} s</translation>
         </message>

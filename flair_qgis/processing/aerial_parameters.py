@@ -15,7 +15,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from .request_builder import band_sources, polygons_area, rectangle_area
+from ..adapters.request_builder import band_sources, polygons_area, rectangle_area
 
 AERIAL = "AERIAL"
 RED_BAND = "RED_BAND"

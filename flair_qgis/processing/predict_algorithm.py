@@ -26,6 +26,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from ..adapters.paths import resource
+from ..adapters.request_builder import RequestBuilder
 from ..core.output_kinds import OutputKind, output_kinds
 from ..gui.tr import tr
 from .aerial_parameters import (
@@ -35,7 +36,7 @@ from .aerial_parameters import (
     add_aerial_parameters,
     add_area_parameters,
     add_sentinel2_parameter,
-    aerial_band_sources,
+    aerial_band_choices,
     area_of_interest,
 )
 from .review_base import with_help
@@ -56,9 +57,8 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
     def __init__(self) -> None:
         super().__init__()
-        self._aerial: list[tuple[Any, int]] = []
-        self._area = None
-        self._bundle = None
+        #: The run's request in the making: bundle, area and band sources from prepareAlgorithm.
+        self._builder: RequestBuilder | None = None
 
     def name(self) -> str:
         return "landcover"
@@ -159,35 +159,33 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         from ..core.errors import FlairError
 
         try:
-            self._bundle = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context))
-            self._area = area_of_interest(self, parameters, context, self.EXTENT, self.AREA)
+            bundle = load_bundle(self.parameterAsFile(parameters, self.BUNDLE, context))
+            project = context.project()
+            self._builder = RequestBuilder(bundle, project.crs() if project is not None else None)
+            self._builder.area = area_of_interest(self, parameters, context, self.EXTENT, self.AREA)
         except FlairError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        self._aerial = self._band_sources(parameters, context)
+        self._builder.bands(*aerial_band_choices(self, parameters, context, bundle.spec.aerial))
+        try:
+            self._builder.sources()  # layers are read here, in the main thread
+        except ValueError as exc:
+            raise QgsProcessingException(f"{exc} (EXTENT or AREA)") from exc
         return True
-
-    def _band_sources(
-        self, parameters: dict[str, Any], context: QgsProcessingContext
-    ) -> list[tuple[Any, int]]:
-        return aerial_band_sources(self, parameters, context, self._bundle.spec.aerial, self._area)
 
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
-        from ..adapters.styling import post_processor, qgis_language
+        from ..adapters.styling import post_processor
         from ..core.errors import FlairError
-        from ..core.predict import PredictionRequest, predict
+        from ..core.predict import predict
         from ..core.statistics_table import statistics_text
         from ..gui.tr import device_text
 
         chosen = {kind.name: _destination(self, kind, parameters, context) for kind in processing_outputs()}
         overlap = parameters.get(self.OVERLAP)
-        request = PredictionRequest(
-            aerial=self._aerial,
-            bundle=self._bundle,  # loaded by prepareAlgorithm: the run does not open it again
+        request = self._builder.build(
             output=chosen.pop("classes"),
             sentinel2=self.parameterAsFile(parameters, self.SENTINEL2, context) or None,
-            area=self._area,
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             overlap=None if overlap in (None, "") else self.parameterAsInt(parameters, self.OVERLAP, context),
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
@@ -195,7 +193,6 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             # asked before a chosen path is replaced; the files written beside the map (style,
             # statistics) are replaced only when this program wrote them (OutputOptions.replace_named_only).
             destinations=chosen,
-            language=qgis_language(),
         )
         try:
             with _termination_cancels(feedback):
@@ -219,7 +216,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
                 continue
             outputs[kind.parameter] = str(path)
             if kind.style in ("classes", "confidence"):  # the styles Processing applies on loading
-                nomenclature = self._bundle.spec.nomenclature if kind.style == "classes" else None
+                nomenclature = self._builder.spec.nomenclature if kind.style == "classes" else None
                 _style_on_load(context, str(path), post_processor(nomenclature, f"{title} - {kind.layer}"))
         return outputs
 

@@ -89,10 +89,10 @@ def wait_for_scan(dialog, timeout: float = 30.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout
-    while dialog.sentinel2_task is not None and time.monotonic() < deadline:
+    while dialog.sentinel2.scan_task is not None and time.monotonic() < deadline:
         QgsApplication.processEvents()
         time.sleep(0.01)
-    assert dialog.sentinel2_task is None, "the Sentinel-2 folder scan did not finish"
+    assert dialog.sentinel2.scan_task is None, "the Sentinel-2 folder scan did not finish"
 
 
 @pytest.fixture(scope="session", autouse=True)

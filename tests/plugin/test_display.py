@@ -22,12 +22,12 @@ from .test_run import wait_for
 
 def run_dialog(scene, iface, name: str, present_only: bool = False, open_review=None, **review):
     dialog = FlairDialog(iface, open_review=open_review)
-    dialog.bundle_widget.setFilePath(str(scene.bundle))
-    dialog.output_widget.setFilePath(str(scene.folder / f"{name}.tif"))
-    dialog.output_checks["confidence"].setChecked(True)
-    dialog.output_checks["probabilities"].setChecked(True)
-    dialog.present_only_check.setChecked(present_only)
-    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    dialog.model.file_widget.setFilePath(str(scene.bundle))
+    dialog.outputs.file_widget.setFilePath(str(scene.folder / f"{name}.tif"))
+    dialog.outputs.checks["confidence"].setChecked(True)
+    dialog.outputs.checks["probabilities"].setChecked(True)
+    dialog.outputs.present_only_check.setChecked(present_only)
+    dialog.advanced.device_combo.setCurrentIndex(dialog.advanced.device_combo.findData("cpu"))
     set_review_outputs(dialog, **review)
     assert dialog.check() == []
     dialog.run()
@@ -44,11 +44,11 @@ def set_review_outputs(
     dialog, polygons: bool = False, mmu: float = 0.0, zones: bool = False, threshold: float = 0.5,
     min_zone: float = 0.0,
 ) -> None:  # fmt: skip
-    dialog.output_checks["polygons"].setChecked(polygons)
-    dialog.mmu_spin.setValue(mmu)
-    dialog.output_checks["review_zones"].setChecked(zones)
-    dialog.threshold_spin.setValue(threshold)
-    dialog.min_zone_spin.setValue(min_zone)
+    dialog.outputs.checks["polygons"].setChecked(polygons)
+    dialog.outputs.mmu_spin.setValue(mmu)
+    dialog.outputs.checks["review_zones"].setChecked(zones)
+    dialog.outputs.threshold_spin.setValue(threshold)
+    dialog.outputs.min_zone_spin.setValue(min_zone)
 
 
 def legend_labels(node) -> list[str]:
@@ -191,15 +191,15 @@ def test_the_dialog_writes_polygons_and_review_zones_and_opens_the_review(scene,
 
 def test_review_outputs_are_checked_before_the_run(scene, qgis_iface):
     dialog = FlairDialog(qgis_iface)
-    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.model.file_widget.setFilePath(str(scene.bundle))
     output = scene.folder / "august.tif"
-    dialog.output_widget.setFilePath(str(output))
-    dialog.output_checks["confidence"].setChecked(False)
+    dialog.outputs.file_widget.setFilePath(str(output))
+    dialog.outputs.checks["confidence"].setChecked(False)
     set_review_outputs(dialog, polygons=True, mmu=100.0, zones=True)
-    assert dialog.output_checks["confidence"].isChecked()  # ticking the zones ticks what they are made from
-    dialog.output_checks["confidence"].setChecked(False)
+    assert dialog.outputs.checks["confidence"].isChecked()  # ticking the zones ticks what they are made from
+    dialog.outputs.checks["confidence"].setChecked(False)
     assert any("confidence raster" in problem for problem in dialog.check())
-    dialog.output_checks["confidence"].setChecked(True)
+    dialog.outputs.checks["confidence"].setChecked(True)
     assert dialog.check() == []
 
     # A polygons file of an earlier run is replaced only when asked.
@@ -207,7 +207,7 @@ def test_review_outputs_are_checked_before_the_run(scene, qgis_iface):
     assert dialog.check() == [
         "august.polygons.gpkg already exists: choose another name or tick 'Replace the file'."
     ]
-    dialog.overwrite_check.setChecked(True)
+    dialog.outputs.overwrite_check.setChecked(True)
     assert dialog.check() == []
 
     # Review zones holding a reviewer's verdicts are never replaced, even with 'Replace the file'.

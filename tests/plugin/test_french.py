@@ -21,8 +21,8 @@ def test_the_dialog_speaks_french(french, scene, qgis_iface):
     dialog = FlairDialog(qgis_iface)
     assert dialog.windowTitle() == "Occupation du sol FLAIR"
     assert dialog.run_button.text() == "Lancer"
-    assert dialog.output_checks["review_zones"].text().startswith("Zones à revoir")
-    dialog.output_widget.setFilePath(str(scene.folder / "missing_folder" / "map.tif"))
+    assert dialog.outputs.checks["review_zones"].text().startswith("Zones à revoir")
+    dialog.outputs.file_widget.setFilePath(str(scene.folder / "missing_folder" / "map.tif"))
     problems = dialog.check()
     assert any("n'existe pas" in problem for problem in problems), problems
     dialog.deleteLater()

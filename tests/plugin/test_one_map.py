@@ -52,12 +52,12 @@ def test_dialog_processing_qgis_process_and_command_line_make_the_same_map(
             for name in ("dialog", "processing", "qgis_process", "cli")}  # fmt: skip
 
     dialog = FlairDialog(qgis_iface)
-    dialog.bundle_widget.setFilePath(str(bundle))
-    dialog.sentinel2_widget.setFilePath(str(sentinel2))
+    dialog.model.file_widget.setFilePath(str(bundle))
+    dialog.sentinel2.folder_widget.setFilePath(str(sentinel2))
     wait_for_scan(dialog)
-    dialog.output_widget.setFilePath(str(runs["dialog"][0]))
-    dialog.output_checks["confidence"].setChecked(True)
-    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    dialog.outputs.file_widget.setFilePath(str(runs["dialog"][0]))
+    dialog.outputs.checks["confidence"].setChecked(True)
+    dialog.advanced.device_combo.setCurrentIndex(dialog.advanced.device_combo.findData("cpu"))
     assert dialog.check() == []
     dialog.run()
     task = dialog.task

@@ -39,11 +39,11 @@ def test_a_registered_kind_is_a_processing_destination_written_where_chosen(scen
 def test_a_registered_kind_is_a_dialog_check_box_and_a_layer_of_the_run(scene, qgis_iface):
     with registered(MARGIN):
         dialog = FlairDialog(qgis_iface)
-        assert dialog.output_checks["margin"].text() == "Margin raster"
-        dialog.bundle_widget.setFilePath(str(scene.bundle))
-        dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
-        dialog.output_checks["margin"].setChecked(True)
-        dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+        assert dialog.outputs.checks["margin"].text() == "Margin raster"
+        dialog.model.file_widget.setFilePath(str(scene.bundle))
+        dialog.outputs.file_widget.setFilePath(str(scene.folder / "landcover.tif"))
+        dialog.outputs.checks["margin"].setChecked(True)
+        dialog.advanced.device_combo.setCurrentIndex(dialog.advanced.device_combo.findData("cpu"))
         assert dialog.check() == []
         dialog.run()
         wait_for(dialog.task)

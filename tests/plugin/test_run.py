@@ -37,12 +37,12 @@ def wait_for(task, timeout: float = 60.0) -> None:
 
 def test_dialog_run_adds_the_styled_map_and_statistics(scene, qgis_iface):
     dialog = FlairDialog(qgis_iface)
-    dialog.bundle_widget.setFilePath(str(scene.bundle))
+    dialog.model.file_widget.setFilePath(str(scene.bundle))
     output = scene.folder / "landcover.tif"
-    dialog.output_widget.setFilePath(str(output))
-    dialog.output_checks["confidence"].setChecked(True)
-    dialog.output_checks["probabilities"].setChecked(True)
-    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    dialog.outputs.file_widget.setFilePath(str(output))
+    dialog.outputs.checks["confidence"].setChecked(True)
+    dialog.outputs.checks["probabilities"].setChecked(True)
+    dialog.advanced.device_combo.setCurrentIndex(dialog.advanced.device_combo.findData("cpu"))
     assert dialog.check() == []
 
     dialog.run()
@@ -353,19 +353,19 @@ def test_dialog_maps_a_web_service_layer(scene, qgis_iface):
     QgsProject.instance().addMapLayer(tiles)
     dialog = FlairDialog(qgis_iface)
     for name in ("red", "green", "blue"):
-        dialog.band_layers[name].setLayer(tiles)
-    dialog.band_layers["nir"].setLayer(scene.irc)
-    dialog.bundle_widget.setFilePath(str(scene.bundle))
+        dialog.bands.layers[name].setLayer(tiles)
+    dialog.bands.layers["nir"].setLayer(scene.irc)
+    dialog.model.file_widget.setFilePath(str(scene.bundle))
     output = scene.folder / "from_service.tif"
-    dialog.output_widget.setFilePath(str(output))
-    assert dialog.band_mapping()["green"] == (tiles.id(), 2)
+    dialog.outputs.file_widget.setFilePath(str(output))
+    assert dialog.bands.mapping()["green"] == (tiles.id(), 2)
     assert "web service" in dialog.check()[0]  # the whole-layer area makes no sense for a service
-    dialog.band_layers["elevation"].setLayer(tiles)
+    dialog.bands.layers["elevation"].setLayer(tiles)
     assert "colour image service" in dialog.check()[0]
-    dialog.band_layers["elevation"].setLayer(scene.elevation)
+    dialog.bands.layers["elevation"].setLayer(scene.elevation)
 
     bounds = QgsRectangle(651000.0, 6862000.0 - SIZE * 0.2, 651000.0 + SIZE * 0.2, 6862000.0)
-    dialog.set_drawn_rectangle(bounds, scene.rgb.crs().toWkt())
+    dialog.area.set_drawn_rectangle(bounds, scene.rgb.crs().toWkt())
     assert dialog.check() == []
     dialog.run()
     task = dialog.task

@@ -46,23 +46,23 @@ def utt_bundle(scene):
 
 def test_dialog_asks_for_and_summarises_the_sentinel2_folder(scene, utt_bundle, qgis_iface):
     dialog = FlairDialog(qgis_iface)
-    dialog.bundle_widget.setFilePath(str(utt_bundle))
-    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
-    assert not dialog.sentinel2_box.isHidden()
+    dialog.model.file_widget.setFilePath(str(utt_bundle))
+    dialog.outputs.file_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    assert not dialog.sentinel2.isHidden()
     assert dialog.check() == ["Choose the Sentinel-2 folder."]
 
     empty = scene.folder / "empty"
     empty.mkdir()
-    dialog.sentinel2_widget.setFilePath(str(empty))
+    dialog.sentinel2.folder_widget.setFilePath(str(empty))
     assert dialog.check() == ["Reading the Sentinel-2 folder…"]
     wait_for_scan(dialog)
     problems = dialog.check()
     assert len(problems) == 1 and problems[0].startswith("Sentinel-2:")
 
-    dialog.sentinel2_widget.setFilePath(str(write_sentinel2(scene.folder / "s2")))
+    dialog.sentinel2.folder_widget.setFilePath(str(write_sentinel2(scene.folder / "s2")))
     wait_for_scan(dialog)
     assert dialog.check() == []
-    assert "3" in dialog.sentinel2_summary.text()
+    assert "3" in dialog.sentinel2.summary.text()
     assert dialog.request().sentinel2.folder == scene.folder / "s2"  # the catalog of the scan shown
     dialog.deleteLater()
 
@@ -84,10 +84,10 @@ def test_a_dialog_run_opens_the_bundle_and_scans_the_sentinel2_folder_once(
         catalog_module._Scanner, "__init__", lambda self, root: scanned.append(root) or scanner(self, root)
     )
     dialog = FlairDialog(qgis_iface)
-    dialog.bundle_widget.setFilePath(str(utt_bundle))
-    dialog.sentinel2_widget.setFilePath(str(write_sentinel2(scene.folder / "s2")))
-    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
-    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    dialog.model.file_widget.setFilePath(str(utt_bundle))
+    dialog.sentinel2.folder_widget.setFilePath(str(write_sentinel2(scene.folder / "s2")))
+    dialog.outputs.file_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.advanced.device_combo.setCurrentIndex(dialog.advanced.device_combo.findData("cpu"))
     wait_for_scan(dialog)
     assert dialog.check() == []
     dialog.run()
@@ -128,19 +128,19 @@ def test_cloud_cover_over_the_area_is_shown_per_date(scene, utt_bundle, qgis_ifa
     write_geotiff_date(folder / "S2_2021-08-20.tif", "EPSG:2154", (650800.0, 6861800.0, 651200.0, 6862200.0),
                        cloudy, masks)  # fmt: skip
     dialog = FlairDialog(qgis_iface)
-    dialog.bundle_widget.setFilePath(str(utt_bundle))
-    dialog.sentinel2_widget.setFilePath(str(folder))
-    dialog.output_widget.setFilePath(str(scene.folder / "landcover.tif"))
+    dialog.model.file_widget.setFilePath(str(utt_bundle))
+    dialog.sentinel2.folder_widget.setFilePath(str(folder))
+    dialog.outputs.file_widget.setFilePath(str(scene.folder / "landcover.tif"))
     wait_for_scan(dialog)
     assert dialog.check() == []
 
     dialog.show_cloud_cover()
     task_done = time.monotonic() + 30
-    while dialog.cloud_task is not None and time.monotonic() < task_done:
+    while dialog.sentinel2.cloud_task is not None and time.monotonic() < task_done:
         QgsApplication.processEvents()
         time.sleep(0.01)
 
-    lines = dialog.cloud_label.text().splitlines()
+    lines = dialog.sentinel2.cloud_label.text().splitlines()
     assert "2 of 3 dates under 50 %" in lines[0]
     assert lines[1].split() == ["2021-04-02", "0", "%"]
     assert lines[3].split()[:3] == ["2021-08-20", "100", "%"] and lines[3].endswith("(cloudy)")

@@ -1,4 +1,4 @@
-"""The dialog's catalogue panel: the models the catalogues list, and their verified download into the
+"""The model panel's catalogue: the models the catalogues list, and their verified download into the
 QGIS profile in a background task (progress, cancel). The network is used only when the user clicks."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..adapters import settings
-from .tr import precision_text, tr
+from ...adapters import settings
+from ..tr import precision_text, tr
 
 
 def models_folder() -> Path:
@@ -38,8 +38,8 @@ class DownloadTask(QgsTask):
         self.error: str | None = None
 
     def run(self) -> bool:
-        from ..core.errors import FlairError
-        from ..core.models.download import download_model
+        from ...core.errors import FlairError
+        from ...core.models.download import download_model
 
         try:
             self.result = download_model(
@@ -98,7 +98,7 @@ class ModelsPanel(QWidget):
         self.download_button.clicked.connect(self.download)
         self.cancel_button.clicked.connect(self.cancel)
         self.models_combo.currentIndexChanged.connect(self._describe)
-        from ..core.models.catalogue import is_url
+        from ...core.models.catalogue import is_url
 
         self._show(*self._load([s for s in self.sources() if not is_url(s)]))  # no network here
 
@@ -108,8 +108,8 @@ class ModelsPanel(QWidget):
     @staticmethod
     def _load(sources: list[str]) -> tuple[Any, str | None]:
         """(catalogue, None) or (None, the problem); touches no widget, so it may run in a task."""
-        from ..core.errors import FlairError
-        from ..core.models.catalogue import load_catalogues
+        from ...core.errors import FlairError
+        from ...core.models.catalogue import load_catalogues
 
         try:
             return load_catalogues(sources), None
@@ -133,8 +133,8 @@ class ModelsPanel(QWidget):
         QgsApplication.taskManager().addTask(self.read_task)
 
     def _show(self, catalogue: Any, error: str | None) -> None:
-        from ..core.models.catalogue import inputs_text
-        from ..core.models.download import is_installed
+        from ...core.models.catalogue import inputs_text
+        from ...core.models.download import is_installed
 
         self.catalogue = catalogue
         self.models_combo.clear()
