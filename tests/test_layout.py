@@ -1,6 +1,6 @@
 """The repository keeps its shape, and the plugin's tree shows its architecture: the engine
 (`flair_qgis.core`) free of Qt, QGIS and torch; the QGIS side (adapters, gui, processing, review, plugin.py)
-the only code that imports Qt or QGIS; the command line (cli.py, distributed.py) on the engine alone."""
+the only code that imports Qt or QGIS; the command line (cli/, distributed.py) on the engine alone."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ FORBIDDEN = (*QT, "torch", "torchvision", "lightning")
 #: The QGIS side of the plugin: the only packages (and the one module) that may import Qt or QGIS.
 QGIS_SIDE = ("adapters", "gui", "processing", "review", "plugin.py")
 #: The command line: Qt-free, it runs the engine alone.
-COMMAND_LINE = ("__main__.py", "cli.py", "distributed.py")
+COMMAND_LINE = ("__main__.py", "cli", "distributed.py")
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def _side(module: str) -> str | None:
         return "engine"
     if parts[1] in QGIS_SIDE or f"{parts[1]}.py" in QGIS_SIDE:
         return "qgis"
-    if f"{parts[1]}.py" in COMMAND_LINE:
+    if parts[1] in COMMAND_LINE or f"{parts[1]}.py" in COMMAND_LINE:
         return "command line"
     return None
 
@@ -98,8 +98,8 @@ def _plugin_modules() -> list[Path]:
 def test_the_top_level_shows_engine_qgis_side_and_command_line() -> None:
     packages = sorted(p.name for p in PLUGIN.iterdir() if p.is_dir() and p.name != "__pycache__")
     modules = sorted(p.name for p in PLUGIN.glob("*.py"))
-    assert packages == ["adapters", "core", "gui", "i18n", "processing", "review"]
-    assert modules == sorted(["__init__.py", "plugin.py", *COMMAND_LINE])
+    assert packages == ["adapters", "cli", "core", "gui", "i18n", "processing", "review"]
+    assert modules == sorted(["__init__.py", "plugin.py", *(m for m in COMMAND_LINE if m.endswith(".py"))])
 
 
 def test_only_the_qgis_side_imports_qt_or_qgis() -> None:
