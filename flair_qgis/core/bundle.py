@@ -13,6 +13,7 @@ import onnxruntime as ort
 
 from .bundle_spec import METADATA_KEY, BundleSpec
 from .errors import BundleError, first_line
+from .model_inputs import graph_inputs
 
 #: ONNX Runtime's element type of every input and output of a bundle.
 FLOAT = "tensor(float)"
@@ -121,47 +122,19 @@ def load_bundle(path: str | Path) -> Bundle:
 def check_graph(spec: BundleSpec, inputs: tuple[GraphTensor, ...], outputs: tuple[GraphTensor, ...]) -> None:
     """Raise BundleError at the first contradiction between the spec and the graph's inputs/outputs."""
     by_name = {t.name: t for t in inputs}
-    a = spec.aerial
-    tile = "inputs.aerial.tile_size"
-    # (field of the input, its name, then per dimension: expected size or None, field that fixes it)
-    expected: list[tuple[str, str, list[tuple[int | None, str]]]] = [
-        (
-            "inputs.aerial",
-            a.name,
-            [
-                (None, "batch"),
-                (len(a.bands), "inputs.aerial.bands"),
-                (a.tile_size, tile),
-                (a.tile_size, tile),
-            ],
-        )
-    ]
-    if spec.sentinel2 is not None:
-        s2 = spec.sentinel2
-        w, window = s2.window_size, "inputs.sentinel2.window_size"
-        bands = (len(s2.bands), "inputs.sentinel2.bands")
-        expected.append(
-            ("inputs.sentinel2", s2.name, [(None, "batch"), (None, "dates"), bands, (w, window), (w, window)])
-        )
-        expected.append(("inputs.sentinel2.dates_name", s2.dates_name, [(None, "batch"), (None, "dates")]))
-    if spec.aerial_metadata is not None:
-        meta = spec.aerial_metadata
-        expected.append(
-            (
-                "inputs.aerial_metadata",
-                meta.name,
-                [(None, "batch"), (meta.size, "inputs.aerial_metadata.size")],
+    expected = graph_inputs(spec)
+    for tensor in expected:
+        found = by_name.get(tensor.name)
+        if found is None:
+            raise BundleError(
+                f"The graph has no input named '{tensor.name}' (its inputs: {sorted(by_name)})", tensor.field
             )
-        )
-    for field, name, dims in expected:
-        tensor = by_name.get(name)
-        if tensor is None:
-            raise BundleError(f"The graph has no input named '{name}' (its inputs: {sorted(by_name)})", field)
-        _check_tensor(tensor, dims, field)
-    described = {name for _, name, _ in expected}
+        _check_tensor(found, list(tensor.dims), tensor.field)
+    described = {tensor.name for tensor in expected}
     extra = [t.name for t in inputs if t.name not in described]
     if extra:
         raise BundleError(f"The graph has inputs the metadata does not describe: {extra}", "inputs")
+    a, tile = spec.aerial, "inputs.aerial.tile_size"
     out = {t.name: t for t in outputs}.get(spec.output.name)
     if out is None:
         raise BundleError(

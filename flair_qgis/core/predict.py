@@ -30,6 +30,7 @@ from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
 from .gdal_runtime import require_one_gdal
 from .geometry import OutputGrid
+from .model_inputs import Batch, graph_inputs, taken
 from .output_kinds import ClassStatistics, output_kinds
 from .outputs import (
     OutputOptions,
@@ -39,8 +40,7 @@ from .outputs import (
     check_outputs,
 )
 from .runtime import CPU, Runner, choose_providers, create_runner, device_label
-from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground, prepare_window
-from .sentinel2.preprocess import pad_series
+from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 
@@ -261,16 +261,6 @@ def _sentinel2_catalog(
     return catalog
 
 
-@dataclass
-class _Batch:
-    """Model inputs for a few tiles, prepared by the reader thread."""
-
-    tiles: list[Tile]
-    feeds: dict[str, np.ndarray]
-    valid: list[np.ndarray]
-    cloudy: int
-
-
 class TileRun:
     """The tile loop of one prediction: a reader thread fills a bounded queue with batches while the
     calling thread runs them and stitches the results into the writer.
@@ -295,6 +285,8 @@ class TileRun:
     ) -> None:
         self.request, self.spec, self.aerial, self.grid = request, bundle.spec, aerial, grid
         self.bundle = bundle
+        #: The inputs the model takes, each fed by its entry of the table for every batch.
+        self.inputs = taken(self.spec)
         self.progress, self.cancelled = progress, cancelled
         #: None: started by the tile loop while the reader thread reads ahead
         self.runner: Runner | None = runner
@@ -444,7 +436,7 @@ class TileRun:
         step(*args)
         self.stages["blending"] += time.perf_counter() - since - (self.stages["writing"] - writing)
 
-    def _next_batch(self, batches: queue.Queue) -> _Batch | BaseException | None:
+    def _next_batch(self, batches: queue.Queue) -> Batch | BaseException | None:
         """The reader thread's next item; meanwhile its progress messages are reported and a cancel is
         noticed (a Sentinel-2 region load can take a while)."""
         waiting = time.perf_counter()
@@ -459,7 +451,7 @@ class TileRun:
         finally:
             self.waited += time.perf_counter() - waiting
 
-    def _infer(self, batch: _Batch) -> np.ndarray:
+    def _infer(self, batch: Batch) -> np.ndarray:
         """B x C x S x S probabilities; tiles without a valid pixel are not run (their output is masked)."""
         keep = [
             i
@@ -492,44 +484,12 @@ class TileRun:
         except BaseException as exc:  # handed to the main thread, which raises it
             batches.put(exc)
 
-    def _read_batch(self, tiles: list[Tile]) -> _Batch:
-        size = self.spec.aerial.tile_size
-        aerial = np.empty((len(tiles), len(self.spec.aerial.bands), size, size), np.float32)
-        valid = []
-        since = time.perf_counter()
-        for i, tile in enumerate(tiles):
-            raw, mask = self.aerial.read(self.grid, Window(tile.x, tile.y, size, size))
-            aerial[i] = self.aerial.normalise(raw)
-            valid.append(mask)
-        self._timed("aerial reading", since)
-        feeds = {self.spec.aerial.name: aerial}
-        cloudy = 0
-        if self.sentinel2 is not None:
-            cloudy = self._sentinel2_feeds(tiles, feeds)
-        if self.spec.aerial_metadata is not None:
-            feeds[self.spec.aerial_metadata.name] = np.zeros(
-                (len(tiles), self.spec.aerial_metadata.size), np.float32
-            )
-        return _Batch(tiles, feeds, valid, cloudy)
-
-    def _sentinel2_feeds(self, tiles: list[Tile], feeds: dict[str, np.ndarray]) -> int:
-        """Add the Sentinel-2 windows centred on each tile, T padded to the batch's longest series."""
-        spec = self.spec.sentinel2
-        assert spec is not None and self.sentinel2 is not None
-        prepared = []
-        for tile in tiles:
-            since, loaded = time.perf_counter(), self.sentinel2.loaded
-            data, masks, dates = self.sentinel2.window(tile)
-            region = self.sentinel2.loaded != loaded  # this window's region was read for it
-            since = self._timed("Sentinel-2 regions" if region else "Sentinel-2 windows", since)
-            prepared.append(prepare_window(data, masks, dates, spec))
-            self._timed("Sentinel-2 windows", since)
-        values, positions = pad_series(
-            [p.values for p in prepared], [p.positions for p in prepared], spec.pad_value
-        )
-        feeds[spec.name] = values
-        feeds[spec.dates_name] = positions
-        return sum(1 for p in prepared if p.cloudy_fallback)
+    def _read_batch(self, tiles: list[Tile]) -> Batch:
+        """Each input the model takes (model_inputs.MODEL_INPUTS) fed for `tiles`."""
+        batch = Batch(tiles)
+        for kind in self.inputs:
+            kind.feed(self, batch)
+        return batch
 
     def emit(self, window: Window, probabilities: np.ndarray, valid: np.ndarray) -> None:
         """Write one finished window: class codes (0 = nodata outside the area or the image) and the
@@ -549,27 +509,10 @@ class TileRun:
         self._timed("writing", since)
 
 
-#: The most Sentinel-2 frames a TensorRT profile plans for when the bundle gives no limit (a monthly
-#: average gives at most 12).
-MAX_FRAMES = 64
-
-
 def input_shapes(spec: BundleSpec, batch: int) -> dict[str, tuple[tuple[int, ...], ...]]:
     """Each graph input's (smallest, usual, largest) shape in a run of batches of up to `batch` tiles:
     the optimisation profile a TensorRT engine is built for."""
-    a = spec.aerial
-    tile = (len(a.bands), a.tile_size, a.tile_size)
-    shapes = {a.name: ((1, *tile), (batch, *tile), (batch, *tile))}
-    if spec.sentinel2 is not None:
-        s = spec.sentinel2
-        frames = s.max_dates or (12 if s.monthly_average else MAX_FRAMES)
-        window = (len(s.bands), s.window_size, s.window_size)
-        shapes[s.name] = ((1, 1, *window), (batch, frames, *window), (batch, frames, *window))
-        shapes[s.dates_name] = ((1, 1), (batch, frames), (batch, frames))
-    if spec.aerial_metadata is not None:
-        size = spec.aerial_metadata.size
-        shapes[spec.aerial_metadata.name] = ((1, size), (batch, size), (batch, size))
-    return shapes
+    return {tensor.name: tensor.profile(batch) for tensor in graph_inputs(spec)}
 
 
 def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:

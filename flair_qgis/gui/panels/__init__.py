@@ -40,6 +40,15 @@ class Panel(QWidget):
     def emit_changed(self, *_: Any) -> None:
         self.changed.emit()
 
+    @staticmethod
+    def show_path(widget: Any, path: str, reload: Any) -> None:
+        """Show `path` in a QgsFileWidget and run `reload` once: fileChanged runs it when the path
+        differs, else it is called here."""
+        if path == widget.filePath():
+            reload()
+        else:
+            widget.setFilePath(path)
+
 
 def select(combo: QComboBox, key: Any) -> None:
     """Choose the item of `combo` whose data is `key` (nothing changes when there is none)."""

@@ -74,11 +74,7 @@ class ModelPanel(Panel):
         self.changed.emit()
 
     def restore(self) -> None:
-        path = settings.bundle()
-        if path == self.file_widget.filePath():
-            self.load()
-        else:
-            self.file_widget.setFilePath(path)  # loads it (fileChanged)
+        self.show_path(self.file_widget, settings.bundle(), self.load)
 
     def remember(self) -> None:
         settings.set_value("bundle", self.file_widget.filePath())

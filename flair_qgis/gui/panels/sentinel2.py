@@ -47,11 +47,7 @@ class Sentinel2Panel(Panel):
         self.folder_widget.fileChanged.connect(self.scan)
 
     def restore(self) -> None:
-        folder = str(settings.value("sentinel2", "") or "")
-        if folder == self.folder_widget.filePath():
-            self.scan()
-        else:
-            self.folder_widget.setFilePath(folder)  # scans it (fileChanged)
+        self.show_path(self.folder_widget, str(settings.value("sentinel2", "") or ""), self.scan)
 
     def remember(self) -> None:
         settings.set_value("sentinel2", self.folder_widget.filePath())
