@@ -22,16 +22,47 @@ from ..geometry import raster_bounds
 from . import safe, stacks, theia
 from .dates import parse_date, parse_tile
 from .flair_npy import DATA_SUFFIX, FlairSuperArea
-from .layout import BANDS, ProductLayout
+from .layout import BANDS, FoundProduct, ProductLayout
 
 #: How many skipped items a run's warnings name one by one before counting the rest.
 SKIPPED_WARNINGS = 5
-KINDS = ("safe", "safe-zip", "theia", "theia-zip", "geotiff", "stack", "flair-npy")
 FORMATS_HINT = (
     "Expected ESA Level-2A SAFE folders or .zip files, Theia Level-2A folders or .zip files, per-date "
     "10-band GeoTIFFs with the date in their name, a stacked GeoTIFF with a dates file, or FLAIR #2 "
     "super-areas (*_data.npy, *_masks.npy, *_products.txt)."
 )
+
+
+@dataclass(frozen=True)
+class ProductFormat:
+    """A format of Sentinel-2 product delivered as a folder or a zip (its format module says how to tell
+    it and where its bands and masks are): `is_folder(path)`, `folder_products(path)`; `in_zip(names)`,
+    `zip_products(path, names, archive)` for a zip whose members are `names`."""
+
+    kind: str
+    zip_kind: str
+    is_folder: Callable[[Path], bool]
+    folder_products: Callable[[Path], list[FoundProduct]]
+    in_zip: Callable[[list[str]], bool]
+    zip_products: Callable[[Path, list[str], zipfile.ZipFile], list[FoundProduct]]
+
+
+#: The product formats, tried in this order on each folder and zip. A new format is a module (see
+#: theia.py) and an entry here; the files that are not products (GeoTIFFs, stacks, FLAIR #2 super-areas)
+#: are recognised by their names below.
+PRODUCT_FORMATS = (
+    ProductFormat(
+        "safe", "safe-zip", safe.is_safe_folder, safe.folder_products, safe.in_zip, safe.zip_products
+    ),
+    ProductFormat(
+        "theia", "theia-zip", theia.is_theia_folder, theia.folder_products, theia.in_zip, theia.zip_products
+    ),
+)
+
+
+def folder_format(folder: Path) -> ProductFormat | None:
+    """The format of the product `folder` is, None when it is not one (then it is searched)."""
+    return next((f for f in PRODUCT_FORMATS if f.is_folder(folder)), None)
 
 
 @dataclass(frozen=True)
@@ -153,11 +184,9 @@ class _Scanner:
         self._visited.add(real)
         for entry in sorted(folder.iterdir()):
             if entry.is_dir():
-                if safe.is_safe_folder(entry):
-                    self.add_safe_folder(entry)
-                elif theia.is_theia_folder(entry):
-                    layout, note = theia.theia_folder_layout(entry)
-                    self.add(entry, "theia", layout, parse_date(entry.name), note)
+                product_format = folder_format(entry)
+                if product_format is not None:
+                    self.add_folder(product_format, entry)
                 else:
                     self.scan(entry)
             elif entry.suffix.lower() == ".zip":
@@ -167,33 +196,23 @@ class _Scanner:
             elif entry.suffix.lower() in stacks.TIFF_SUFFIXES and not stacks.is_mask_file(entry):
                 self.scan_tiff(entry)
 
-    def add_safe_folder(self, folder: Path) -> None:
-        layout, note = safe.safe_folder_layout(folder)
-        product = safe.folder_product_name(folder)
-        self.add(folder, "safe", layout, parse_date(product), note, product)
+    def add_folder(self, product_format: ProductFormat, folder: Path) -> None:
+        for layout, note, product in product_format.folder_products(folder):
+            self.add(folder, product_format.kind, layout, parse_date(product or folder.name), note, product)
 
     def scan_zip(self, path: Path) -> None:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-                metadata_names = safe.zip_metadata_names(names)
-                if metadata_names:
-                    for metadata_name in metadata_names:  # a zip may hold several products
-                        layout, note = safe.safe_zip_layout(path, names, archive, metadata_name)
-                        product = safe.zip_product_name(metadata_name, archive)
-                        if len(metadata_names) > 1 and layout is None:
-                            note = f"{product or metadata_name}: {note}"
-                        self.add(path, "safe-zip", layout, _zip_date(path, product, names), note, product)
-                elif any(n.endswith(safe.L1C_METADATA_NAME) for n in names):
-                    self.skip(path, safe.LEVEL_1C)
-                elif any(n.upper().endswith("_FRE_B2.TIF") for n in names):
-                    layout, note = theia.theia_zip_layout(path, names)
-                    product = theia.zip_product_name(names)
-                    self.add(path, "theia-zip", layout, _zip_date(path, product, names), note, product)
-                else:
+                product_format = next((f for f in PRODUCT_FORMATS if f.in_zip(names)), None)
+                if product_format is None:
                     self.skip(
                         path, "not a Sentinel-2 Level-2A product (no MTD_MSIL2A.xml nor FRE bands inside)"
                     )
+                    return
+                for layout, note, product in product_format.zip_products(path, names, archive):
+                    day = _zip_date(path, product, names)
+                    self.add(path, product_format.zip_kind, layout, day, note, product)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             self.skip(path, f"corrupt or truncated zip: {exc}")
 
@@ -262,7 +281,7 @@ def discover(folder: str | Path, progress: Callable[[float, str], None] | None =
     folder = Path(folder)
     if not folder.exists():
         raise InputError(f"The Sentinel-2 folder does not exist: {folder}", FORMATS_HINT)
-    if folder.is_dir() and not safe.is_safe_folder(folder) and not theia.is_theia_folder(folder):
+    if folder.is_dir() and folder_format(folder) is None:
         scanner = _Scanner(folder)
         scanner.scan(folder)
     else:
@@ -283,11 +302,9 @@ def discover(folder: str | Path, progress: Callable[[float, str], None] | None =
 def _single(path: Path) -> _Scanner:
     """A scanner over one product given directly instead of a folder."""
     scanner = _Scanner(path)
-    if path.is_dir() and safe.is_safe_folder(path):
-        scanner.add_safe_folder(path)
-    elif path.is_dir():
-        layout, note = theia.theia_folder_layout(path)
-        scanner.add(path, "theia", layout, parse_date(path.name), note)
+    product_format = folder_format(path) if path.is_dir() else None
+    if product_format is not None:
+        scanner.add_folder(product_format, path)
     elif path.suffix.lower() == ".zip":
         scanner.scan_zip(path)
     elif path.name.endswith(DATA_SUFFIX):

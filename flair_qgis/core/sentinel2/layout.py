@@ -95,3 +95,8 @@ class ProductLayout:
     @property
     def masks(self) -> tuple[MaskSource | None, MaskSource | None]:
         return self.snow, self.cloud
+
+
+#: One product found in a folder or a zip: its layout (None when it cannot be used: the note says why),
+#: a note for the user, and the product's own name when known (it gives the date and the tile).
+FoundProduct = tuple[ProductLayout | None, str, str | None]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dates import parse_date
-from .layout import BANDS, CLASSES, PROBABILITY, MaskSource, ProductBand, ProductLayout
+from .layout import BANDS, CLASSES, PROBABILITY, FoundProduct, MaskSource, ProductBand, ProductLayout
 
 METADATA_NAME = "MTD_MSIL2A.xml"
 #: The metadata file of a Level-1C product, which holds top-of-atmosphere reflectance.
@@ -222,3 +222,28 @@ def safe_zip_layout(
     root = metadata_name[: -len(METADATA_NAME)]
     members = [n[len(root) :] for n in names if n.startswith(root) and n.endswith(".jp2")]
     return layout_from_names(members, f"/vsizip/{path.resolve().as_posix()}/{root}", metadata)
+
+
+def folder_products(folder: Path) -> list[FoundProduct]:
+    """The product of an unpacked SAFE folder."""
+    return [(*safe_folder_layout(folder), folder_product_name(folder))]
+
+
+def in_zip(names: list[str]) -> bool:
+    """Whether a zip's members hold a SAFE product (Level-2A, or a Level-1C one that is refused)."""
+    return bool(zip_metadata_names(names)) or any(n.endswith(L1C_METADATA_NAME) for n in names)
+
+
+def zip_products(path: Path, names: list[str], archive: zipfile.ZipFile) -> list[FoundProduct]:
+    """Each SAFE product of a zip (it may hold several), or the Level-1C refusal."""
+    metadata_names = zip_metadata_names(names)
+    if not metadata_names:
+        return [(None, LEVEL_1C, None)]
+    found: list[FoundProduct] = []
+    for metadata_name in metadata_names:
+        layout, note = safe_zip_layout(path, names, archive, metadata_name)
+        product = zip_product_name(metadata_name, archive)
+        if len(metadata_names) > 1 and layout is None:
+            note = f"{product or metadata_name}: {note}"
+        found.append((layout, note, product))
+    return found

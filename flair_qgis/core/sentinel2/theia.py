@@ -11,9 +11,10 @@ and `_SAT_R2.tif` (one bit per band) make a band's saturated pixels nodata.
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
-from .layout import BANDS, BITS, MaskSource, ProductBand, ProductLayout
+from .layout import BANDS, BITS, FoundProduct, MaskSource, ProductBand, ProductLayout
 
 NODATA = -10000
 #: CLM bits of clouds: 1 all clouds but the thinnest, 2 and 3 those found by mono- and multi-temporal
@@ -87,3 +88,16 @@ def zip_product_name(names: list[str]) -> str | None:
 
 def is_theia_folder(folder: Path) -> bool:
     return bool(NAME.search(folder.name)) or any(folder.glob("*_FRE_B2.tif"))
+
+
+def folder_products(folder: Path) -> list[FoundProduct]:
+    """The product of an unpacked Theia folder (its date and tile come from the folder's name)."""
+    return [(*theia_folder_layout(folder), None)]
+
+
+def in_zip(names: list[str]) -> bool:
+    return any(n.upper().endswith("_FRE_B2.TIF") for n in names)
+
+
+def zip_products(path: Path, names: list[str], archive: zipfile.ZipFile) -> list[FoundProduct]:
+    return [(*theia_zip_layout(path, names), zip_product_name(names))]
