@@ -25,7 +25,7 @@ from rasterio.windows import Window
 from .aerial import AerialArgument, AerialComposition, open_aerial
 from .aerial_values import value_warnings
 from .area import AreaOfInterest
-from .bundle import Bundle, load_bundle
+from .bundle import Bundle, check_graph, graph_tensors, read_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
 from .gdal_runtime import require_one_gdal
@@ -135,7 +135,8 @@ def predict(
     require_one_gdal()
     progress = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
-    bundle = request.bundle if isinstance(request.bundle, Bundle) else load_bundle(request.bundle)
+    # The run's own session (TileRun._start_runtime) checks the graph: no session just to read the bundle.
+    bundle = request.bundle if isinstance(request.bundle, Bundle) else read_bundle(request.bundle)
     spec = bundle.spec
     check_output(request)
     check_options(request, spec)
@@ -428,6 +429,9 @@ class TileRun:
             fp16=self.spec.precision == "fp16",
             shapes=input_shapes(self.spec, self.batch_size),
         )
+        # The bundle may have been read without ONNX Runtime (read_bundle): the graph ONNX Runtime loaded
+        # is checked against the metadata here, before the first batch runs.
+        check_graph(self.spec, *graph_tensors(self.runner.session))
         self._timed("start-up", since)
         if self.runner.fallback_reason:
             self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from .bundle import unreadable
 from .errors import FlairError, first_line
 
 CPU = "CPUExecutionProvider"
@@ -223,7 +224,9 @@ def create_runner(
 ) -> Runner:
     """An ONNX Runtime session for the model at `path` on `device` (see choose_providers), with
     `threads` CPU threads for the operators (None or 0: ONNX Runtime's default, one per core). On
-    TensorRT: `fp16` kernels and the input `shapes` profile of tensorrt_options."""
+    TensorRT: `fp16` kernels and the input `shapes` profile of tensorrt_options.
+
+    Raises BundleError (bundle.unreadable) when ONNX Runtime cannot load the model even on the CPU."""
     choice = choose_providers(device)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -241,8 +244,11 @@ def create_runner(
         session = ort.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:
         if choice.providers == (CPU,):
-            raise FlairError(f"ONNX Runtime could not load {Path(path).name}: {exc}") from exc
-        session = ort.InferenceSession(str(path), options, providers=[CPU])
+            raise unreadable(Path(path), exc) from exc
+        try:
+            session = ort.InferenceSession(str(path), options, providers=[CPU])
+        except Exception as cpu_exc:
+            raise unreadable(Path(path), cpu_exc) from cpu_exc
         choice = ProviderChoice(
             choice.requested, (CPU,), f"{choice.providers[0]} failed to start ({first_line(exc)})"
         )

@@ -9,11 +9,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import rasterio
 from affine import Affine
 
 from flair_qgis.core.area import AreaOfInterest
+from flair_qgis.core.bundle import load_bundle
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
 from flair_qgis.core.predict import MAIN_STAGES, READER_STAGES, PredictionRequest, predict, softmax
@@ -320,6 +322,50 @@ def test_unreadable_model_and_missing_metadata(tmp_path: Path, scene) -> None:
     assert_refused(
         tmp_path, BundleError, "no flair bundle description", aerial=path, bundle=tmp_path / "bare.onnx"
     )
+
+
+def test_a_graph_onnx_runtime_cannot_load_is_refused_with_nothing_written(tmp_path: Path, scene) -> None:
+    """The run reads the bundle without a session (read_bundle): a well-formed file with a valid
+    description whose graph ONNX Runtime refuses (an unknown operator) is refused by the run's session
+    with load_bundle's error, and nothing is written."""
+    import onnx
+
+    path, _ = scene
+    make_aerial_bundle(tmp_path / "unet.onnx", tile_size=32)
+    model = onnx.load(str(tmp_path / "unet.onnx"))
+    model.graph.node[0].op_type = "NoSuchOperator"
+    onnx.save(model, str(tmp_path / "unknown_op.onnx"))
+    assert_refused(
+        tmp_path, BundleError, "not a readable ONNX model", aerial=path, bundle=tmp_path / "unknown_op.onnx"
+    )
+    with pytest.raises(BundleError, match="not a readable ONNX model"):
+        load_bundle(tmp_path / "unknown_op.onnx")
+
+
+class CountedSession(ort.InferenceSession):
+    """The real ONNX Runtime session, counting how many are made."""
+
+    made = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        CountedSession.made += 1
+        super().__init__(*args, **kwargs)
+
+
+def test_a_run_builds_one_onnx_runtime_session(tmp_path: Path, scene, bundle: Path, monkeypatch) -> None:
+    """A run given the bundle's path builds only the session that runs it (the bundle's metadata and
+    graph are read from the file), and a run given a loaded bundle builds only that one too."""
+    path, data = scene
+    monkeypatch.setattr(ort, "InferenceSession", CountedSession)
+    CountedSession.made = 0
+    result, _ = run(tmp_path, path, bundle, output=tmp_path / "by_path.tif")
+    assert CountedSession.made == 1
+    with rasterio.open(result.class_raster) as src:
+        np.testing.assert_array_equal(src.read(1), expected_classes(data))
+    loaded = load_bundle(bundle)
+    CountedSession.made = 0
+    run(tmp_path, path, loaded, output=tmp_path / "loaded.tif")
+    assert CountedSession.made == 1
 
 
 def test_unwritable_output_folder(tmp_path: Path, scene, bundle: Path) -> None:
