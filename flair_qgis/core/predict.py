@@ -476,7 +476,7 @@ class TileRun:
         output = self.runner.run(self.spec.output.name, feeds) if keep else None
         since = self._timed("inference", since)
         if output is not None and self.spec.output.kind == "logits":
-            output = softmax(output, axis=1)
+            output = softmax(output, axis=1, in_place=True)
         self._timed("softmax", since)
         if output is not None and len(keep) == len(batch.tiles):
             return output
@@ -547,7 +547,7 @@ class TileRun:
         else:
             self.area_pixels += valid.size
         self.mapped_pixels += int(np.count_nonzero(inside))
-        classes = self.codes[np.argmax(probabilities, axis=0)]
+        classes = self.codes[best_class(probabilities)]
         classes[~inside] = 0
         self.writer.write(window, classes, probabilities=probabilities)
         self._timed("writing", since)
@@ -576,12 +576,33 @@ def input_shapes(spec: BundleSpec, batch: int) -> dict[str, tuple[tuple[int, ...
     return shapes
 
 
-def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Probabilities from logits along `axis` (numerically stable, float32)."""
-    shifted = logits - logits.max(axis=axis, keepdims=True)
+def softmax(logits: np.ndarray, axis: int = 1, *, in_place: bool = False) -> np.ndarray:
+    """Probabilities from logits along `axis` (numerically stable, float32); `in_place` writes them over
+    `logits` (a run's own model output: no second array of a batch's size)."""
+    top = logits.max(axis=axis, keepdims=True)
+    shifted = np.subtract(logits, top, out=logits) if in_place else logits - top
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=axis, keepdims=True)
     return shifted
+
+
+def best_class(probabilities: np.ndarray) -> np.ndarray:
+    """The index of the largest of C x H x W `probabilities` at each pixel, H x W uint8: np.argmax along
+    axis 0 (the first on ties, the first NaN where there is one) in C passes over whole planes, about 4x
+    faster than numpy's reduction across planes, which took most of the writing time."""
+    count = len(probabilities)
+    if count > 256:
+        return np.argmax(probabilities, axis=0)
+    best = probabilities[0].copy()
+    index = np.zeros(best.shape, np.uint8)
+    higher = np.empty(best.shape, bool)
+    for c in range(1, count):
+        np.greater(probabilities[c], best, out=higher)
+        np.putmask(index, higher, c)
+        np.maximum(best, probabilities[c], out=best)  # NaN propagates: NaN pixels are left to np.argmax
+    if np.isnan(best).any():
+        return np.argmax(probabilities, axis=0)
+    return index
 
 
 def _has_data(tile: Tile, valid: np.ndarray) -> bool:

@@ -18,7 +18,14 @@ from flair_qgis.core.area import AreaOfInterest
 from flair_qgis.core.bundle import load_bundle
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.predict import MAIN_STAGES, READER_STAGES, PredictionRequest, predict, softmax
+from flair_qgis.core.predict import (
+    MAIN_STAGES,
+    READER_STAGES,
+    PredictionRequest,
+    best_class,
+    predict,
+    softmax,
+)
 from flair_qgis.core.sentinel2.preprocess import pad_series
 from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
 from tests.rasters import ORIGIN, write_corrupt, write_raster, write_truncated
@@ -366,6 +373,25 @@ def test_a_run_builds_one_onnx_runtime_session(tmp_path: Path, scene, bundle: Pa
     CountedSession.made = 0
     run(tmp_path, path, loaded, output=tmp_path / "loaded.tif")
     assert CountedSession.made == 1
+
+
+def test_best_class_is_numpys_argmax_ties_and_nan_included() -> None:
+    rng = np.random.default_rng(5)
+    strip = rng.random((13, 40, 90), dtype=np.float32)
+    coarse = np.round(strip * 4) / 4  # many ties: the first class wins, as in np.argmax
+    with_nan = strip.copy()
+    with_nan[7, 3, 4] = with_nan[2, 10, 11] = np.nan
+    for probabilities in (strip, coarse, strip[:, 5:30, 7:60], with_nan, strip[:1]):
+        np.testing.assert_array_equal(best_class(probabilities), np.argmax(probabilities, axis=0))
+
+
+def test_softmax_in_place_gives_the_same_probabilities_over_the_logits() -> None:
+    logits = np.random.default_rng(2).normal(0, 5, (2, 13, 8, 9)).astype(np.float32)
+    expected = softmax(logits)
+    result = softmax(logits, axis=1, in_place=True)
+    assert result is logits
+    np.testing.assert_array_equal(result, expected)
+    np.testing.assert_allclose(result.sum(axis=1), 1, rtol=1e-5)
 
 
 def test_unwritable_output_folder(tmp_path: Path, scene, bundle: Path) -> None:
