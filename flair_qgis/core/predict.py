@@ -338,7 +338,10 @@ class TileRun:
         the statistics file followed by the run's own (self.warnings)."""
         paths = _output_paths(self.request)
         options = _output_options(self.request)
-        with OutputWriter(paths, self.grid, self.spec.nomenclature, options, reservation) as writer:
+        model = self.spec.model_summary()
+        with OutputWriter(
+            paths, self.grid, self.spec.nomenclature, options, reservation, model=model
+        ) as writer:
             self.writer = writer
             stitcher = Stitcher(self.tiling, len(self.codes), self.emit)
             self.run_tiles(stitcher)

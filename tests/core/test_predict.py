@@ -27,7 +27,7 @@ from flair_qgis.core.predict import (
     softmax,
 )
 from flair_qgis.core.sentinel2.preprocess import pad_series
-from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
+from tests.bundles import aerial_logits, default_weights, make_aerial_bundle, make_spec
 from tests.rasters import ORIGIN, write_corrupt, write_raster, write_truncated
 
 
@@ -392,6 +392,24 @@ def test_softmax_in_place_gives_the_same_probabilities_over_the_logits() -> None
     assert result is logits
     np.testing.assert_array_equal(result, expected)
     np.testing.assert_allclose(result.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_the_statistics_name_the_model_and_its_precision(tmp_path: Path, scene) -> None:
+    """map.stats.json says which model made the map, and in which precision (an int8 bundle's map can
+    differ from its fp32 bundle's on a few pixels)."""
+    path, _ = scene
+    for precision in ("fp32", "int8"):
+        data = make_spec(tile_size=32).to_dict()
+        data["model"]["precision"] = precision
+        make_aerial_bundle(tmp_path / f"{precision}.onnx", tile_size=32, metadata=json.dumps(data))
+        result, _ = run(tmp_path, path, tmp_path / f"{precision}.onnx", output=tmp_path / f"{precision}.tif")
+        document = json.loads(result.statistics_json.read_text())
+        assert document["model"] == {
+            "name": "known-answer test model",
+            "version": "1",
+            "architecture": "unet",
+            "precision": precision,
+        }
 
 
 def test_unwritable_output_folder(tmp_path: Path, scene, bundle: Path) -> None:
