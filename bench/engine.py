@@ -13,7 +13,7 @@ Cases, each in its own child process (its peak RSS is its own):
 - throughput: the `--heavy-tiles` tiles of the 1 km2 scene, every case `--repeats` times interleaved
   (bench/baselines.py holds the torch loop and Deepness's approach); `--levers` adds ONNX Runtime
   settings the engine does not use; the engine's time split closes the section (`--profile` prints only
-  that split, for one U-T&T run).
+  the splits of one U-T&T run and one aerial-only run).
 Generated data (ortho GeoTIFFs, tiled and compressed, written window by window; Sentinel-2 per-date
 GeoTIFFs; the exported bundles) lives in a temporary folder unless --workdir is given (reused then).
 """
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="only the U-T&T engine run on the --heavy-tiles tiles, and where its time goes",
+        help="only a U-T&T and an aerial-only engine run on the --heavy-tiles tiles, and where their time goes",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -377,13 +377,19 @@ def prepare_throughput(workdir: Path, areas: list[float], heavy_tiles: int, over
 
 
 def _profile(workdir: Path, areas: list[float], heavy_tiles: int, args: argparse.Namespace) -> int:
-    """One U-T&T engine run on the throughput tiles and its time split."""
+    """One U-T&T engine run and one aerial-only (U-Net) engine run on the throughput tiles, and their
+    time splits."""
     scene = prepare_throughput(workdir, areas, heavy_tiles, args.overlap)
     _log(f"profile: engine (ONNX Runtime) on {scene['tiles']} U-T&T tiles")
     engine = run_child(dict(name="utt engine", kind="engine", bundle=str(workdir / "utt.onnx"),
                             output=str(workdir / "map_utt.tif"), sentinel2=str(scene["sentinel2"]),
                             threads=args.threads, device=args.device, **scene["common"]))  # fmt: skip
-    print(stage_split(engine))
+    print(f"U-T&T fp32. {stage_split(engine)}")
+    _log(f"profile: engine (ONNX Runtime) on {scene['tiles']} aerial-only U-Net tiles")
+    unet = run_child(dict(name="unet engine", kind="engine", bundle=str(workdir / "unet.onnx"),
+                          output=str(workdir / "map_unet.tif"), threads=args.threads, device=args.device,
+                          **scene["common"]))  # fmt: skip
+    print(f"\nAerial-only U-Net ResNet34 fp32. {stage_split(unet)}")
     print(_load_line())
     return 0
 
