@@ -10,7 +10,7 @@ rasterio), and the bundles they share.
 - `deepness_loop`: the Deepness QGIS plugin's way (PUTvision/qgis-plugin-deepness,
   processing/map_processor/map_processor_segmentation.py and models/model_base.py), on an aerial-only
   model since Deepness takes one input: one ONNX Runtime session with ORT_ENABLE_ALL and the default
-  threads; tiles read one after the other in the same thread as the inference (Deepness reads each tile
+  threads, the model's metadata read from it; tiles read one after the other in the same thread as the inference (Deepness reads each tile
   through QGIS's data provider; here rasterio reads the same window, which costs less), batch 1 (its
   default), values / 255 then standardised, NHWC -> NCHW, probabilities below the threshold (0.5) set to 0,
   argmax + 1 per tile, and each tile's central part (half the overlap cut on inner sides, no blending)
@@ -218,14 +218,15 @@ def deepness_loop(case: dict[str, Any]) -> dict[str, Any]:
     import rasterio
     from rasterio.windows import Window
 
-    from flair_qgis.core.bundle import load_bundle
+    from flair_qgis.core.bundle_spec import METADATA_KEY, BundleSpec
     from flair_qgis.core.predict import softmax
     from flair_qgis.core.tiling import TileGrid
 
-    spec = load_bundle(case["bundle"]).spec
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(case["bundle"], options=options, providers=["CPUExecutionProvider"])
+    # Deepness reads its model's metadata from this one session (model_base.py's get_modelmeta())
+    spec = BundleSpec.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
     name = session.get_inputs()[0].name
     scaling = spec.aerial.scaling
     # Deepness standardises values / 255 with the model's mean and std: the same affine map as the bundle's

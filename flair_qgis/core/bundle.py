@@ -1,7 +1,8 @@
 """Opening a model bundle: read its self-description from the ONNX file and check that the graph agrees.
 
-Only onnxruntime is used (no `onnx` package in the plugin): the metadata comes from the session's
-model metadata and the graph's inputs and outputs from the session's NodeArgs.
+No `onnx` package in the plugin: load_bundle takes the metadata and the graph's inputs and outputs from an
+ONNX Runtime session (which also proves that ONNX Runtime reads the graph); read_bundle, for a run that
+builds its own session next, takes them from the file's encoding (onnx_file.py) in milliseconds.
 """
 
 from __future__ import annotations
@@ -14,23 +15,10 @@ import onnxruntime as ort
 from .bundle_spec import METADATA_KEY, BundleSpec
 from .errors import BundleError, first_line
 from .model_inputs import graph_inputs
+from .onnx_file import GraphTensor, OnnxFormatError, read_header
 
 #: ONNX Runtime's element type of every input and output of a bundle.
 FLOAT = "tensor(float)"
-
-
-@dataclass(frozen=True)
-class GraphTensor:
-    """One input or output of the ONNX graph: its name, shape (int or None for a dynamic dimension)
-    and element type."""
-
-    name: str
-    shape: tuple[int | None, ...]
-    type: str
-
-    def describe(self) -> str:
-        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
-        return f"{self.name} [{dims}] {self.type}"
 
 
 @dataclass(frozen=True)
@@ -92,19 +80,59 @@ class Bundle:
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """Open the bundle at `path`, validate its metadata and check the graph against it.
+    """Open the bundle at `path`, validate its metadata and check the graph against it, through an ONNX
+    Runtime session on the CPU (without graph optimisations): the file is proven readable by ONNX Runtime.
 
     Raises BundleError (naming the field where one is at fault) for a missing, unreadable or non-ONNX
     file, absent or invalid metadata, and any contradiction between the metadata and the graph.
     """
+    path = _existing(path)
+    session = _open_session(path)
+    metadata = session.get_modelmeta()
+    inputs, outputs = graph_tensors(session)
+    return _bundle(path, metadata.custom_metadata_map, metadata.producer_name or "", inputs, outputs)
+
+
+def read_bundle(path: str | Path) -> Bundle:
+    """The bundle at `path` as load_bundle gives it, read from the file's encoding without an ONNX Runtime
+    session (milliseconds instead of a session's load of every weight): for a run, whose own session
+    then checks that ONNX Runtime reads the graph (check_graph on its inputs and outputs).
+
+    Raises BundleError as load_bundle does, except for a graph that is well-formed but that ONNX Runtime
+    cannot load: the run's session raises that one (see unreadable)."""
+    path = _existing(path)
+    try:
+        header = read_header(path)
+    except (OSError, OnnxFormatError) as exc:
+        raise unreadable(path, exc) from exc
+    return _bundle(path, header.metadata, header.producer, header.inputs, header.outputs)
+
+
+def unreadable(path: Path, exc: BaseException) -> BundleError:
+    """The error for a bundle file that ONNX Runtime (or onnx_file) cannot read."""
+    return BundleError(
+        f"{path.name} is not a readable ONNX model: {first_line(exc)}",
+        hint="The file may be truncated or corrupt, or not an .onnx model: export or copy it again.",
+    )
+
+
+def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise BundleError(f"The model bundle {path} does not exist", hint="Check the model file's path.")
     if not path.is_file():
         raise BundleError(f"The model bundle {path} is not a file", hint="Choose a .onnx file.")
-    session = _open_session(path)
-    metadata = session.get_modelmeta()
-    text = metadata.custom_metadata_map.get(METADATA_KEY)
+    return path
+
+
+def _bundle(
+    path: Path,
+    metadata: dict[str, str],
+    producer: str,
+    inputs: tuple[GraphTensor, ...],
+    outputs: tuple[GraphTensor, ...],
+) -> Bundle:
+    text = metadata.get(METADATA_KEY)
     if not text:
         raise BundleError(
             f"The ONNX model {path.name} carries no flair bundle description",
@@ -113,10 +141,8 @@ def load_bundle(path: str | Path) -> Bundle:
             "metadata, or add it as described in docs/bundle.md.",
         )
     spec = BundleSpec.from_json(text)
-    inputs = tuple(_tensor(arg) for arg in session.get_inputs())
-    outputs = tuple(_tensor(arg) for arg in session.get_outputs())
     check_graph(spec, inputs, outputs)
-    return Bundle(path, spec, inputs, outputs, metadata.producer_name or "")
+    return Bundle(path, spec, inputs, outputs, producer)
 
 
 def check_graph(spec: BundleSpec, inputs: tuple[GraphTensor, ...], outputs: tuple[GraphTensor, ...]) -> None:
@@ -170,11 +196,12 @@ def _open_session(path: Path) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own pybind exception types
-        detail = first_line(exc)
-        raise BundleError(
-            f"{path.name} is not a readable ONNX model: {detail}",
-            hint="The file may be truncated or corrupt, or not an .onnx model: export or copy it again.",
-        ) from exc
+        raise unreadable(path, exc) from exc
+
+
+def graph_tensors(session: ort.InferenceSession) -> tuple[tuple[GraphTensor, ...], tuple[GraphTensor, ...]]:
+    """The inputs and outputs of a session's graph."""
+    return tuple(_tensor(a) for a in session.get_inputs()), tuple(_tensor(a) for a in session.get_outputs())
 
 
 def _tensor(arg: ort.NodeArg) -> GraphTensor:

@@ -241,6 +241,16 @@ class BundleSpec:
     def needs_sentinel2(self) -> bool:
         return self.sentinel2 is not None
 
+    def model_summary(self) -> dict[str, str]:
+        """Which model made a map, for its statistics file: name, version, architecture and precision
+        ("fp32", "fp16" or "int8")."""
+        return {
+            "name": self.model_name,
+            "version": self.model_version,
+            "architecture": self.architecture,
+            "precision": self.precision,
+        }
+
     @property
     def parity(self) -> ParityRecord | None:
         """The export's parity figures recorded in the provenance (validated on reading), if any."""

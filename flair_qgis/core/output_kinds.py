@@ -254,7 +254,8 @@ class CategoryFile(OutputFile):
 
 
 class StatisticsJson(OutputFile):
-    """map.stats.json: per-class pixels, hectares and percent of the classified area, and the run's
+    """map.stats.json: per-class pixels, hectares and percent of the classified area, the model that
+    made the map (name, version, architecture, precision) when the writer knows it, and the run's
     warnings (valid but misleading input)."""
 
     def finish(self, out: OutputWriter, temp: Path) -> None:
@@ -270,6 +271,8 @@ class StatisticsJson(OutputFile):
             "classes": [row.to_dict() for row in out.statistics],
             "warnings": out.warnings,
         }
+        if out.model is not None:
+            document["model"] = out.model
         write_text(temp, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
 
     def recognises(self, text: str, paths: OutputPaths) -> bool:

@@ -257,8 +257,12 @@ class OutputWriter:
         nomenclature: Nomenclature,
         options: OutputOptions | None = None,
         reservation: OutputReservation | None = None,
+        *,
+        model: dict[str, str] | None = None,
     ) -> None:
         self.paths = paths
+        #: The model that made the map (BundleSpec.model_summary), for the statistics JSON; None: left out.
+        self.model = model
         self.grid = grid
         self.nomenclature = nomenclature
         self.options = options or OutputOptions()

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 from .aerial import AerialArgument, AerialComposition, open_aerial
 from .aerial_values import value_warnings
 from .area import AreaOfInterest
-from .bundle import Bundle, load_bundle
+from .bundle import Bundle, check_graph, graph_tensors, read_bundle
 from .bundle_spec import BundleSpec
 from .errors import Cancelled, InputError, OutputError
 from .gdal_runtime import require_one_gdal
@@ -135,7 +135,8 @@ def predict(
     require_one_gdal()
     progress = progress or (lambda fraction, message: None)
     cancelled = is_cancelled or (lambda: False)
-    bundle = request.bundle if isinstance(request.bundle, Bundle) else load_bundle(request.bundle)
+    # The run's own session (TileRun._start_runtime) checks the graph: no session just to read the bundle.
+    bundle = request.bundle if isinstance(request.bundle, Bundle) else read_bundle(request.bundle)
     spec = bundle.spec
     check_output(request)
     check_options(request, spec)
@@ -329,7 +330,10 @@ class TileRun:
         the statistics file followed by the run's own (self.warnings)."""
         paths = _output_paths(self.request)
         options = _output_options(self.request)
-        with OutputWriter(paths, self.grid, self.spec.nomenclature, options, reservation) as writer:
+        model = self.spec.model_summary()
+        with OutputWriter(
+            paths, self.grid, self.spec.nomenclature, options, reservation, model=model
+        ) as writer:
             self.writer = writer
             stitcher = Stitcher(self.tiling, len(self.codes), self.emit)
             self.run_tiles(stitcher)
@@ -420,6 +424,9 @@ class TileRun:
             fp16=self.spec.precision == "fp16",
             shapes=input_shapes(self.spec, self.batch_size),
         )
+        # The bundle may have been read without ONNX Runtime (read_bundle): the graph ONNX Runtime loaded
+        # is checked against the metadata here, before the first batch runs.
+        check_graph(self.spec, *graph_tensors(self.runner.session))
         self._timed("start-up", since)
         if self.runner.fallback_reason:
             self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")
@@ -464,7 +471,7 @@ class TileRun:
         output = self.runner.run(self.spec.output.name, feeds) if keep else None
         since = self._timed("inference", since)
         if output is not None and self.spec.output.kind == "logits":
-            output = softmax(output, axis=1)
+            output = softmax(output, axis=1, in_place=True)
         self._timed("softmax", since)
         if output is not None and len(keep) == len(batch.tiles):
             return output
@@ -503,7 +510,7 @@ class TileRun:
         else:
             self.area_pixels += valid.size
         self.mapped_pixels += int(np.count_nonzero(inside))
-        classes = self.codes[np.argmax(probabilities, axis=0)]
+        classes = self.codes[best_class(probabilities)]
         classes[~inside] = 0
         self.writer.write(window, classes, probabilities=probabilities)
         self._timed("writing", since)
@@ -515,12 +522,33 @@ def input_shapes(spec: BundleSpec, batch: int) -> dict[str, tuple[tuple[int, ...
     return {tensor.name: tensor.profile(batch) for tensor in graph_inputs(spec)}
 
 
-def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Probabilities from logits along `axis` (numerically stable, float32)."""
-    shifted = logits - logits.max(axis=axis, keepdims=True)
+def softmax(logits: np.ndarray, axis: int = 1, *, in_place: bool = False) -> np.ndarray:
+    """Probabilities from logits along `axis` (numerically stable, float32); `in_place` writes them over
+    `logits` (a run's own model output: no second array of a batch's size)."""
+    top = logits.max(axis=axis, keepdims=True)
+    shifted = np.subtract(logits, top, out=logits) if in_place else logits - top
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=axis, keepdims=True)
     return shifted
+
+
+def best_class(probabilities: np.ndarray) -> np.ndarray:
+    """The index of the largest of C x H x W `probabilities` at each pixel, H x W uint8: np.argmax along
+    axis 0 (the first on ties, the first NaN where there is one) in C passes over whole planes, about 4x
+    faster than numpy's reduction across planes, which took most of the writing time."""
+    count = len(probabilities)
+    if count > 256:
+        return np.argmax(probabilities, axis=0)
+    best = probabilities[0].copy()
+    index = np.zeros(best.shape, np.uint8)
+    higher = np.empty(best.shape, bool)
+    for c in range(1, count):
+        np.greater(probabilities[c], best, out=higher)
+        np.putmask(index, higher, c)
+        np.maximum(best, probabilities[c], out=best)  # NaN propagates: NaN pixels are left to np.argmax
+    if np.isnan(best).any():
+        return np.argmax(probabilities, axis=0)
+    return index
 
 
 def _has_data(tile: Tile, valid: np.ndarray) -> bool:

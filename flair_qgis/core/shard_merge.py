@@ -18,6 +18,7 @@ import rasterio.shutil
 from rasterio.crs import CRS
 
 from .bundle import load_bundle
+from .bundle_spec import BundleSpec
 from .errors import InputError
 from .nomenclature import CLASS_NODATA, Nomenclature
 from .output_kinds import (
@@ -69,7 +70,8 @@ def merge_plan(plan: Plan, *, cog: bool = False) -> MergedMap:
             f"The plan {plan.path.name} cannot be merged: of its {len(plan.shards)} shards, {'; '.join(parts)}.",
             f"Run `python -m flair_qgis run-plan {plan.path}` first (it computes them).",
         )
-    nomenclature = load_bundle(plan.bundle).spec.nomenclature
+    spec = load_bundle(plan.bundle).spec
+    nomenclature = spec.nomenclature
     language = plan.options.language
     folder, name = plan.folder, plan.name
     kinds = ["classes"] + [k for k in ("confidence", "probabilities") if getattr(plan.options, k)]
@@ -91,7 +93,7 @@ def merge_plan(plan: Plan, *, cog: bool = False) -> MergedMap:
         _write_text(folder / f"{name}.tif.aux.xml", aux_xml_text(nomenclature, language))
     qml = folder / f"{name}.qml"  # QGIS's default style of map.vrt and of map.tif alike
     _write_text(qml, qml_text(nomenclature, language))
-    statistics, json_path, csv_path = _write_statistics(plan, nomenclature, rasters["classes"])
+    statistics, json_path, csv_path = _write_statistics(plan, spec, rasters["classes"])
     return MergedMap(vrts["classes"], cog_path, qml, json_path, csv_path, statistics, rasters)
 
 
@@ -106,8 +108,9 @@ def summed_counts(plan: Plan) -> np.ndarray:
 
 
 def _write_statistics(
-    plan: Plan, nomenclature: Nomenclature, classes: Path
+    plan: Plan, spec: BundleSpec, classes: Path
 ) -> tuple[list[ClassStatistics], Path, Path]:
+    nomenclature = spec.nomenclature
     counts = summed_counts(plan)
     area = plan.grid.pixel_area_m2
     statistics = compute_statistics(counts, nomenclature, area, plan.options.language)
@@ -121,6 +124,7 @@ def _write_statistics(
         "nodata_pixels": plan.grid.width * plan.grid.height - classified,
         "shards": len(plan.shards),
         "classes": [row.to_dict() for row in statistics],
+        "model": spec.model_summary(),
     }
     json_path = plan.folder / f"{plan.name}.stats.json"
     csv_path = plan.folder / f"{plan.name}.stats.csv"

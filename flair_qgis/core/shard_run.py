@@ -131,7 +131,12 @@ class ShardRun(TileRun):
     def execute(self, reservation: OutputReservation):  # type: ignore[override]
         options = OutputOptions(overwrite=True, language=self.request.language)
         with OutputWriter(
-            self.paths, self.shard_grid, self.spec.nomenclature, options, reservation
+            self.paths,
+            self.shard_grid,
+            self.spec.nomenclature,
+            options,
+            reservation,
+            model=self.spec.model_summary(),
         ) as writer:
             self.writer = _InteriorWriter(writer, self.interior)  # type: ignore[assignment]
             stitcher = Stitcher(self.tiling, len(self.codes), self.emit)

@@ -9,16 +9,25 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import rasterio
 from affine import Affine
 
 from flair_qgis.core.area import AreaOfInterest
+from flair_qgis.core.bundle import load_bundle
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
-from flair_qgis.core.predict import MAIN_STAGES, READER_STAGES, PredictionRequest, predict, softmax
+from flair_qgis.core.predict import (
+    MAIN_STAGES,
+    READER_STAGES,
+    PredictionRequest,
+    best_class,
+    predict,
+    softmax,
+)
 from flair_qgis.core.sentinel2.preprocess import pad_series
-from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
+from tests.bundles import aerial_logits, default_weights, make_aerial_bundle, make_spec
 from tests.rasters import ORIGIN, write_corrupt, write_raster, write_truncated
 
 
@@ -320,6 +329,87 @@ def test_unreadable_model_and_missing_metadata(tmp_path: Path, scene) -> None:
     assert_refused(
         tmp_path, BundleError, "no flair bundle description", aerial=path, bundle=tmp_path / "bare.onnx"
     )
+
+
+def test_a_graph_onnx_runtime_cannot_load_is_refused_with_nothing_written(tmp_path: Path, scene) -> None:
+    """The run reads the bundle without a session (read_bundle): a well-formed file with a valid
+    description whose graph ONNX Runtime refuses (an unknown operator) is refused by the run's session
+    with load_bundle's error, and nothing is written."""
+    import onnx
+
+    path, _ = scene
+    make_aerial_bundle(tmp_path / "unet.onnx", tile_size=32)
+    model = onnx.load(str(tmp_path / "unet.onnx"))
+    model.graph.node[0].op_type = "NoSuchOperator"
+    onnx.save(model, str(tmp_path / "unknown_op.onnx"))
+    assert_refused(
+        tmp_path, BundleError, "not a readable ONNX model", aerial=path, bundle=tmp_path / "unknown_op.onnx"
+    )
+    with pytest.raises(BundleError, match="not a readable ONNX model"):
+        load_bundle(tmp_path / "unknown_op.onnx")
+
+
+class CountedSession(ort.InferenceSession):
+    """The real ONNX Runtime session, counting how many are made."""
+
+    made = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        CountedSession.made += 1
+        super().__init__(*args, **kwargs)
+
+
+def test_a_run_builds_one_onnx_runtime_session(tmp_path: Path, scene, bundle: Path, monkeypatch) -> None:
+    """A run given the bundle's path builds only the session that runs it (the bundle's metadata and
+    graph are read from the file), and a run given a loaded bundle builds only that one too."""
+    path, data = scene
+    monkeypatch.setattr(ort, "InferenceSession", CountedSession)
+    CountedSession.made = 0
+    result, _ = run(tmp_path, path, bundle, output=tmp_path / "by_path.tif")
+    assert CountedSession.made == 1
+    with rasterio.open(result.class_raster) as src:
+        np.testing.assert_array_equal(src.read(1), expected_classes(data))
+    loaded = load_bundle(bundle)
+    CountedSession.made = 0
+    run(tmp_path, path, loaded, output=tmp_path / "loaded.tif")
+    assert CountedSession.made == 1
+
+
+def test_best_class_is_numpys_argmax_ties_and_nan_included() -> None:
+    rng = np.random.default_rng(5)
+    strip = rng.random((13, 40, 90), dtype=np.float32)
+    coarse = np.round(strip * 4) / 4  # many ties: the first class wins, as in np.argmax
+    with_nan = strip.copy()
+    with_nan[7, 3, 4] = with_nan[2, 10, 11] = np.nan
+    for probabilities in (strip, coarse, strip[:, 5:30, 7:60], with_nan, strip[:1]):
+        np.testing.assert_array_equal(best_class(probabilities), np.argmax(probabilities, axis=0))
+
+
+def test_softmax_in_place_gives_the_same_probabilities_over_the_logits() -> None:
+    logits = np.random.default_rng(2).normal(0, 5, (2, 13, 8, 9)).astype(np.float32)
+    expected = softmax(logits)
+    result = softmax(logits, axis=1, in_place=True)
+    assert result is logits
+    np.testing.assert_array_equal(result, expected)
+    np.testing.assert_allclose(result.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_the_statistics_name_the_model_and_its_precision(tmp_path: Path, scene) -> None:
+    """map.stats.json says which model made the map, and in which precision (an int8 bundle's map can
+    differ from its fp32 bundle's on a few pixels)."""
+    path, _ = scene
+    for precision in ("fp32", "int8"):
+        data = make_spec(tile_size=32).to_dict()
+        data["model"]["precision"] = precision
+        make_aerial_bundle(tmp_path / f"{precision}.onnx", tile_size=32, metadata=json.dumps(data))
+        result, _ = run(tmp_path, path, tmp_path / f"{precision}.onnx", output=tmp_path / f"{precision}.tif")
+        document = json.loads(result.statistics_json.read_text())
+        assert document["model"] == {
+            "name": "known-answer test model",
+            "version": "1",
+            "architecture": "unet",
+            "precision": precision,
+        }
 
 
 def test_unwritable_output_folder(tmp_path: Path, scene, bundle: Path) -> None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
+from flair_qgis.core import runtime
 from flair_qgis.core.errors import FlairError
 from flair_qgis.core.runtime import (
     CPU,
+    OPTIMISED_GRAPHS_KEPT,
     available_devices,
     choose_providers,
     create_runner,
     is_out_of_memory,
+    optimised_graph_path,
     run_split,
 )
 from tests.bundles import aerial_logits, default_weights, make_aerial_bundle
@@ -140,3 +146,79 @@ def test_tensorrt_keeps_its_engines_in_the_users_cache_with_one_profile_per_run(
     assert options["trt_profile_min_shapes"] == "aerial:1x5x64x64,sentinel2:1x1x10x8x8,sentinel2_dates:1x1"
     # a monthly average has at most 12 frames
     assert options["trt_profile_max_shapes"] == "aerial:6x5x64x64,sentinel2:6x12x10x8x8,sentinel2_dates:6x12"
+
+
+class SessionSpy(ort.InferenceSession):
+    """The real ONNX Runtime session, remembering which file each one was made from."""
+
+    files: ClassVar[list[str]] = []
+
+    def __init__(self, path, *args, **kwargs) -> None:
+        SessionSpy.files.append(str(path))
+        super().__init__(path, *args, **kwargs)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "OPTIMISED_GRAPH_MIN_BYTES", 0)  # the test bundles are a few kB
+    monkeypatch.setattr(ort, "InferenceSession", SessionSpy)
+    SessionSpy.files = []
+    return tmp_path / "cache" / "flair_qgis" / "onnxruntime"
+
+
+def test_a_cpu_session_is_made_from_the_cached_optimised_graph_the_second_time(tmp_path: Path, cache) -> None:
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=16, blur=True)
+    batch = np.random.default_rng(2).normal(size=(2, 5, 16, 16)).astype(np.float32)
+    first = create_runner(tmp_path / "m.onnx", device="cpu")
+    cached = optimised_graph_path(tmp_path / "m.onnx")
+    assert cached is not None and cached.parent == cache
+    assert [p.name for p in cache.iterdir()] == [cached.name]  # written, no partial file left
+    second = create_runner(tmp_path / "m.onnx", device="cpu", threads=1)
+    assert SessionSpy.files == [str(tmp_path / "m.onnx"), str(cached)]
+    np.testing.assert_array_equal(
+        second.run("logits", {"aerial": batch}), first.run("logits", {"aerial": batch})
+    )
+
+
+def test_a_changed_model_is_optimised_again_not_read_stale(tmp_path: Path, cache) -> None:
+    batch = np.random.default_rng(3).normal(size=(1, 5, 8, 8)).astype(np.float32)
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    create_runner(tmp_path / "m.onnx", device="cpu")
+    weights, bias = default_weights(13, 5)
+    weights = weights[::-1].copy()  # another model at the same path
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8, weights=weights, bias=bias)
+    runner = create_runner(tmp_path / "m.onnx", device="cpu")
+    assert SessionSpy.files == [str(tmp_path / "m.onnx")] * 2
+    np.testing.assert_allclose(
+        runner.run("logits", {"aerial": batch})[0], aerial_logits(batch[0], weights, bias), atol=1e-5
+    )
+
+
+def test_a_damaged_cache_entry_is_replaced(tmp_path: Path, cache) -> None:
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    create_runner(tmp_path / "m.onnx", device="cpu")
+    cached = optimised_graph_path(tmp_path / "m.onnx")
+    cached.write_bytes(b"half a graph")
+    runner = create_runner(tmp_path / "m.onnx", device="cpu")
+    assert runner.run("logits", {"aerial": np.zeros((1, 5, 8, 8), np.float32)}).shape == (1, 13, 8, 8)
+    assert SessionSpy.files[-1] == str(tmp_path / "m.onnx") and cached.stat().st_size > 100
+
+
+def test_the_cache_keeps_the_most_recently_used_graphs(tmp_path: Path, cache) -> None:
+    for i in range(OPTIMISED_GRAPHS_KEPT + 2):
+        make_aerial_bundle(tmp_path / f"m{i}.onnx", tile_size=8)
+        create_runner(tmp_path / f"m{i}.onnx", device="cpu")
+        time.sleep(0.01)
+    kept = {p.name for p in cache.iterdir()}
+    assert kept == {
+        optimised_graph_path(tmp_path / f"m{i}.onnx").name for i in range(2, OPTIMISED_GRAPHS_KEPT + 2)
+    }
+
+
+def test_a_small_model_is_not_cached(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    create_runner(tmp_path / "m.onnx", device="cpu")
+    assert optimised_graph_path(tmp_path / "m.onnx") is None
+    assert not (tmp_path / "cache" / "flair_qgis" / "onnxruntime").exists()

@@ -94,6 +94,8 @@ def test_sharded_run_merges_into_the_single_run_map_pixel_for_pixel(
     merged_stats = json.loads(merged.statistics_json.read_text())
     assert merged_stats["classes"] == single_stats["classes"]
     assert merged_stats["nodata_pixels"] == single_stats["nodata_pixels"]
+    assert merged_stats["model"] == single_stats["model"]
+    assert merged_stats["model"]["precision"] == "fp32"
     assert merged.qml.read_text() == single_run.with_name("map.qml").read_text()
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from flair_qgis.core.bundle_spec import flair2_sentinel2_input
-from flair_qgis.core.errors import InputError
+from flair_qgis.core.errors import Cancelled, InputError
 from flair_qgis.core.sentinel2 import BANDS, discover, load_series
 from tests.data.sentinel2.generate import (
     write_geotiff_date,
@@ -239,3 +239,31 @@ def test_a_product_holding_only_nodata_over_the_area_is_a_clear_error(tmp_path: 
     )
     with pytest.raises(InputError, match="hold no valid pixel"):
         load_series(tmp_path, L93, AREA, SPEC)
+
+
+def test_several_readers_give_the_same_series_warnings_and_cancel(tmp_path: Path) -> None:
+    """load_series with threads reading acquisitions ahead (readers, as a run's regions do) mosaics them
+    in the same order: the same arrays, dates, sources and warnings as one reader, and a cancel stops it."""
+    folder = tmp_path / "s2"
+    for day in ("20210601", "20210615", "20210720", "20210801"):
+        write_safe_product(
+            folder,
+            day,
+            "31TCJ",
+            UTM,
+            PRODUCT,
+            lambda band, x, y: 1000.0 + (x - PRODUCT[0]) / 7 + (y - PRODUCT[1]) / 11 + BANDS.index(band),
+        )
+    later_band_linked_to_dev_zero(folder)  # 2021-07-02: unreadable while reading, a warning
+    catalog = discover(folder)
+    one = load_series(catalog, L93, AREA, SPEC)
+    three = load_series(catalog, L93, AREA, SPEC, readers=3)
+    assert len(one.dates) == 4 and any("Skipped" in w for w in one.warnings)
+    assert (three.dates, three.sources, three.warnings) == (one.dates, one.sources, one.warnings)
+    np.testing.assert_array_equal(three.data, one.data)
+    np.testing.assert_array_equal(three.masks, one.masks)
+    asked = []
+    with pytest.raises(Cancelled):
+        load_series(
+            catalog, L93, AREA, SPEC, readers=2, is_cancelled=lambda: asked.append(1) or len(asked) > 3
+        )

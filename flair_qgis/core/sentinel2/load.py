@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -93,6 +95,7 @@ def load_series(
     progress: Callable[[float, str], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
     allow_partial: bool = False,
+    readers: int = 1,
 ) -> Sentinel2Series:
     """Read the series over `bounds` (xmin, ymin, xmax, ymax in `crs`, a WKT or "EPSG:nnnn") plus half a
     window of margin, on a spec.gsd grid in `crs` snapped to multiples of spec.gsd.
@@ -101,6 +104,9 @@ def load_series(
     no pixel in the grid are left out; a product that fails to read is skipped with a warning. Raises
     InputError when nothing covers the area, or when part of it is uncovered and `allow_partial` is
     False (with it, those pixels stay NaN); Cancelled when `is_cancelled()` turns true.
+
+    `readers` threads read acquisitions at once (GDAL decodes and warps outside Python's lock); they are
+    mosaicked in the same order whatever their number, so the series is the same.
     """
     catalog = (
         catalog_or_folder if isinstance(catalog_or_folder, Sentinel2Catalog) else discover(catalog_or_folder)
@@ -127,6 +133,7 @@ def load_series(
     sources: list[list[str]] = []
     warnings: list[str] = []
     done = 0
+    read = _read_in_order([a for _, group in by_date for a in group], grid, readers, is_cancelled)
     for day, group in by_date:
         t = len(dates)
         used = []
@@ -136,7 +143,7 @@ def load_series(
             if progress:
                 progress(done / len(candidates), f"Reading Sentinel-2 {day.isoformat()} ({acquisition.name})")
             done += 1
-            filled = _read_into(acquisition, grid, data[t], masks[t], warnings)
+            filled = _paste(acquisition, next(read), data[t], masks[t], warnings)
             if filled:
                 used.append(acquisition.name)
         if used:
@@ -166,19 +173,61 @@ def load_series(
     return Sentinel2Series(dates, grid, data, masks, sources, warnings, uncovered, spec.window_size)
 
 
-def _read_into(
-    acquisition: Acquisition, grid: Sentinel2Grid, data: np.ndarray, masks: np.ndarray, warnings: list[str]
-) -> int:
-    """Mosaic one acquisition into one date's arrays; a read failure becomes a warning naming the file."""
+_Read = tuple[np.ndarray, np.ndarray] | Exception
+
+
+def _read(acquisition: Acquisition, grid: Sentinel2Grid) -> _Read:
+    """One acquisition on the grid (data, masks), or the error that made it unreadable."""
     assert acquisition.layout is not None
     try:
-        new_data, new_masks = read_layout(acquisition.layout, grid)
+        return read_layout(acquisition.layout, grid)
     except (RasterioError, OSError, ValueError) as exc:
-        message = f"Skipped {acquisition.name} ({acquisition.date.isoformat()}): unreadable ({exc})"
+        return exc
+
+
+def _read_in_order(
+    acquisitions: list[Acquisition],
+    grid: Sentinel2Grid,
+    readers: int,
+    is_cancelled: Callable[[], bool] | None,
+) -> Iterator[_Read]:
+    """What _read gives for each acquisition, in their order, read by `readers` threads at most `readers`
+    acquisitions ahead of the one handed out (memory: that many acquisitions' arrays)."""
+    if readers <= 1:
+        yield from (_read(a, grid) for a in acquisitions)
+        return
+    pending: deque[Future[_Read]] = deque()
+    waiting = iter(acquisitions)
+    with ThreadPoolExecutor(readers, thread_name_prefix="flair-sentinel2") as pool:
+
+        def submit_next() -> None:
+            acquisition = next(waiting, None)
+            if acquisition is not None:
+                pending.append(pool.submit(_read, acquisition, grid))
+
+        try:
+            for _ in range(readers):
+                submit_next()
+            while pending:
+                result = pending.popleft().result()
+                if not (is_cancelled and is_cancelled()):
+                    submit_next()
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _paste(
+    acquisition: Acquisition, read: _Read, data: np.ndarray, masks: np.ndarray, warnings: list[str]
+) -> int:
+    """Mosaic one acquisition into one date's arrays; a read failure becomes a warning naming the file."""
+    if isinstance(read, Exception):
+        message = f"Skipped {acquisition.name} ({acquisition.date.isoformat()}): unreadable ({read})"
         LOG.warning(message)
         warnings.append(message)
         return 0
-    return paste_first_valid(data, masks, new_data, new_masks)
+    return paste_first_valid(data, masks, *read)
 
 
 def _uncovered_share(

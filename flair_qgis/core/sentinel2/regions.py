@@ -23,6 +23,9 @@ from .load import Sentinel2Series, load_series
 #: on the development machine, from 0.7 to 10 km²), so regions are tall: 16384 px at 0.2 m with a
 #: 4096 px chunk is 0.8 x 3.3 km, about 55 MiB of series for 30 dates.
 REGION_HEIGHT = 16384
+#: Threads reading a region's acquisitions. The first region is read while the inference waits for it:
+#: two threads use the core that would idle (12 per-date GeoTIFFs: 1.05 s instead of 1.96 s on 2 cores).
+READERS = 2
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,9 @@ class RegionalSeries:
             return self._series
         self._region = self._series = None  # the previous region's arrays go before the next is read
         self.progress(f"Reading Sentinel-2 for region {region.index + 1} of {len(self.regions)}")
-        series = load_series(self.catalog, self.crs, region.bounds, self.spec, is_cancelled=self.is_cancelled)
+        series = load_series(
+            self.catalog, self.crs, region.bounds, self.spec, is_cancelled=self.is_cancelled, readers=READERS
+        )
         if self.is_cancelled():
             raise Cancelled()
         self.warnings += [w for w in series.warnings if w not in self.warnings]
