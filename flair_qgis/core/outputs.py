@@ -127,9 +127,18 @@ class OutputOptions:
     language: str = "en"
     block_size: int = 512  # a multiple of 16
     compress: str = "DEFLATE"
-    #: GDAL's block cache is capped at this many MB while the writer is open (reads included: the cache is
-    #: shared by the process). GDAL's default, 5 % of RAM, lets memory grow with the map's area.
+    #: GDAL's block cache is capped at this many MB (reads included: the cache is shared by the process).
+    #: GDAL's default, 5 % of RAM, lets memory grow with the map's area. See capped_gdal_cache.
     gdal_cache_mb: int = 128
+
+
+def capped_gdal_cache(options: OutputOptions | None = None) -> rasterio.Env:
+    """The environment that caps GDAL's block cache at `options.gdal_cache_mb`. GDAL reads GDAL_CACHEMAX
+    once, at the process's first block read, so a run enters it before it reads anything (the value
+    checks read the image before the writer opens); a process that read rasters before (QGIS) keeps its
+    own cache size."""
+    mb = (options or OutputOptions()).gdal_cache_mb
+    return rasterio.Env(GDAL_CACHEMAX=mb * 2**20)
 
 
 def check_outputs(paths: OutputPaths, overwrite: bool | OutputOptions) -> None:

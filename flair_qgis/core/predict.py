@@ -37,6 +37,7 @@ from .outputs import (
     OutputPaths,
     OutputReservation,
     OutputWriter,
+    capped_gdal_cache,
     check_outputs,
 )
 from .runtime import CPU, Runner, choose_providers, create_runner, device_label
@@ -142,6 +143,7 @@ def predict(
     check_options(request, spec)
     warnings: list[str] = []
     with (
+        capped_gdal_cache(_output_options(request)),  # before the first read: memory flat in area
         OutputReservation(_output_paths(request), _output_options(request)) as reservation,
         open_aerial(spec.aerial, request.aerial) as aerial,
     ):

@@ -35,7 +35,7 @@ from .errors import BundleError, InputError
 from .gdal_runtime import require_one_gdal
 from .geometry import OutputGrid, window_transform
 from .models.download import file_sha256
-from .outputs import OutputOptions, OutputReservation, OutputWriter
+from .outputs import OutputOptions, OutputReservation, OutputWriter, capped_gdal_cache
 from .predict import PredictionRequest, TileRun
 from .runtime import Runner, create_runner
 from .sentinel2 import RegionalSeries, discover
@@ -259,6 +259,7 @@ def run_shard(
     warnings: list[str] = []
     paths = plan.shard_paths(shard)
     with (
+        capped_gdal_cache(),  # before the first read: memory flat in area
         OutputReservation(paths, OutputOptions(overwrite=True)) as reservation,
         open_aerial(bundle.spec.aerial, request.aerial) as aerial,
     ):

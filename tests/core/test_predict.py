@@ -576,3 +576,32 @@ def test_tiles_without_data_are_skipped_and_nodata(tmp_path: Path, bundle: Path)
     expected[:, :40] = 0
     with rasterio.open(result.class_raster) as src:
         np.testing.assert_array_equal(src.read(1), expected)
+
+
+def test_every_read_of_a_run_has_gdals_block_cache_capped(tmp_path, scene, bundle) -> None:
+    """GDAL's block cache is 5 % of RAM unless GDAL_CACHEMAX caps it, and a run's value checks read the
+    image before the writer opens: predict caps it before its first read, on the calling thread and the
+    reader thread (else peak memory grows with the map's area). GDAL itself is asked at each read."""
+    import ctypes
+    import threading
+
+    from flair_qgis.core.gdal_runtime import mapped_gdal_libraries
+    from flair_qgis.core.outputs import OutputOptions
+    from flair_qgis.core.rasters import RasterioSource
+
+    gdal = ctypes.CDLL(mapped_gdal_libraries()[0])
+    gdal.GDALGetCacheMax64.restype = ctypes.c_int64
+    seen: set[tuple[str, int]] = set()
+
+    class Watched(RasterioSource):
+        def read(self, *args, **kwargs):
+            seen.add((threading.current_thread().name, gdal.GDALGetCacheMax64()))
+            return super().read(*args, **kwargs)
+
+    path, _ = scene
+    capped = OutputOptions().gdal_cache_mb * 2**20
+    # Whatever the process had before (GDAL's 5 % of RAM, or here a caller's 64 MB), the run reads capped.
+    with rasterio.Env(GDAL_CACHEMAX=64 * 2**20), Watched(str(path)) as source:
+        assert gdal.GDALGetCacheMax64() == 64 * 2**20
+        run(tmp_path, source, bundle)
+    assert seen == {("MainThread", capped), ("flair-reader", capped)}
