@@ -152,7 +152,12 @@ def torch_loop(case: dict[str, Any]) -> dict[str, Any]:
 
         tiles = list(grid)
         batches = [tiles[i : i + batch_size] for i in range(0, len(tiles), batch_size)]
-        autocast = _choose_autocast(model, inputs(batches[0]), device)
+        if "autocast" in case:  # chosen once before the timed runs (precision_trial)
+            autocast = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[case["autocast"]]
+        else:
+            autocast = _choose_autocast(model, inputs(batches[0]), device)
+        if case.get("trial_only"):
+            return {"autocast": {torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[autocast]}
         times: list[float] = []
         with (
             torch.inference_mode(),

@@ -149,6 +149,8 @@ def child(case: dict[str, Any]) -> dict[str, Any]:
         for bundle in case["bundles"]:
             create_runner(bundle, case.get("device", "cpu"))
         return {}
+    if case.get("trial_only"):  # the torch loop's precision trial: its choice, nothing timed
+        return torch_loop(case)
     run = {"engine": _engine_case, "torch": torch_loop, "deepness": deepness_loop}[case["kind"]]
     figures = run(case)
     figures["seconds"] = time.perf_counter() - started
@@ -492,6 +494,13 @@ def run_throughput(workdir: Path, areas: list[float], heavy_tiles: int, args: ar
     the machine's load reaches all of them; the median run of each is reported."""
     scene = prepare_throughput(workdir, areas, heavy_tiles, args.overlap)
     cases = throughput_cases(workdir, scene, args)
+    # The torch loop's precision (bf16 autocast or fp32) is chosen once, by a trial on its first batch
+    # before the timed runs, as a user settles it once: its timed runs do not pay the trial.
+    for item in cases:
+        if item["case"]["kind"] == "torch":
+            _log("throughput: the torch loop's precision trial (bf16 autocast against fp32)")
+            trial = run_child(dict(item["case"], name="torch precision trial", trial_only=True))
+            item["case"]["autocast"] = trial["autocast"]
     runs: list[list[dict[str, Any]]] = [[] for _ in cases]
     for repeat in range(args.repeats):
         for i, item in enumerate(cases):
