@@ -15,12 +15,12 @@ import contextlib
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..core.errors import Cancelled, FlairError
 from ..core.gdal_runtime import gdal_environment
+from ..core.termination import on_termination
 from .common import ProgressBar, add_output_flags, area_argument, asked_outputs, parse_aerial, parse_area
 from .models import add_models_parser, run_models
 from .shards import SHARD_COMMANDS, add_shards_parser, run_shards_command
@@ -145,23 +145,13 @@ class Terminated(BaseException):
         self.name = signal.Signals(number).name
 
 
-@contextlib.contextmanager
-def _termination_cancels() -> Iterator[None]:
+def _termination_cancels() -> contextlib.AbstractContextManager[None]:
     """While the block runs (on the main thread), SIGTERM and SIGHUP raise Terminated."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def terminate(number: int, frame: object) -> None:
+    def terminate(number: int) -> None:
         raise Terminated(number)
 
-    numbers = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {number: signal.signal(number, terminate) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    return on_termination(terminate)
 
 
 def _info(args: argparse.Namespace, out: TextIO) -> int:

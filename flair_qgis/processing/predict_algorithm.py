@@ -4,8 +4,6 @@ graphical models and through `qgis_process`."""
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..adapters.paths import resource
 from ..adapters.request_builder import RequestBuilder
 from ..core.output_kinds import OutputKind, output_kinds
+from ..core.termination import on_termination
 from ..gui.tr import tr
 from .aerial_parameters import (
     AREA,
@@ -259,23 +258,11 @@ def _termination_cancels(feedback: QgsProcessingFeedback) -> Iterator[None]:
     """In `qgis_process` (the algorithm on its main thread, in a process of its own), SIGTERM and SIGHUP
     cancel the run as the Cancel button does: nothing is left at the outputs. Elsewhere (QGIS desktop,
     a worker thread) the signals are left alone."""
-    if (
-        QgsApplication.platform() != "qgis_process"
-        or threading.current_thread() is not threading.main_thread()
-    ):
+    if QgsApplication.platform() != "qgis_process":
         yield
         return
-
-    def cancel(number: int, frame: object) -> None:
-        feedback.cancel()
-
-    numbers = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {number: signal.signal(number, cancel) for number in numbers}
-    try:
+    with on_termination(lambda number: feedback.cancel()):
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _require_dependencies() -> None:
