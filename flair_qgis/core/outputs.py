@@ -290,9 +290,8 @@ class OutputWriter:
             check_outputs(paths, self.options)
         # GDAL_TIFF_INTERNAL_MASK: the probabilities' mask inside the GeoTIFF, not in an external .msk
         # (QGIS's GDAL 3.6 writes it outside by default).
-        self._gdal_env.enter_context(
-            rasterio.Env(GDAL_CACHEMAX=self.options.gdal_cache_mb * 2**20, GDAL_TIFF_INTERNAL_MASK=True)
-        )
+        self._gdal_env.enter_context(capped_gdal_cache(self.options))
+        self._gdal_env.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
         with self._guard(paths.classes):
             self._open_rasters()
 

@@ -142,9 +142,10 @@ def predict(
     check_output(request)
     check_options(request, spec)
     warnings: list[str] = []
+    options = _output_options(request)
     with (
-        capped_gdal_cache(_output_options(request)),  # before the first read: memory flat in area
-        OutputReservation(_output_paths(request), _output_options(request)) as reservation,
+        capped_gdal_cache(options),  # before the first read: memory flat in area
+        OutputReservation(_output_paths(request), options) as reservation,
         open_aerial(spec.aerial, request.aerial) as aerial,
     ):
         warnings += reservation.notes
