@@ -7,7 +7,7 @@ a 110 km tile is never loaded for a 1 km area.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -131,6 +131,12 @@ def read_band(
     return source.to_reflectance(out)
 
 
+#: Every band is masked by its own nodata pixels (GDAL's UNIFIED_SRC_NODATA=NO). GDAL's default for a
+#: multi-band file counts a pixel as missing only where every band is: a DN of 0 missing in one band of
+#: a stack was then averaged in as a reflectance of 0 by the bilinear kernel.
+OWN_NODATA = {"UNIFIED_SRC_NODATA": "NO"}
+
+
 def _warp_band(
     src: rasterio.io.DatasetReader,
     band: int,
@@ -138,8 +144,22 @@ def _warp_band(
     resampling: Resampling,
     nodata: float | None,
 ) -> np.ndarray:
-    with _warped(src, grid, resampling, src_nodata=nodata, nodata=np.nan, dtype="float32") as vrt:
-        return vrt.read(band)
+    return _warp_bands(src, [band], grid, resampling, nodata)[0]
+
+
+def _warp_bands(
+    src: rasterio.io.DatasetReader,
+    bands: Sequence[int],
+    grid: Sentinel2Grid,
+    resampling: Resampling,
+    nodata: float | None,
+) -> np.ndarray:
+    """Bands `bands` of `src` warped in one pass: len(bands) x H x W float32, NaN where missing, each
+    band masked by its own `nodata` pixels only."""
+    with _warped(
+        src, grid, resampling, src_nodata=nodata, nodata=np.nan, dtype="float32", **OWN_NODATA
+    ) as vrt:
+        return vrt.read(list(bands))
 
 
 def _flagged_weight(mask: MaskSource, grid: Sentinel2Grid, resampling: Resampling) -> np.ndarray:
@@ -206,15 +226,57 @@ def read_mask(source: MaskSource, grid: Sentinel2Grid) -> np.ndarray:
 
 
 def read_layout(layout: ProductLayout, grid: Sentinel2Grid) -> tuple[np.ndarray, np.ndarray]:
-    """An acquisition on the grid: data 10 x H x W float32 (NaN = missing), masks 2 x H x W uint8."""
+    """An acquisition on the grid: data 10 x H x W float32 (NaN = missing), masks 2 x H x W uint8.
+
+    Bands of one file (a per-date GeoTIFF stack) are warped in one pass: GDAL then computes the
+    transformation once rather than once per band (12 stacks of 10 bands: about 10x less time). Each
+    band is masked by its own nodata in both (OWN_NODATA), so the values are those of a band-by-band
+    warp. Bands with saturation handling go through read_band one by one."""
     data = np.empty((len(layout.bands), grid.height, grid.width), dtype=np.float32)
-    for index, band in enumerate(layout.bands):
-        data[index] = read_band(band, grid)
+    plain = [i for i, b in enumerate(layout.bands) if b.saturated is None and b.saturation is None]
+    for positions in _by_file(layout.bands, plain):
+        with rasterio.open(layout.bands[positions[0]].path) as src:
+            for nodata, same in _by_nodata(src, layout.bands, positions):
+                bands = [layout.bands[i].band for i in same]
+                warped = _warp_bands(src, bands, grid, Resampling.bilinear, nodata)
+                for position, values in zip(same, warped, strict=True):
+                    data[position] = layout.bands[position].to_reflectance(values)
+    for position, band in enumerate(layout.bands):
+        if position not in plain:
+            data[position] = read_band(band, grid)
     masks = np.zeros((2, grid.height, grid.width), dtype=np.uint8)
-    for index, mask in enumerate(layout.masks):
-        if mask is not None:
-            masks[index] = read_mask(mask, grid)
+    sources = layout.masks
+    for positions in _by_file(sources, [i for i, m in enumerate(sources) if m is not None]):
+        with (
+            rasterio.open(sources[positions[0]].path) as src,
+            _warped(src, grid, Resampling.nearest, src_nodata=None, nodata=0) as vrt,
+        ):
+            layers = vrt.read([sources[i].band for i in positions])
+        for position, layer in zip(positions, layers, strict=True):
+            masks[position] = sources[position].to_probability(layer)
     return data, masks
+
+
+def _by_file(items: Sequence, positions: Sequence[int]) -> list[list[int]]:
+    """`positions` of `items` (bands or masks) gathered by the file they are in, in order."""
+    groups: dict[str, list[int]] = {}
+    for position in positions:
+        groups.setdefault(items[position].path, []).append(position)
+    return list(groups.values())
+
+
+def _by_nodata(
+    src: rasterio.io.DatasetReader, bands: Sequence[ProductBand], positions: Sequence[int]
+) -> list[tuple[float | None, list[int]]]:
+    """`positions` of `bands` (all in `src`) by the nodata each is read with: its own, else the file's
+    for that band (NaN values are one group)."""
+    groups: dict[object, tuple[float | None, list[int]]] = {}
+    for position in positions:
+        band = bands[position]
+        nodata = band.nodata if band.nodata is not None else src.nodatavals[band.band - 1]
+        key = "nan" if nodata is not None and math.isnan(nodata) else nodata
+        groups.setdefault(key, (nodata, []))[1].append(position)
+    return list(groups.values())
 
 
 def paste_first_valid(
