@@ -29,8 +29,9 @@ INT8_MIN_AGREEMENT = 0.99
 #: Provenance key of the int8 bundle's calibration and agreement figures (QuantizationRecord).
 QUANTIZATION_KEY = "quantization"
 METHOD = (
-    "ONNX Runtime static QDQ of the aerial branch's convolutions (int8 weights per channel, uint8 "
-    "activations, MinMax calibration); Sentinel-2 branch, fusion and classifier kept in fp32"
+    "ONNX Runtime static QDQ of the aerial branch (convolutions with int8 weights per channel, and the "
+    "additions, activations, pooling and concatenations between them; uint8 activations, MinMax "
+    "calibration); upsampling, Sentinel-2 branch and classifier kept in fp32"
 )
 
 Feeds = Mapping[str, np.ndarray]
@@ -90,11 +91,21 @@ class _Calibration:
         pass
 
 
-def aerial_convolutions(model: Path, aerial: str) -> list[str]:
-    """The Conv nodes that the aerial input reaches (the U-Net: nearly all of the cost), less those
-    whose output reaches the graph's output through no other Conv (the classifier, which sets the
-    logits the map is the argmax of). The Sentinel-2 branch works on 40 x 40 px windows and costs
-    little: kept in fp32 with the fusion, it keeps the map closer to fp32's at no speed cost."""
+#: The operators quantised in the aerial branch. Between its int8 convolutions the residual additions,
+#: activations, max pooling and skip concatenations stay in int8 too, so activations are not turned
+#: back to float and again to int8 around every convolution: on the U-T&T of the published size on a
+#: 2-core CPU that ran a tile in 0.197 s against 0.240 s with the convolutions alone, and its classes
+#: agreed more closely with fp32's (99.58 % against 99.36 % on 16 held-out tiles). The decoder's
+#: upsampling (Resize) is left in float: ONNX Runtime's uint8 Resize took 36 ms a tile, the float one 22.
+QUANTISED_OPS = ("Conv", "Add", "Relu", "MaxPool", "Concat")
+
+
+def aerial_nodes(model: Path, aerial: str) -> list[str]:
+    """The nodes to quantise: those of QUANTISED_OPS that the aerial input reaches (the U-Net: nearly
+    all of the cost) and that feed one of its convolutions, less the convolutions whose output reaches
+    the graph's output through no other Conv (the classifier, which sets the logits the map is the
+    argmax of). The Sentinel-2 branch works on 40 x 40 px windows and costs little: kept in fp32 with
+    the classifier, it keeps the map closer to fp32's at little speed cost."""
     import onnx
 
     graph = onnx.load(str(model), load_external_data=False).graph
@@ -115,7 +126,18 @@ def aerial_convolutions(model: Path, aerial: str) -> list[str]:
             last.add(node.name)
         else:
             pending += list(node.input)
-    return [n.name for n in nodes if n.op_type == "Conv" and n.name not in last]
+    convolutions = [n for n in nodes if n.op_type == "Conv" and n.name not in last]
+    # what feeds the quantised convolutions, walking up from their inputs
+    feeding: set[str] = set()
+    pending = [i for n in convolutions for i in n.input]
+    while pending:
+        node = producers.get(pending.pop())
+        if node is None or node.name in feeding:
+            continue
+        feeding.add(node.name)
+        pending += list(node.input)
+    chosen = {n.name for n in convolutions} | feeding
+    return [n.name for n in nodes if n.op_type in QUANTISED_OPS and n.name in chosen]
 
 
 def quantize_int8(
@@ -143,8 +165,8 @@ def quantize_int8(
                 per_channel=True,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
-                op_types_to_quantize=["Conv"],
-                nodes_to_quantize=aerial_convolutions(prepared, aerial),
+                op_types_to_quantize=list(QUANTISED_OPS),
+                nodes_to_quantize=aerial_nodes(prepared, aerial),
             )
     agreeing, pixels = class_agreement(fp32, int8, samples.held_out)
     record = QuantizationRecord(
