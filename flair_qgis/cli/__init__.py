@@ -78,7 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="tiles per inference batch (default 1 on the CPU, 4 on a GPU)",
     )
     run.add_argument(
-        "--threads", type=int, metavar="N", help="CPU threads for ONNX Runtime (default: all cores)"
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for ONNX Runtime (default: all cores; two batches run side by side, each on half)",
     )
     add_output_flags(run)
     run.add_argument("--cog", action="store_true", help="write Cloud Optimized GeoTIFFs")

@@ -10,6 +10,7 @@ reuses: shard_run.py) stay in this one module of about 500 lines: one run's path
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import queue
@@ -40,7 +41,7 @@ from .outputs import (
     capped_gdal_cache,
     check_outputs,
 )
-from .runtime import CPU, Runner, choose_providers, create_runner, device_label
+from .runtime import CPU, Job, Lanes, Runner, choose_providers, create_runner, device_label, lane_plan
 from .sentinel2 import RegionalSeries, Sentinel2Catalog, discover, on_ground
 from .sentinel2.regions import REGION_HEIGHT
 from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
@@ -48,8 +49,8 @@ from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 #: A map whose share of area pixels with aerial data is below this gets a warning.
 PARTLY_EMPTY = 0.5
 #: The stages of a run whose seconds PredictionResult.stages gives. The calling thread's stages add up to
-#: the run's time (with a little bookkeeping): start-up (bundle and ONNX Runtime session), inference,
-#: softmax, blending (the stitcher's sums), writing (class codes, rasters, statistics, commit) and waiting
+#: the run's time (with a little bookkeeping): start-up (bundle and ONNX Runtime session), inference
+#: (waiting for the model's runs, side by side on the CPU: runtime.Lanes), softmax, blending (the stitcher's sums), writing (class codes, rasters, statistics, commit) and waiting
 #: for the reader thread. The reader thread's stages run meanwhile: aerial reading (with resampling and
 #: normalisation), Sentinel-2 regions (a region's series read and resampled) and Sentinel-2 windows (the
 #: per-tile window cut, cloud-filtered and averaged per month).
@@ -68,7 +69,8 @@ class PredictionRequest:
     (path | RasterSource, 1-based band) or AerialBand per bundle band. area: None for the whole aerial
     extent. overlap: px between neighbouring tiles, None for a tile size / 8. batch_size: tiles per
     inference, None for 1 on the CPU (no faster in larger batches there) and 4 on a GPU. threads: CPU
-    threads for ONNX Runtime, None for its default."""
+    threads for ONNX Runtime in all, None for one per physical core; on the CPU two batches run side by
+    side, each on half of them (runtime.lane_plan)."""
 
     aerial: AerialArgument
     #: The bundle's path, or the Bundle the caller has already loaded (then it is not opened again).
@@ -387,15 +389,24 @@ class TileRun:
         )
         reader.start()
         total = len(self.tiling)
+        lanes = None
         try:
-            self._start_runtime()
-            while True:
-                item = self._next_batch(batches)
-                if item is None:
+            lanes = self._start_runtime()
+            running: collections.deque[tuple[Batch, list[int], Job | None]] = collections.deque()
+            more = True
+            while more or running:
+                while more and len(running) < lanes.count:  # keep every lane busy
+                    item = self._next_batch(batches)
+                    if item is None:
+                        more = False
+                    elif isinstance(item, BaseException):
+                        raise item
+                    else:
+                        running.append((item, *self._submit(lanes, item)))
+                if not running:
                     break
-                if isinstance(item, BaseException):
-                    raise item
-                probabilities = self._infer(item)
+                item, keep, job = running.popleft()
+                probabilities = self._probabilities(item, keep, job)
                 for tile, tile_probabilities, valid in zip(
                     item.tiles, probabilities, item.valid, strict=True
                 ):
@@ -408,31 +419,43 @@ class TileRun:
                 )
         finally:
             stop.set()
+            if lanes is not None:
+                lanes.close()
+                if lanes.note:
+                    self.warnings.append(lanes.note)
             while reader.is_alive():
                 with contextlib.suppress(queue.Empty):
                     batches.get(timeout=0.05)
             reader.join()
 
-    def _start_runtime(self) -> None:
+    def _start_runtime(self) -> Lanes:
         """The ONNX Runtime session, created while the reader thread reads the first batch (a U-T&T's
-        first Sentinel-2 region takes about as long as the session's graph optimisation)."""
+        first Sentinel-2 region takes about as long as the session's graph optimisation), and the lanes
+        that run batches side by side on the CPU (runtime.lane_plan; a given runner runs alone)."""
         if self.runner is not None:
-            return
+            return Lanes(self.runner)
         self.progress(0.0, "Starting ONNX Runtime")
         since = time.perf_counter()
-        self.runner = create_runner(
-            self.bundle.path,
-            self.request.device,
-            self.request.threads,
-            fp16=self.spec.precision == "fp16",
-            shapes=input_shapes(self.spec, self.batch_size),
-        )
+        provider = choose_providers(self.request.device).providers[0]
+        count, threads = lane_plan(provider, self.request.threads)
+
+        def start() -> Runner:
+            return create_runner(
+                self.bundle.path,
+                self.request.device,
+                threads,
+                fp16=self.spec.precision == "fp16",
+                shapes=input_shapes(self.spec, self.batch_size),
+            )
+
+        self.runner = start()
         # The bundle may have been read without ONNX Runtime (read_bundle): the graph ONNX Runtime loaded
         # is checked against the metadata here, before the first batch runs.
         check_graph(self.spec, *graph_tensors(self.runner.session))
         self._timed("start-up", since)
         if self.runner.fallback_reason:
             self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")
+        return Lanes(self.runner, start, count)
 
     def _timed(self, stage: str, since: float) -> float:
         """Add the seconds from `since` to now to `stage`; return now."""
@@ -461,17 +484,25 @@ class TileRun:
         finally:
             self.waited += time.perf_counter() - waiting
 
-    def _infer(self, batch: Batch) -> np.ndarray:
-        """B x C x S x S probabilities; tiles without a valid pixel are not run (their output is masked)."""
+    def _submit(self, lanes: Lanes, batch: Batch) -> tuple[list[int], Job | None]:
+        """The batch's tiles that have a valid pixel, and their run started on `lanes` (None when there
+        is none: an empty tile is not run, its output is masked)."""
         keep = [
             i
             for i, (tile, valid) in enumerate(zip(batch.tiles, batch.valid, strict=True))
             if _has_data(tile, valid)
         ]
         self.empty_tiles += len(batch.tiles) - len(keep)
+        if not keep:
+            return keep, None
         feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
+        return keep, lanes.submit(self.spec.output.name, feeds)
+
+    def _probabilities(self, batch: Batch, keep: list[int], job: Job | None) -> np.ndarray:
+        """B x C x S x S probabilities of a submitted batch, once its run is over (the wait counts as
+        inference); the tiles not run are zeros."""
         since = time.perf_counter()
-        output = self.runner.run(self.spec.output.name, feeds) if keep else None
+        output = job.result() if job is not None else None
         since = self._timed("inference", since)
         if output is not None and self.spec.output.kind == "logits":
             output = softmax(output, axis=1, in_place=True)

@@ -26,6 +26,7 @@ from flair_qgis.core.predict import (
     predict,
     softmax,
 )
+from flair_qgis.core.runtime import CPU, lane_plan
 from flair_qgis.core.sentinel2.preprocess import pad_series
 from tests.bundles import aerial_logits, default_weights, make_aerial_bundle, make_spec
 from tests.rasters import ORIGIN, write_corrupt, write_raster, write_truncated
@@ -359,20 +360,51 @@ class CountedSession(ort.InferenceSession):
         super().__init__(*args, **kwargs)
 
 
-def test_a_run_builds_one_onnx_runtime_session(tmp_path: Path, scene, bundle: Path, monkeypatch) -> None:
-    """A run given the bundle's path builds only the session that runs it (the bundle's metadata and
-    graph are read from the file), and a run given a loaded bundle builds only that one too."""
+def test_a_run_builds_one_session_per_lane(tmp_path: Path, scene, bundle: Path, monkeypatch) -> None:
+    """A run given the bundle's path builds only the sessions that run it, one per lane of the CPU
+    (runtime.lane_plan; the bundle's metadata and graph are read from the file), and a run given a
+    loaded bundle builds only those too; with one thread, one session runs every batch."""
     path, data = scene
+    lanes, _ = lane_plan(CPU, None)
     monkeypatch.setattr(ort, "InferenceSession", CountedSession)
     CountedSession.made = 0
     result, _ = run(tmp_path, path, bundle, output=tmp_path / "by_path.tif")
-    assert CountedSession.made == 1
+    assert result.tiles >= lanes and CountedSession.made == lanes
     with rasterio.open(result.class_raster) as src:
         np.testing.assert_array_equal(src.read(1), expected_classes(data))
     loaded = load_bundle(bundle)
     CountedSession.made = 0
     run(tmp_path, path, loaded, output=tmp_path / "loaded.tif")
+    assert CountedSession.made == lanes
+    CountedSession.made = 0
+    result, _ = run(tmp_path, path, bundle, output=tmp_path / "one_thread.tif", threads=1)
     assert CountedSession.made == 1
+    with rasterio.open(result.class_raster) as src:
+        np.testing.assert_array_equal(src.read(1), expected_classes(data))
+
+
+def test_batches_run_side_by_side_give_the_map_of_one_lane(tmp_path: Path, monkeypatch) -> None:
+    """Two lanes, each batch on whichever session is free, stitched in the tiles' order: the same map,
+    bit for bit, as one batch at a time, with tiles the model cannot tell apart by position."""
+    import flair_qgis.core.runtime as runtime
+
+    data = np.random.default_rng(11).integers(0, 256, (5, 300, 260), dtype=np.uint8)
+    aerial = write_raster(tmp_path / "ortho.tif", data)
+    make_aerial_bundle(tmp_path / "unet.onnx", tile_size=64)
+    maps = {}
+    for lanes in (1, 2):
+        monkeypatch.setattr(runtime, "CPU_LANES", lanes)
+        result, steps = run(tmp_path, aerial, tmp_path / "unet.onnx", threads=2, output=tmp_path / f"{lanes}.tif",
+                            outputs={"probabilities"})  # fmt: skip
+        tiles = [m for _, m in steps if m.startswith("Tile ")]
+        assert len(tiles) == result.tiles > 12 and tiles[-1].startswith(
+            f"Tile {result.tiles} of {result.tiles}"
+        )
+        with rasterio.open(result.class_raster) as src, rasterio.open(result.probabilities) as probs:
+            maps[lanes] = (src.read(), probs.read())
+    np.testing.assert_array_equal(maps[1][0], maps[2][0])
+    np.testing.assert_array_equal(maps[1][1], maps[2][1])
+    np.testing.assert_array_equal(maps[2][0][0], expected_classes(data))
 
 
 def test_best_class_is_numpys_argmax_ties_and_nan_included() -> None:

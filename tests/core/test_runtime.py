@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -222,3 +223,46 @@ def test_a_small_model_is_not_cached(tmp_path: Path, monkeypatch) -> None:
     create_runner(tmp_path / "m.onnx", device="cpu")
     assert optimised_graph_path(tmp_path / "m.onnx") is None
     assert not (tmp_path / "cache" / "flair_qgis" / "onnxruntime").exists()
+
+
+def test_the_cpu_shares_its_threads_between_two_lanes_and_a_gpu_runs_one() -> None:
+    assert runtime.lane_plan(CPU, 1) == (1, 1)
+    assert runtime.lane_plan(CPU, 2) == (2, 1)
+    assert runtime.lane_plan(CPU, 5) == (2, 2)
+    assert runtime.lane_plan(CPU, 8) == (2, 4)
+    assert runtime.lane_plan("CUDAExecutionProvider", 8) == (1, 8)
+    assert runtime.lane_plan("TensorrtExecutionProvider", None) == (1, None)
+    cores = runtime.physical_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    assert runtime.lane_plan(CPU, None) == ((2, cores // 2) if cores >= 2 else (1, None))
+
+
+def test_lanes_give_each_batch_its_own_answer_and_go_on_when_a_session_cannot_start(tmp_path: Path) -> None:
+    """Batches submitted to two lanes come back each with its own output (real sessions); when the
+    second session cannot start, every batch runs on the first and the run says why it ran alone."""
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    first = create_runner(tmp_path / "m.onnx", device="cpu", threads=1)
+    batches = [np.random.default_rng(i).normal(size=(1, 5, 8, 8)).astype(np.float32) for i in range(6)]
+    expected = [first.run("logits", {"aerial": b}) for b in batches]
+    made: list[int] = []
+
+    def another():
+        made.append(1)
+        return create_runner(tmp_path / "m.onnx", device="cpu", threads=1)
+
+    lanes = runtime.Lanes(first, another, 2)
+    jobs = [lanes.submit("logits", {"aerial": b}) for b in batches]
+    for job, answer in zip(jobs, expected, strict=True):
+        np.testing.assert_array_equal(job.result(), answer)
+    lanes.close()
+    assert len(made) <= 1 and lanes.note is None
+
+    def no_memory():
+        raise FlairError("The model could not be loaded: not enough memory")
+
+    lanes = runtime.Lanes(first, no_memory, 2)
+    jobs = [lanes.submit("logits", {"aerial": b}) for b in batches]
+    for job, answer in zip(jobs, expected, strict=True):
+        np.testing.assert_array_equal(job.result(), answer)
+    lanes.close()
+    assert "another session could not start (The model could not be loaded" in lanes.note
