@@ -3,9 +3,12 @@ tiles the engine runs, with the same overlap and the same kind of output (a clas
 rasterio), and the bundles they share.
 
 - `torch_loop`: the strongest plain-torch loop we know how to write on this machine: torch.inference_mode,
-  tiles in batches, channels-last weights and inputs, bf16 autocast when a trial batch shows it faster
-  here (the choice is printed), the Sentinel-2 series loaded once for the area and each tile's window
-  prepared by flair_qgis.core.sentinel2 (the training code's own preprocessing), softmax in torch, the
+  tiles in batches run two at a time on the CPU (two threads, half of torch's threads each: what the
+  engine does with its sessions, and 1.2x faster for torch too), channels-last weights and inputs, bf16
+  autocast when a trial batch shows it faster here (the choice is printed), the Sentinel-2 series loaded
+  once for the area and each tile's window
+  prepared by flair_qgis.core.sentinel2 (the training code's own preprocessing; the series read by as
+  many threads as the engine's reader uses), softmax in torch, the
   overlapping tiles blended with the engine's weights into one array, argmax, written with rasterio.
 - `deepness_loop`: the Deepness QGIS plugin's way (PUTvision/qgis-plugin-deepness,
   processing/map_processor/map_processor_segmentation.py and models/model_base.py), on an aerial-only
@@ -103,83 +106,106 @@ def scene_tiles(scene: Path, sentinel2: Path, spec: Any, avoid: tuple, count: in
 
 
 def torch_loop(case: dict[str, Any]) -> dict[str, Any]:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     import rasterio
     import torch
     from rasterio.windows import Window
 
     from flair_qgis.core.bundle_spec import flair2_aerial_input, flair2_sentinel2_input
+    from flair_qgis.core.runtime import CPU, lane_plan
     from flair_qgis.core.sentinel2 import load_series, prepare_window
+    from flair_qgis.core.sentinel2.regions import READERS
     from flair_qgis.core.tiling import TileGrid, blend_weights
     from flair_training.models import UTT
 
-    if case.get("threads"):
-        torch.set_num_threads(case["threads"])
     device = torch.device("cuda" if case.get("device") == "gpu" else "cpu")
+    # On the CPU, batches run side by side as the engine's do (two lanes, half the threads each:
+    # runtime.lane_plan): torch's small operators share threads as poorly as ONNX Runtime's.
+    lanes, threads = lane_plan(CPU, case.get("threads")) if device.type == "cpu" else (1, case.get("threads"))
+    lanes = case.get("lanes", lanes)
+    if lanes > 1 and threads:
+        torch.set_num_threads(threads)
+    elif case.get("threads"):
+        torch.set_num_threads(case["threads"])
     model = UTT()
     model.load_state_dict(torch.load(case["weights"]))
     model = model.eval().to(device).to(memory_format=torch.channels_last)
     aerial_spec, spec = flair2_aerial_input(TILE), flair2_sentinel2_input(40)
     xmin, ymin, xmax, ymax = case["area"]
     batch_size = case.get("batch", 4)
-    series = load_series(case["sentinel2"], CRS, (xmin, ymin, xmax, ymax), spec)
+    # the engine's Sentinel-2 loading with as many reading threads as the engine gives it
+    series = load_series(case["sentinel2"], CRS, (xmin, ymin, xmax, ymax), spec, readers=READERS)
+    opened = threading.local()  # a rasterio dataset is not shared between threads: one per lane
+
+    def dataset():
+        if not hasattr(opened, "src"):
+            opened.src = rasterio.open(case["aerial"])
+        return opened.src
+
     with rasterio.open(case["aerial"]) as src:
-        col0, row0 = round((xmin - src.transform.c) / GSD), round((src.transform.f - ymax) / GSD)
-        width, height = round((xmax - xmin) / GSD), round((ymax - ymin) / GSD)
-        grid = TileGrid(width, height, TILE, case["overlap"])
-        weights = torch.from_numpy(blend_weights(TILE, case["overlap"])).to(device)
-        total = torch.zeros((13, height, width), device=device)
-        weight_sum = torch.zeros((height, width), device=device)
+        transform = src.transform
+    col0, row0 = round((xmin - transform.c) / GSD), round((transform.f - ymax) / GSD)
+    width, height = round((xmax - xmin) / GSD), round((ymax - ymin) / GSD)
+    grid = TileGrid(width, height, TILE, case["overlap"])
+    weights = torch.from_numpy(blend_weights(TILE, case["overlap"])).to(device)
+    total = torch.zeros((13, height, width), device=device)
+    weight_sum = torch.zeros((height, width), device=device)
 
-        def inputs(tiles):
-            patches, series_values, positions = [], [], []
-            for tile in tiles:
-                raw = src.read(window=Window(col0 + tile.x, row0 + tile.y, TILE, TILE))
-                patches.append(aerial_spec.scaling.apply(raw))
-                cx = src.transform.c + (col0 + tile.x + TILE / 2) * GSD
-                cy = src.transform.f - (row0 + tile.y + TILE / 2) * GSD
-                data, masks = series.window(cx, cy, spec.window_size)
-                prepared = prepare_window(data, masks, series.dates, spec)
-                series_values.append(np.ascontiguousarray(prepared.values, np.float32))
-                positions.append(np.asarray(prepared.positions, np.float32))
-            aerial = (
-                torch.from_numpy(np.stack(patches)).to(device).contiguous(memory_format=torch.channels_last)
-            )
-            return (
-                aerial,
-                torch.from_numpy(np.stack(series_values)).to(device),
-                torch.from_numpy(np.stack(positions)).to(device),
-            )
+    def inputs(tiles):
+        patches, series_values, positions = [], [], []
+        for tile in tiles:
+            raw = dataset().read(window=Window(col0 + tile.x, row0 + tile.y, TILE, TILE))
+            patches.append(aerial_spec.scaling.apply(raw))
+            cx = transform.c + (col0 + tile.x + TILE / 2) * GSD
+            cy = transform.f - (row0 + tile.y + TILE / 2) * GSD
+            data, masks = series.window(cx, cy, spec.window_size)
+            prepared = prepare_window(data, masks, series.dates, spec)
+            series_values.append(np.ascontiguousarray(prepared.values, np.float32))
+            positions.append(np.asarray(prepared.positions, np.float32))
+        aerial = torch.from_numpy(np.stack(patches)).to(device).contiguous(memory_format=torch.channels_last)
+        return (
+            aerial,
+            torch.from_numpy(np.stack(series_values)).to(device),
+            torch.from_numpy(np.stack(positions)).to(device),
+        )
 
-        tiles = list(grid)
-        batches = [tiles[i : i + batch_size] for i in range(0, len(tiles), batch_size)]
-        if "autocast" in case:  # chosen once before the timed runs (precision_trial)
-            autocast = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[case["autocast"]]
-        else:
-            autocast = _choose_autocast(model, inputs(batches[0]), device)
-        if case.get("trial_only"):
-            return {"autocast": {torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[autocast]}
-        times: list[float] = []
+    tiles = list(grid)
+    batches = [tiles[i : i + batch_size] for i in range(0, len(tiles), batch_size)]
+    if "autocast" in case:  # chosen once before the timed runs (precision_trial)
+        autocast = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[case["autocast"]]
+    else:
+        autocast = _choose_autocast(model, inputs(batches[0]), device)
+    if case.get("trial_only"):
+        return {"autocast": {torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[autocast]}
+
+    def probabilities(batch):  # in a lane's thread: inference mode and autocast are per thread
         with (
             torch.inference_mode(),
             torch.autocast(device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None),
         ):
-            for batch in batches:
-                logits = model.segment(*inputs(batch))
-                probabilities = torch.softmax(logits.float(), dim=1)
-                for tile, p in zip(batch, probabilities, strict=True):
-                    h, w = tile.window.height, tile.window.width
-                    total[:, tile.y : tile.y + h, tile.x : tile.x + w] += p[:, :h, :w] * weights[:h, :w]
-                    weight_sum[tile.y : tile.y + h, tile.x : tile.x + w] += weights[:h, :w]
-                times.append(time.perf_counter())
-        classes = (torch.argmax(total / weight_sum, dim=0) + 1).to(torch.uint8).cpu().numpy()
-        _write_classes(case["output"], classes, src.transform, col0, row0)
-    times.append(time.perf_counter())
-    return {
+            return torch.softmax(model.segment(*inputs(batch)).float(), dim=1)
+
+    times: list[float] = []
+    with ThreadPoolExecutor(lanes) as pool, torch.inference_mode():
+        for batch, batch_probabilities in zip(batches, pool.map(probabilities, batches), strict=True):
+            for tile, p in zip(batch, batch_probabilities, strict=True):
+                h, w = tile.window.height, tile.window.width
+                total[:, tile.y : tile.y + h, tile.x : tile.x + w] += p[:, :h, :w] * weights[:h, :w]
+                weight_sum[tile.y : tile.y + h, tile.x : tile.x + w] += weights[:h, :w]
+            times.append(time.perf_counter())
+    classes = (torch.argmax(total / weight_sum, dim=0) + 1).to(torch.uint8).cpu().numpy()
+    _write_classes(case["output"], classes, transform, col0, row0)
+    return {  # first and last: the ends of the first and of the last batch, as the engine's tiles
         "tiles": len(tiles),
         "provider": f"torch {device.type.upper()}",
-        "settings": f"batch {batch_size}, channels-last, {'bf16 autocast' if autocast else 'fp32 (bf16 autocast slower here)'}",
+        "settings": f"{lanes} lane{'s' if lanes > 1 else ''} of batches of {batch_size}"
+        + (f" ({threads} thread{'s' if threads > 1 else ''} each)" if lanes > 1 and threads else "")
+        + f", channels-last, {'bf16 autocast' if autocast else 'fp32 (bf16 autocast slower here)'}",
         "km2": width * height * GSD**2 / 1e6,
         "first": times[0],
+        "first_tiles": len(batches[0]),
         "last": times[-1],
     }
 
