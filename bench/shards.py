@@ -32,8 +32,9 @@ from bench.engine import GSD, cheap_utt_bundle, write_ortho, write_sentinel2
 #: with 64 px overlap (448 px stride: 89.6 m).
 DEPARTEMENT_KM2, FRANCE_KM2 = 6_000, 550_000
 TILE_KM2 = (448 * GSD / 1000) ** 2
-#: Measured in bench/RESULTS.md (engine, U-T&T of the training package, CPU, 2 cores): s per tile.
-UTT_CPU_S_PER_TILE = 0.244
+#: Seconds per tile once running of the engine with the U-T&T of the published size on 2 CPU cores,
+#: fp32 and int8 bundles, measured by `make bench` on 2026-12-03 (bench/RESULTS.md, engine section).
+UTT_CPU_S_PER_TILE = {"fp32": 0.343, "int8": 0.208}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,12 +127,13 @@ def _run(workdir: Path, side: int, shard: int) -> str:
         f"- Seconds per tile, single run (measured): {single_s / result.tiles:.3f}.",
     ]
     tiles_dept, tiles_france = DEPARTEMENT_KM2 / TILE_KM2, FRANCE_KM2 / TILE_KM2
-    per_tile = UTT_CPU_S_PER_TILE
+    fp32, int8 = UTT_CPU_S_PER_TILE["fp32"], UTT_CPU_S_PER_TILE["int8"]
     lines += [
         f"- EXTRAPOLATED: a département (~{DEPARTEMENT_KM2:,} km², ~{tiles_dept:,.0f} tiles) with the real U-T&T at "
-        f"{per_tile} s per tile (bench/RESULTS.md, engine on 2 CPU cores) takes ~{tiles_dept * per_tile / 3600:,.0f} "
-        f"core-pair hours; on N such workers ~{tiles_dept * per_tile / 3600:,.0f}/N hours plus ~8 % margin tiles. "
-        f"France (~{FRANCE_KM2:,} km², ~{tiles_france:,.0f} tiles): ~{tiles_france * per_tile / 3600:,.0f}/N hours. "
+        f"{fp32} s per tile (fp32; {int8} s int8; the engine on 2 CPU cores, bench/RESULTS.md of 2026-12-03) takes "
+        f"~{tiles_dept * fp32 / 3600:,.0f} core-pair hours (~{tiles_dept * int8 / 3600:,.0f} int8); on N such workers "
+        f"that divided by N, plus ~8 % margin tiles. France (~{FRANCE_KM2:,} km², ~{tiles_france:,.0f} tiles): "
+        f"~{tiles_france * fp32 / 3600:,.0f}/N hours (~{tiles_france * int8 / 3600:,.0f}/N int8). "
         "GPU figures need a per-tile cost measured on the GPU (`python -m bench.engine --device gpu`): "
         "hours = tiles x s per tile / N GPUs.",
     ]
