@@ -121,14 +121,6 @@ def torch_loop(case: dict[str, Any]) -> dict[str, Any]:
     from flair_training.models import UTT
 
     device = torch.device("cuda" if case.get("device") == "gpu" else "cpu")
-    # On the CPU, batches run side by side as the engine's do (two lanes, half the threads each:
-    # runtime.lane_plan): torch's small operators share threads as poorly as ONNX Runtime's.
-    lanes, threads = lane_plan(CPU, case.get("threads")) if device.type == "cpu" else (1, case.get("threads"))
-    lanes = case.get("lanes", lanes)
-    if lanes > 1 and threads:
-        torch.set_num_threads(threads)
-    elif case.get("threads"):
-        torch.set_num_threads(case["threads"])
     model = UTT()
     model.load_state_dict(torch.load(case["weights"]))
     model = model.eval().to(device).to(memory_format=torch.channels_last)
@@ -173,6 +165,19 @@ def torch_loop(case: dict[str, Any]) -> dict[str, Any]:
 
     tiles = list(grid)
     batches = [tiles[i : i + batch_size] for i in range(0, len(tiles), batch_size)]
+    # On the CPU, batches run side by side by the engine's rule (runtime.lane_plan: two lanes with half
+    # the threads each, for runs long enough): torch's small operators share threads as poorly as ONNX
+    # Runtime's.
+    lanes, threads = (
+        lane_plan(CPU, case.get("threads"), len(batches))
+        if device.type == "cpu"
+        else (1, case.get("threads"))
+    )
+    lanes = case.get("lanes", lanes)
+    if lanes > 1 and threads:
+        torch.set_num_threads(threads)
+    elif case.get("threads"):
+        torch.set_num_threads(case["threads"])
     if "autocast" in case:  # chosen once before the timed runs (precision_trial)
         autocast = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[case["autocast"]]
     else:

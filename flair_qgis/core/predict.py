@@ -70,7 +70,7 @@ class PredictionRequest:
     extent. overlap: px between neighbouring tiles, None for a tile size / 8. batch_size: tiles per
     inference, None for 1 on the CPU (no faster in larger batches there) and 4 on a GPU. threads: CPU
     threads for ONNX Runtime in all, None for one per physical core; on the CPU two batches run side by
-    side, each on half of them (runtime.lane_plan)."""
+    side, each on half of them, in runs of 8 batches or more (runtime.lane_plan)."""
 
     aerial: AerialArgument
     #: The bundle's path, or the Bundle the caller has already loaded (then it is not opened again).
@@ -437,7 +437,8 @@ class TileRun:
         self.progress(0.0, "Starting ONNX Runtime")
         since = time.perf_counter()
         provider = choose_providers(self.request.device).providers[0]
-        count, threads = lane_plan(provider, self.request.threads)
+        batches = -(-len(self.tiling) // self.batch_size)
+        count, threads = lane_plan(provider, self.request.threads, batches)
 
         def start() -> Runner:
             return create_runner(

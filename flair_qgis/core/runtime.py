@@ -357,9 +357,14 @@ def create_runner(
 
 #: Batches the CPU runs at once, each on a session of its own with its share of the threads. A U-T&T's
 #: graph has many small operators (the U-TAE's, the decoder's) that threads share poorly: on 2 cores,
-#: two single-threaded runs side by side did 1.16x to 1.28x the tiles of one run on both threads
-#: (bench.engine's "one inference lane" lever measures it on every full run).
+#: two single-threaded runs side by side did 1.16x to 1.28x the tiles of one run on both threads.
+#: Measured on 2 cores only: on a larger CPU, `python -m bench.engine --throughput --levers` times "one
+#: inference lane" against it.
 CPU_LANES = 2
+#: Fewer batches than this run in one lane: the second session's start is not paid back (U-T&T on 2
+#: cores, medians of 3-4 interleaved runs, one lane against two: 4 tiles 2.03 s against 2.18 s, 9 tiles
+#: 4.26 s against 3.94 s, 12 tiles 6.0 s against 5.68 s).
+LANES_FROM_BATCHES = 8
 
 
 def physical_cores() -> int:
@@ -375,10 +380,13 @@ def physical_cores() -> int:
     return max(1, min(usable, physical or usable))
 
 
-def lane_plan(provider: str, threads: int | None) -> tuple[int, int | None]:
+def lane_plan(
+    provider: str, threads: int | None, batches: int = LANES_FROM_BATCHES
+) -> tuple[int, int | None]:
     """(batches run at once, threads of each run's session) for `threads` CPU threads in all (None: one
-    per physical core). One lane on a GPU, or with a single thread."""
-    if provider != CPU:
+    per physical core) and a run of `batches` batches. One lane on a GPU, with a single thread, or for a
+    run of fewer than LANES_FROM_BATCHES batches."""
+    if provider != CPU or batches < LANES_FROM_BATCHES:
         return 1, threads
     total = threads or physical_cores()
     lanes = min(CPU_LANES, total)

@@ -235,6 +235,9 @@ def test_the_cpu_shares_its_threads_between_two_lanes_and_a_gpu_runs_one() -> No
     cores = runtime.physical_cores()
     assert 1 <= cores <= (os.cpu_count() or 1)
     assert runtime.lane_plan(CPU, None) == ((2, cores // 2) if cores >= 2 else (1, None))
+    # a short run does not pay for a second session
+    assert runtime.lane_plan(CPU, 8, batches=runtime.LANES_FROM_BATCHES - 1) == (1, 8)
+    assert runtime.lane_plan(CPU, 8, batches=runtime.LANES_FROM_BATCHES) == (2, 4)
 
 
 def test_lanes_give_each_batch_its_own_answer_and_go_on_when_a_session_cannot_start(tmp_path: Path) -> None:
