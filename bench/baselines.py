@@ -6,10 +6,9 @@ rasterio), and the bundles they share.
   tiles in batches run two at a time on the CPU (two threads, half of torch's threads each: what the
   engine does with its sessions, and 1.2x faster for torch too), channels-last weights and inputs, bf16
   autocast when a trial batch shows it faster here (the choice is printed), the Sentinel-2 series loaded
-  once for the area and each tile's window
-  prepared by flair_qgis.core.sentinel2 (the training code's own preprocessing; the series read by as
-  many threads as the engine's reader uses), softmax in torch, the
-  overlapping tiles blended with the engine's weights into one array, argmax, written with rasterio.
+  once for the area (by as many threads as the engine's reader uses) and each tile's window prepared by
+  flair_qgis.core.sentinel2 (the training code's own preprocessing), softmax in torch, the overlapping
+  tiles blended with the engine's weights into one array, argmax, written with rasterio.
 - `deepness_loop`: the Deepness QGIS plugin's way (PUTvision/qgis-plugin-deepness,
   processing/map_processor/map_processor_segmentation.py and models/model_base.py), on an aerial-only
   model since Deepness takes one input: one ONNX Runtime session with ORT_ENABLE_ALL and the default

@@ -50,8 +50,8 @@ from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 PARTLY_EMPTY = 0.5
 #: The stages of a run whose seconds PredictionResult.stages gives. The calling thread's stages add up to
 #: the run's time (with a little bookkeeping): start-up (bundle and ONNX Runtime session), inference
-#: (waiting for the model's runs, side by side on the CPU: runtime.Lanes), softmax, blending (the stitcher's sums), writing (class codes, rasters, statistics, commit) and waiting
-#: for the reader thread. The reader thread's stages run meanwhile: aerial reading (with resampling and
+#: (waiting for the model's runs, side by side on the CPU: runtime.Lanes), softmax, blending (the
+#: stitcher's sums), writing (class codes, rasters, statistics, commit) and waiting for the reader thread. The reader thread's stages run meanwhile: aerial reading (with resampling and
 #: normalisation), Sentinel-2 regions (a region's series read and resampled) and Sentinel-2 windows (the
 #: per-tile window cut, cloud-filtered and averaged per month).
 MAIN_STAGES = ("start-up", "inference", "softmax", "blending", "writing", "waiting")
@@ -317,6 +317,10 @@ class TileRun:
         provider = runner.provider if runner is not None else choose_providers(request.device).providers[0]
         on_cpu = provider == CPU
         self.batch_size = request.batch_size or (1 if on_cpu else 4)
+        #: batches run at once and each session's threads, for a runner started here (runtime.lane_plan)
+        self.lanes, self.lane_threads = lane_plan(
+            provider, request.threads, -(-len(self.tiling) // self.batch_size)
+        )
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
         self.waited = 0.0
@@ -436,15 +440,12 @@ class TileRun:
             return Lanes(self.runner)
         self.progress(0.0, "Starting ONNX Runtime")
         since = time.perf_counter()
-        provider = choose_providers(self.request.device).providers[0]
-        batches = -(-len(self.tiling) // self.batch_size)
-        count, threads = lane_plan(provider, self.request.threads, batches)
 
         def start() -> Runner:
             return create_runner(
                 self.bundle.path,
                 self.request.device,
-                threads,
+                self.lane_threads,
                 fp16=self.spec.precision == "fp16",
                 shapes=input_shapes(self.spec, self.batch_size),
             )
@@ -456,7 +457,7 @@ class TileRun:
         self._timed("start-up", since)
         if self.runner.fallback_reason:
             self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")
-        return Lanes(self.runner, start, count)
+        return Lanes(self.runner, start, self.lanes)
 
     def _timed(self, stage: str, since: float) -> float:
         """Add the seconds from `since` to now to `stage`; return now."""

@@ -410,13 +410,12 @@ class _Later:
 
 class Lanes:
     """Batches run by up to `count` sessions of one model side by side, each batch's result handed back
-    through a Future. `first` is the session already started (and checked); the others are made by
-    `make()` in their thread when first needed, so they start while the first batch runs. With one lane
-    a batch runs in the calling thread."""
+    as a Job. `first` is the session already started (and checked); the others are made by `make()` in
+    their thread when first needed, so they start while the first batch runs. With one lane a batch
+    runs in the calling thread, when its result is asked for."""
 
     def __init__(self, first: Runner, make: Callable[[], Runner] | None = None, count: int = 1) -> None:
         self.count = count if make is not None else 1
-        self.provider = first.provider
         self._idle: queue.SimpleQueue[Runner] = queue.SimpleQueue()
         self._idle.put(first)
         self._made, self._make, self._lock = 1, make, threading.Lock()

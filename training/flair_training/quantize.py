@@ -115,29 +115,26 @@ def aerial_nodes(model: Path, aerial: str) -> list[str]:
             reached.update(node.output)
             nodes.append(node)
     producers = {output: node for node in graph.node for output in node.output}
-    last, pending = set(), [o.name for o in graph.output]
+    # the last convolutions: those met first walking up from the outputs
+    near_outputs = _upstream(producers, [o.name for o in graph.output], stop_at="Conv")
+    convolutions = [n for n in nodes if n.op_type == "Conv" and n.name not in near_outputs]
+    chosen = {n.name for n in convolutions} | _upstream(producers, [i for n in convolutions for i in n.input])
+    return [n.name for n in nodes if n.op_type in QUANTISED_OPS and n.name in chosen]
+
+
+def _upstream(producers: Mapping[str, object], tensors: list[str], stop_at: str = "") -> set[str]:
+    """Names of the nodes that produce `tensors` and, walking up, their inputs; the walk does not go
+    past a node of type `stop_at` (which is included)."""
     seen: set[str] = set()
+    pending = list(tensors)
     while pending:
         node = producers.get(pending.pop())
         if node is None or node.name in seen:
             continue
         seen.add(node.name)
-        if node.op_type == "Conv":
-            last.add(node.name)
-        else:
+        if node.op_type != stop_at:
             pending += list(node.input)
-    convolutions = [n for n in nodes if n.op_type == "Conv" and n.name not in last]
-    # what feeds the quantised convolutions, walking up from their inputs
-    feeding: set[str] = set()
-    pending = [i for n in convolutions for i in n.input]
-    while pending:
-        node = producers.get(pending.pop())
-        if node is None or node.name in feeding:
-            continue
-        feeding.add(node.name)
-        pending += list(node.input)
-    chosen = {n.name for n in convolutions} | feeding
-    return [n.name for n in nodes if n.op_type in QUANTISED_OPS and n.name in chosen]
+    return seen
 
 
 def quantize_int8(
