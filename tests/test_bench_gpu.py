@@ -40,3 +40,140 @@ def test_its_bundles_are_u_t_and_t_bundles_in_fp32_and_fp16(tmp_path) -> None:
         bundle = load_bundle(path)
         assert bundle.spec.precision == precision and bundle.spec.architecture == "utt"
         assert bundle.spec.aerial.tile_size == 512 and bundle.spec.sentinel2.window_size == 40
+
+
+def test_a_provider_that_cannot_start_is_named_with_what_it_needs() -> None:
+    import onnxruntime as ort
+
+    from bench.gpu import providers_that_start
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this ONNX Runtime has the CUDA provider")
+    started, why = providers_that_start()
+    assert started == []
+    assert set(why) == {"cuda", "tensorrt"}
+    assert "no CUDAExecutionProvider" in why["cuda"] and "no TensorrtExecutionProvider" in why["tensorrt"]
+
+
+def test_the_providers_probe_model_runs(tmp_path) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    from bench.gpu import tiny_model
+
+    session = ort.InferenceSession(tiny_model(), providers=["CPUExecutionProvider"])
+    x = np.array([[-1, 2, -3, 4, 0, 5, -6, 7]], np.float32)
+    assert session.run(None, {"x": x})[0].tolist() == [[0, 2, 0, 4, 0, 5, 0, 7]]
+
+
+def _offline(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = dict(
+        os.environ,
+        FLAIR_GPU_PARTS=str(tmp_path / "checkout_parts"),
+        FLAIR_GPU_STORE=str(tmp_path / "store"),
+        PYTHON=sys.executable,
+        **env,
+    )
+    return subprocess.run(
+        ["bash", str(REPO / "bench" / "gpu-offline.sh"), *args],
+        env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_offline_packages_travel_in_parts_and_are_checked_and_unpacked_there(tmp_path) -> None:
+    """The packing and unpacking of bench/gpu-offline.sh on a folder of packages (what `pack` gets from
+    pip): parts of at most the size asked, moved out of the checkout as they arrive, checked against
+    their SHA-256 sums, unpacked once; then bench.gpu runs on the unpacked packages' path (and, without a
+    GPU, says so)."""
+    site = tmp_path / "site"
+    (site / "offline_probe").mkdir(parents=True)
+    (site / "offline_probe" / "__init__.py").write_text("WHERE = 'unpacked'\n")
+    (site / "offline_probe" / "noise.bin").write_bytes(os.urandom(3 * 1048576))  # incompressible
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    done = _offline(tmp_path, "pack-site", str(site), FLAIR_GPU_PART_MIB="1", FLAIR_GPU_PYTHON=here)
+    assert done.returncode == 0, done.stderr
+    parts = sorted((tmp_path / "checkout_parts").glob("part-*"))
+    assert len(parts) >= 3 and all(p.stat().st_size <= 1048576 for p in parts)
+    assert (tmp_path / "checkout_parts" / "SHA256SUMS").is_file()
+
+    # the parts arrive one at a time: each is moved out of the checkout
+    arriving = tmp_path / "arriving"
+    (tmp_path / "checkout_parts").rename(arriving)
+    (tmp_path / "checkout_parts").mkdir()
+    for part in sorted(arriving.iterdir()):
+        part.rename(tmp_path / "checkout_parts" / part.name)
+        done = _offline(tmp_path, "receive")
+        assert done.returncode == 0, done.stderr
+        assert not list((tmp_path / "checkout_parts").iterdir())
+    assert len(list((tmp_path / "store").glob("part-*"))) == len(parts)
+
+    # packages for another Python are refused, saying how to pack them for this one
+    version = tmp_path / "store" / "PYTHON_VERSION"
+    version.write_text("2.7\n")
+    done = _offline(tmp_path, "run", "--workdir", str(tmp_path / "work"))
+    assert (
+        done.returncode == 2
+        and f"packages for Python 2.7 and {sys.executable} is Python {here}" in done.stderr
+    )
+    assert f"FLAIR_GPU_PYTHON={here}" in done.stderr and not (tmp_path / "store" / "site").exists()
+    version.write_text(f"{here}\n")
+
+    # a damaged part is refused before anything is unpacked
+    first = tmp_path / "store" / "part-00"
+    good = first.read_bytes()
+    first.write_bytes(b"x" + good[1:])
+    done = _offline(tmp_path, "run", "--workdir", str(tmp_path / "work"))
+    assert done.returncode == 2 and "a part is missing or damaged" in done.stderr
+    assert not (tmp_path / "store" / "site").exists()
+
+    first.write_bytes(good)
+    done = _offline(tmp_path, "run", "--workdir", str(tmp_path / "work"))
+    unpacked = tmp_path / "store" / "site" / "offline_probe"
+    assert (unpacked / "__init__.py").read_text() == "WHERE = 'unpacked'\n"
+    assert (unpacked / "noise.bin").read_bytes() == (site / "offline_probe" / "noise.bin").read_bytes()
+    if shutil.which("nvidia-smi") is None:
+        assert done.returncode == 2 and "bench.gpu: cannot run: no NVIDIA GPU here" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_the_sharded_case_runs_the_products_run_plan_and_reads_what_each_worker_ran_on(
+    tmp_path, monkeypatch
+) -> None:
+    """The sharded case's plumbing on the CPU: `plan` and `run-plan --scheduler local:2` run for real
+    (Dask, two worker processes, the merge) on a 0.04 km² scene; only nvidia-smi's sampler, which this
+    machine cannot run, is left out. Asked for CUDA, the workers run on the CPU here, and the row says so."""
+    import bench.gpu as gpu
+
+    class NoSampler(gpu.GpuSampler):
+        def __enter__(self) -> NoSampler:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(gpu, "GpuSampler", NoSampler)
+    monkeypatch.setattr(gpu, "gpu_name", lambda: "none")
+    scene = gpu.write_scene(tmp_path, 0.04)
+    assert scene["tiles"] == 9
+    row = gpu.run_plan_case(scene, gpu.unpacked_bundle("fp32", tmp_path), 1, 2, tmp_path / "plan")
+    assert row["provider"].startswith("CPUExecutionProvider, 2 workers, 1 shards (9 tiles run)")
+    assert (tmp_path / "plan" / "plan.vrt").is_file()  # run-plan merged
+    assert row["km2"] == pytest.approx(0.04) and row["seconds"] > 0
+    text = gpu.report([{"label": "sharded", "precision": "fp32", "batch": 1, **row}], [], {}, scene, 1.0)
+    assert "| sharded | CPUExecutionProvider, 2 workers" in text and "| in the workers |" in text
+    assert "limited by the CPU side of the workers" in text
+
+
+def test_the_nvidia_library_folders_are_those_of_the_nvidia_packages_on_the_path() -> None:
+    import importlib.util
+
+    from bench.gpu import nvidia_library_folders
+
+    folders = nvidia_library_folders()
+    if importlib.util.find_spec("nvidia") is None:
+        assert folders == []
+        return
+    assert folders, "an nvidia package is installed but none of its lib folders was found"
+    for folder in folders:
+        assert folder.name == "lib" and folder.parent.parent.name == "nvidia"
+        assert any(folder.glob("*.so*")), folder
