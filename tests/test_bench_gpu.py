@@ -158,7 +158,7 @@ def test_the_sharded_case_runs_the_products_run_plan_and_reads_what_each_worker_
     row = gpu.run_plan_case(scene, gpu.unpacked_bundle("fp32", tmp_path), 1, 2, tmp_path / "plan")
     assert row["provider"].startswith("CPUExecutionProvider, 2 workers, 1 shards (9 tiles run)")
     assert (tmp_path / "plan" / "plan.vrt").is_file()  # run-plan merged
-    assert row["km2"] == pytest.approx(0.04) and row["seconds"] > 0
+    assert row["km2"] == pytest.approx(0.04) and 0 < row["start_up"] < row["seconds"]
     text = gpu.report([{"label": "sharded", "precision": "fp32", "batch": 1, **row}], [], {}, scene, 1.0)
     assert "| sharded | CPUExecutionProvider, 2 workers" in text and "| in the workers |" in text
     assert "limited by the CPU side of the workers" in text
@@ -177,3 +177,27 @@ def test_the_nvidia_library_folders_are_those_of_the_nvidia_packages_on_the_path
     for folder in folders:
         assert folder.name == "lib" and folder.parent.parent.name == "nvidia"
         assert any(folder.glob("*.so*")), folder
+
+
+def test_the_cases_run_what_tells_most_first_with_batches_from_the_free_memory(tmp_path, monkeypatch) -> None:
+    import bench.gpu as gpu
+
+    monkeypatch.setattr(gpu, "free_memory_mib", lambda: 140_000.0)  # an H200's, as nvidia-smi would say
+    monkeypatch.setattr(gpu, "dask_problem", lambda: None)
+    labels = [label for label, _ in gpu.cases(["cuda"], {}, tmp_path, {})]
+    assert labels == [
+        "cuda fp16 batch 64",
+        "cuda fp16 batch 16, run-plan local:8",  # 8 workers share the memory: 140 GB / 8 -> 16 tiles
+        "cuda fp16 batch 16",
+        "cuda fp32 batch 64",
+        "cuda fp16 batch 32, run-plan local:4",
+        "cuda fp32 batch 16",
+    ]
+    with_tensorrt = [label for label, _ in gpu.cases(["cuda", "tensorrt"], {}, tmp_path, {})]
+    assert with_tensorrt[-3:] == ["tensorrt fp16 batch 64", "cuda fp32 batch 16", "tensorrt fp32 batch 64"]
+
+    unavailable: dict[str, str] = {}
+    monkeypatch.setattr(gpu, "dask_problem", lambda: "Dask is not installed (distributed)")
+    labels = [label for label, _ in gpu.cases(["cuda"], {}, tmp_path, unavailable)]
+    assert not any("run-plan" in label for label in labels)
+    assert unavailable == {"run-plan": "Dask is not installed (distributed)"}
