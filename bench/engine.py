@@ -253,8 +253,10 @@ def _with_session_config(entries: dict[str, str]) -> None:
 
 def stage_split(figures: dict[str, Any]) -> str:
     """The time split of one engine run (PredictionResult.stages) as Markdown: the calling thread's stages
-    add up to the run's wall time, the reader thread's run meanwhile (their share is of the same wall time)."""
-    from flair_qgis.core.predict import MAIN_STAGES, READER_STAGES
+    add up to the run's wall time; the softmax runs in the inference lanes after each batch (the calling
+    thread's inference includes what it waits of it), the reader thread's stages run meanwhile (their
+    shares are of the same wall time)."""
+    from flair_qgis.core.predict import LANE_STAGES, MAIN_STAGES, READER_STAGES
 
     stages, wall = figures["stages"], figures["seconds"]
     accounted = sum(stages[name] for name in MAIN_STAGES)
@@ -267,6 +269,7 @@ def stage_split(figures: dict[str, Any]) -> str:
     ]
     rows = [("inference", name) for name in MAIN_STAGES]
     rows.append(("inference", "other (checks, grid, bookkeeping)"))
+    rows += [("inference lanes (within inference)", name) for name in LANE_STAGES]
     rows += [("reader (overlapped)", name) for name in READER_STAGES]
     for thread, name in rows:
         seconds = stages.get(name, wall - accounted)

@@ -50,11 +50,14 @@ from .tiling import CHUNK_WIDTH, Stitcher, Tile, TileGrid
 PARTLY_EMPTY = 0.5
 #: The stages of a run whose seconds PredictionResult.stages gives. The calling thread's stages add up to
 #: the run's time (with a little bookkeeping): start-up (bundle and ONNX Runtime session), inference
-#: (waiting for the model's runs, side by side on the CPU: runtime.Lanes), softmax, blending (the
-#: stitcher's sums), writing (class codes, rasters, statistics, commit) and waiting for the reader thread. The reader thread's stages run meanwhile: aerial reading (with resampling and
-#: normalisation), Sentinel-2 regions (a region's series read and resampled) and Sentinel-2 windows (the
-#: per-tile window cut, cloud-filtered and averaged per month).
-MAIN_STAGES = ("start-up", "inference", "softmax", "blending", "writing", "waiting")
+#: (waiting for the model's runs: runtime.Lanes), blending (the stitcher's sums), writing (class codes,
+#: rasters, statistics, commit) and waiting for the reader thread. The inference lanes' softmax runs
+#: after each batch's run in the lane's thread (in the calling thread for one lane on the CPU), counted
+#: in inference where the calling thread waits for it. The reader thread's stages run meanwhile: aerial
+#: reading (with resampling and normalisation), Sentinel-2 regions (a region's series read and
+#: resampled) and Sentinel-2 windows (the per-tile window cut, cloud-filtered and averaged per month).
+MAIN_STAGES = ("start-up", "inference", "blending", "writing", "waiting")
+LANE_STAGES = ("softmax",)
 READER_STAGES = ("aerial reading", "Sentinel-2 regions", "Sentinel-2 windows")
 
 Progress = Callable[[float, str], None]
@@ -108,7 +111,7 @@ class PredictionResult:
     empty_tiles: int = 0  # tiles skipped because the aerial image has no data there
     #: Seconds the inference thread waited for the reader thread: near 0 when reading keeps up.
     waited_for_data: float = 0.0
-    #: Seconds spent in each of MAIN_STAGES and READER_STAGES (a few clock reads per batch).
+    #: Seconds spent in each of MAIN_STAGES, LANE_STAGES and READER_STAGES (a few clock reads per batch).
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -325,7 +328,8 @@ class TileRun:
         self.tiles_done = 0
         self.waited = 0.0
         #: seconds per stage; each key is only ever added to by one thread
-        self.stages = dict.fromkeys(MAIN_STAGES + READER_STAGES, 0.0)
+        self.stages = dict.fromkeys(MAIN_STAGES + LANE_STAGES + READER_STAGES, 0.0)
+        self._lane_clock = threading.Lock()  # the lanes' threads add to LANE_STAGES
         self.cloudy_tiles = 0
         self.empty_tiles = 0  # tiles without any valid aerial pixel, not run
         self.area_pixels = 0  # pixels of the grid in the area
@@ -399,7 +403,7 @@ class TileRun:
             running: collections.deque[tuple[Batch, list[int], Job | None]] = collections.deque()
             more = True
             while more or running:
-                while more and len(running) < lanes.count:  # keep every lane busy
+                while more and len(running) < lanes.depth:  # keep every lane busy
                     item = self._next_batch(batches)
                     if item is None:
                         more = False
@@ -437,7 +441,7 @@ class TileRun:
         first Sentinel-2 region takes about as long as the session's graph optimisation), and the lanes
         that run batches side by side on the CPU (runtime.lane_plan; a given runner runs alone)."""
         if self.runner is not None:
-            return Lanes(self.runner)
+            return Lanes(self.runner, ahead=self.runner.provider != CPU)
         self.progress(0.0, "Starting ONNX Runtime")
         since = time.perf_counter()
 
@@ -457,7 +461,7 @@ class TileRun:
         self._timed("start-up", since)
         if self.runner.fallback_reason:
             self.warnings.append(f"Running on {self.runner.provider}: {self.runner.fallback_reason}")
-        return Lanes(self.runner, start, self.lanes)
+        return Lanes(self.runner, start, self.lanes, ahead=self.runner.provider != CPU)
 
     def _timed(self, stage: str, since: float) -> float:
         """Add the seconds from `since` to now to `stage`; return now."""
@@ -498,17 +502,23 @@ class TileRun:
         if not keep:
             return keep, None
         feeds = batch.feeds if len(keep) == len(batch.tiles) else {k: v[keep] for k, v in batch.feeds.items()}
-        return keep, lanes.submit(self.spec.output.name, feeds)
+        then = self._softmax if self.spec.output.kind == "logits" else None
+        return keep, lanes.submit(self.spec.output.name, feeds, then)
+
+    def _softmax(self, logits: np.ndarray) -> np.ndarray:
+        """A batch's probabilities from its logits, in the lane that ran it."""
+        since = time.perf_counter()
+        probabilities = softmax(logits, axis=1, in_place=True)
+        with self._lane_clock:
+            self.stages["softmax"] += time.perf_counter() - since
+        return probabilities
 
     def _probabilities(self, batch: Batch, keep: list[int], job: Job | None) -> np.ndarray:
-        """B x C x S x S probabilities of a submitted batch, once its run is over (the wait counts as
-        inference); the tiles not run are zeros."""
+        """B x C x S x S probabilities of a submitted batch, once its run and softmax are over (the wait
+        counts as inference); the tiles not run are zeros."""
         since = time.perf_counter()
         output = job.result() if job is not None else None
-        since = self._timed("inference", since)
-        if output is not None and self.spec.output.kind == "logits":
-            output = softmax(output, axis=1, in_place=True)
-        self._timed("softmax", since)
+        self._timed("inference", since)
         if output is not None and len(keep) == len(batch.tiles):
             return output
         size = self.spec.aerial.tile_size

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -398,45 +398,60 @@ def lane_plan(
 class Job(Protocol):
     """A submitted batch: result() waits for its output (or raises what its run raised)."""
 
-    def result(self) -> np.ndarray: ...
+    def result(self) -> Any: ...
 
 
 class _Later:
     """A batch that runs when its result is asked for."""
 
-    def __init__(self, run: Callable[[], np.ndarray]) -> None:
+    def __init__(self, run: Callable[[], Any]) -> None:
         self.result = run
 
 
 class Lanes:
     """Batches run by up to `count` sessions of one model side by side, each batch's result handed back
     as a Job. `first` is the session already started (and checked); the others are made by `make()` in
-    their thread when first needed, so they start while the first batch runs. With one lane a batch
-    runs in the calling thread, when its result is asked for."""
+    their thread when first needed, so they start while the first batch runs.
 
-    def __init__(self, first: Runner, make: Callable[[], Runner] | None = None, count: int = 1) -> None:
+    With several lanes, or with `ahead` (a GPU: its runs leave the CPU free), batches run in threads of
+    their own, and `depth` batches (the lanes, plus one) are kept submitted: the next batch runs while
+    the caller blends and writes the last one. Otherwise a batch runs in the calling thread, when its
+    result is asked for (one lane on the CPU, whose threads the run takes anyway)."""
+
+    def __init__(
+        self, first: Runner, make: Callable[[], Runner] | None = None, count: int = 1, *, ahead: bool = False
+    ) -> None:
         self.count = count if make is not None else 1
         self._idle: queue.SimpleQueue[Runner] = queue.SimpleQueue()
         self._idle.put(first)
         self._made, self._make, self._lock = 1, make, threading.Lock()
         self.note: str | None = None  # why fewer lanes ran than planned, for the run's warnings
+        threaded = self.count > 1 or ahead
+        #: batches to keep submitted, so that no lane waits while the caller handles a result
+        self.depth = self.count + 1 if threaded else 1
         self._pool = (
-            ThreadPoolExecutor(self.count, thread_name_prefix="flair-inference") if self.count > 1 else None
+            ThreadPoolExecutor(self.count, thread_name_prefix="flair-inference") if threaded else None
         )
 
-    def submit(self, output: str, feeds: Mapping[str, np.ndarray]) -> Job:
-        """The batch `feeds` run for `output` (Runner.run) by a free lane; with one lane, run in the
-        calling thread when its result is asked for."""
+    def submit(
+        self, output: str, feeds: Mapping[str, np.ndarray], then: Callable[[np.ndarray], Any] | None = None
+    ) -> Job:
+        """The batch `feeds` run for `output` (Runner.run) by a free lane, its output then handed to
+        `then` in the same thread (the job's result is what `then` returns); with one lane on the CPU,
+        all of it in the calling thread when the result is asked for."""
         if self._pool is not None:
-            return self._pool.submit(self._run, output, feeds)
-        return _Later(functools.partial(self._run, output, feeds))
+            return self._pool.submit(self._run, output, feeds, then)
+        return _Later(functools.partial(self._run, output, feeds, then))
 
-    def _run(self, output: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+    def _run(
+        self, output: str, feeds: Mapping[str, np.ndarray], then: Callable[[np.ndarray], Any] | None
+    ) -> Any:
         runner = self._take()
         try:
-            return runner.run(output, feeds)
+            result = runner.run(output, feeds)
         finally:
             self._idle.put(runner)
+        return result if then is None else then(result)
 
     def _take(self) -> Runner:
         with contextlib.suppress(queue.Empty):

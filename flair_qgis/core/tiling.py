@@ -151,11 +151,15 @@ class Stitcher:
         self._valid = np.zeros((s, widest), bool)
         self._chunk = -1
         self._row = -1
+        self._carried = 0  # rows at the top of the buffers that hold the tile row above's sums
+        self._filled = 0
         self._carry_in: _Fifo | None = None
         self._carry_out: _Fifo | None = None
 
     def add(self, tile: Tile, probabilities: np.ndarray, valid: np.ndarray) -> None:
-        """Add one tile's C x S x S probabilities and its S x S (or window-sized) validity mask."""
+        """Add one tile's C x S x S probabilities and its S x S (or window-sized) validity mask. The
+        probabilities are weighted in place (no array of a tile's size made per tile): they are the
+        stitcher's afterwards."""
         if (tile.chunk, tile.row) != (self._chunk, self._row):
             if self._row >= 0:
                 self._finish_row()
@@ -164,12 +168,33 @@ class Stitcher:
             elif tile.row != self._row + 1:
                 raise ValueError("tiles must be added in TileGrid order")
             self._row = tile.row
+            self._filled = 0  # buffer columns a tile of this row has reached
         start = self._span[0]
         h, w = tile.window.height, tile.window.width
         x0 = tile.x - start
         weights = self.weights[:h, :w]
-        self._sum[:, :h, x0 : x0 + w] += probabilities[:, :h, :w] * weights
-        self._weight[:h, x0 : x0 + w] += weights
+        weighted = np.multiply(probabilities[:, :h, :w], weights, out=probabilities[:, :h, :w])
+        # The buffers are not cleared between rows: a pixel no tile has reached yet is assigned, the
+        # others added to (the same sums, without writing zeros over the whole strip for every row).
+        # Reached already: the rows carried from the tile row above, and the columns of the tile to
+        # the left in this row.
+        top = min(self._carried, h)
+        left = min(max(self._filled - x0, 0), w)
+        for rows, cols, add in (
+            (slice(0, top), slice(0, w), True),
+            (slice(top, h), slice(0, left), True),
+            (slice(top, h), slice(left, w), False),
+        ):
+            if rows.start >= rows.stop or cols.start >= cols.stop:
+                continue
+            at = (rows, slice(x0 + cols.start, x0 + cols.stop))
+            if add:
+                self._sum[(slice(None), *at)] += weighted[:, rows, cols]
+                self._weight[at] += weights[rows, cols]
+            else:
+                self._sum[(slice(None), *at)] = weighted[:, rows, cols]
+                self._weight[at] = weights[rows, cols]
+        self._filled = max(self._filled, x0 + w)
         self._valid[:h, x0 : x0 + w] = valid[:h, :w]
 
     def finish(self) -> None:
@@ -194,8 +219,7 @@ class Stitcher:
         self._span = self.grid.chunk_span(chunk)
         if chunk < len(self.grid.chunks) - 1:
             self._carry_out = _Fifo()
-        self._sum[:] = 0
-        self._weight[:] = 0
+        self._carried = 0  # the chunk's first row assigns every pixel: nothing to clear
         self._valid[:] = False
 
     def _finish_row(self) -> None:
@@ -223,11 +247,13 @@ class Stitcher:
         self._shift(shift)
 
     def _shift(self, rows: int) -> None:
-        keep = self.grid.tile_size - rows
+        """Move the rows the next tile row adds to (the overlap) to the top; the rest is assigned by it."""
+        keep = max(self.grid.tile_size - rows, 0)
         for buffer in (self._sum[:, :, :], self._weight[None], self._valid[None]):
             if keep > 0:
                 buffer[:, :keep] = buffer[:, rows : rows + keep]
-            buffer[:, max(keep, 0) :] = 0
+        self._valid[keep:] = False
+        self._carried = keep
 
 
 class _Fifo:

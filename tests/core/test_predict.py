@@ -19,6 +19,7 @@ from flair_qgis.core.bundle import load_bundle
 from flair_qgis.core.errors import BundleError, Cancelled, InputError, OutputError
 from flair_qgis.core.nomenclature import FLAIR_13
 from flair_qgis.core.predict import (
+    LANE_STAGES,
     MAIN_STAGES,
     READER_STAGES,
     PredictionRequest,
@@ -565,9 +566,9 @@ def test_utt_bundle_gets_each_tiles_sentinel2_window_and_dates(tmp_path: Path) -
 
 def assert_stage_times_add_up(result) -> None:
     """Every stage of a U-T&T run took time, and the calling thread's stages fit in the run's time."""
-    main, reader = MAIN_STAGES, READER_STAGES
-    assert set(result.stages) == set(main) | set(reader)
-    assert all(result.stages[name] > 0 for name in (*main, *reader))
+    main, lanes, reader = MAIN_STAGES, LANE_STAGES, READER_STAGES
+    assert set(result.stages) == set(main) | set(lanes) | set(reader)
+    assert all(result.stages[name] > 0 for name in (*main, *lanes, *reader))
     assert sum(result.stages[name] for name in main) <= result.seconds
     assert result.stages["waiting"] == result.waited_for_data
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -269,3 +270,32 @@ def test_lanes_give_each_batch_its_own_answer_and_go_on_when_a_session_cannot_st
         np.testing.assert_array_equal(job.result(), answer)
     lanes.close()
     assert "another session could not start (The model could not be loaded" in lanes.note
+
+
+def test_a_lane_ahead_runs_the_next_batch_and_its_follow_up_in_its_own_thread(tmp_path: Path) -> None:
+    """On a GPU (`ahead`) even one lane runs in a thread of its own, two batches kept submitted, so that
+    the next batch runs while the caller blends the last; the follow-up (`then`: the softmax) runs in
+    the lane after the batch. One lane on the CPU runs everything in the calling thread."""
+    make_aerial_bundle(tmp_path / "m.onnx", tile_size=8)
+    first = create_runner(tmp_path / "m.onnx", device="cpu", threads=1)
+    batch = np.random.default_rng(0).normal(size=(2, 5, 8, 8)).astype(np.float32)
+    expected = first.run("logits", {"aerial": batch})
+
+    def then(output: np.ndarray) -> tuple[np.ndarray, str]:
+        return output * 2, threading.current_thread().name
+
+    ahead = runtime.Lanes(first, ahead=True)
+    assert ahead.count == 1 and ahead.depth == 2
+    doubled, where = ahead.submit("logits", {"aerial": batch}, then).result()
+    ahead.close()
+    np.testing.assert_array_equal(doubled, expected * 2)
+    assert where.startswith("flair-inference")
+
+    inline = runtime.Lanes(first)
+    assert inline.count == 1 and inline.depth == 1
+    doubled, where = inline.submit("logits", {"aerial": batch}, then).result()
+    np.testing.assert_array_equal(doubled, expected * 2)
+    assert where == threading.current_thread().name
+    two = runtime.Lanes(first, lambda: first, 2)
+    assert two.depth == 3
+    two.close()

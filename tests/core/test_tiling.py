@@ -68,7 +68,7 @@ def stitch(grid: TileGrid, predictions: dict, n_classes: int, emit_width: int = 
     stitcher = Stitcher(grid, n_classes, emit, emit_width=emit_width)
     for tile in grid:
         valid = valid_field[tile.window.toslices()]
-        stitcher.add(tile, predictions[tile.row, tile.col], valid)
+        stitcher.add(tile, predictions[tile.row, tile.col].copy(), valid)  # add() weights it in place
     stitcher.finish()
     return out, valid_out, calls
 
@@ -119,3 +119,27 @@ def test_memory_does_not_grow_with_the_area() -> None:
     large = Stitcher(TileGrid(20000, 20000, 512, 64), 13, lambda *a: None)
     assert small._sum.nbytes == large._sum.nbytes
     assert small._sum.shape[2] < 5000
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "size", "overlap"), [(100, 90, 32, 8), (137, 91, 32, 12), (20, 13, 32, 4)]
+)
+def test_within_a_chunk_the_blend_is_the_float32_sum_from_zero_bit_for_bit(
+    width: int, height: int, size: int, overlap: int
+) -> None:
+    """The stitcher assigns a pixel that no tile has reached yet instead of clearing its buffers for
+    every row and adding: in float32, in the tiles' order, that is exactly the sum from zero."""
+    rng = np.random.default_rng(height)
+    grid = TileGrid(width, height, size, overlap, chunk_width=4096)
+    predictions = {(t.row, t.col): rng.random((3, size, size)).astype(np.float32) for t in grid}
+    total = np.zeros((3, height, width), np.float32)
+    weight = np.zeros((height, width), np.float32)
+    w2d = blend_weights(size, overlap)
+    for tile in grid:
+        h, w = tile.window.height, tile.window.width
+        total[:, tile.y : tile.y + h, tile.x : tile.x + w] += (
+            predictions[tile.row, tile.col][:, :h, :w] * w2d[:h, :w]
+        )
+        weight[tile.y : tile.y + h, tile.x : tile.x + w] += w2d[:h, :w]
+    out, _, _ = stitch(grid, predictions, 3)
+    np.testing.assert_array_equal(out, total / weight)
