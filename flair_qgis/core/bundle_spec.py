@@ -71,8 +71,10 @@ class BandScaling:
         scale, mean, std = (
             np.asarray(v, dtype=precision).reshape(shape) for v in (self.scale, self.mean, self.std)
         )
-        values = raw.astype(precision, copy=False)
-        return ((values * scale - mean) / std).astype(np.float32, copy=False)
+        values = np.multiply(raw.astype(precision, copy=False), scale)  # one new array, then in place
+        values -= mean
+        values /= std
+        return values.astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)
