@@ -74,6 +74,15 @@ receive() {
     say "parts here: $(cd "$store" && find . -maxdepth 1 -name 'part-*' | sort | tr '\n' ' ')"
 }
 
+# xz's decompression, from Python's lzma where the xz program is missing.
+unxz() {
+    if command -v xz > /dev/null; then
+        xz -d
+    else
+        "${PYTHON:-python3}" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), sys.stdout.buffer, 1 << 20)'
+    fi
+}
+
 run() {
     receive
     local site="$store/site" python="${PYTHON:-python3}" packed here
@@ -97,7 +106,7 @@ run() {
         fi
         rm -rf "$site"
         mkdir -p "$site"
-        cat "$store"/part-* | xz -d | tar -C "$site" -xf -
+        cat "$store"/part-* | unxz | tar -C "$site" -xf -
         touch "$site/.complete"
         say "unpacked into $site"
     fi
