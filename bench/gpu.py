@@ -104,9 +104,16 @@ def nvidia_library_folders() -> list[Path]:
     return sorted({lib for root in roots for lib in Path(root).glob("*/lib") if lib.is_dir()})
 
 
+PROBE_MODEL = DATA / "probe_relu.onnx"
+
+
 def tiny_model() -> bytes:
-    """A one-operator ONNX model, to see whether a provider starts without building a TensorRT engine
-    for the U-T&T."""
+    """A one-operator ONNX model (Relu on 1 x 8 floats, bench/data/probe_relu.onnx, written by
+    --build-bundles), to see whether a provider starts without building a TensorRT engine for the U-T&T."""
+    return PROBE_MODEL.read_bytes()
+
+
+def write_probe_model() -> None:
     from onnx import TensorProto, helper
 
     tensor = [1, 8]
@@ -115,9 +122,9 @@ def tiny_model() -> bytes:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, tensor)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, tensor)],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="bench.gpu")
     model.ir_version = 8
-    return model.SerializeToString()
+    PROBE_MODEL.write_bytes(model.SerializeToString())
 
 
 #: What each provider needs beyond onnxruntime-gpu, said when it does not start.
@@ -137,13 +144,14 @@ def providers_that_start() -> tuple[list[str], dict[str, str]]:
     started, why = [], {}
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    model = tiny_model()
     for short in ("cuda", "tensorrt"):
         provider = ALIASES[short]
         if provider not in ort.get_available_providers():
             why[short] = f"this ONNX Runtime has no {provider}"
             continue
         try:
-            session = ort.InferenceSession(tiny_model(), options, providers=[provider, CPU])
+            session = ort.InferenceSession(model, options, providers=[provider, CPU])
             runs_on = session.get_providers()[0]
         except Exception as exc:
             runs_on = f"nothing ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
@@ -353,7 +361,10 @@ def dask_problem() -> str | None:
     try:
         import distributed  # noqa: F401
     except ImportError as exc:
-        return f"Dask is not installed ({exc.name}): pip install 'flair-qgis[distributed]' (bench/gpu-offline.sh packs it)"
+        return (
+            f"Dask cannot be imported here (no module {exc.name}): pip install 'flair-qgis[distributed]' "
+            "(bench/gpu-offline.sh packs Dask; psutil, msgpack, PyYAML and the like are taken from the machine)"
+        )
     return None
 
 
@@ -500,7 +511,8 @@ def limiting(best: dict[str, Any], done: list[dict[str, Any]]) -> str:
 
 
 def build_bundles() -> None:
-    """Write bench/data/utt_{fp32,fp16}.onnx.xz (needs torch and the training package)."""
+    """Write bench/data/utt_{fp32,fp16}.onnx.xz (needs torch and the training package) and the providers'
+    probe model."""
     import tempfile
 
     import numpy as np
@@ -513,6 +525,7 @@ def build_bundles() -> None:
     from flair_training.models import UTT
 
     DATA.mkdir(exist_ok=True)
+    write_probe_model()
     torch.manual_seed(0)
     model = UTT().eval()
     spec = bundle_spec(flair2_aerial_input(512), flair2_sentinel2_input(40), name="U-T&T GPU benchmark",

@@ -201,3 +201,14 @@ def test_the_cases_run_what_tells_most_first_with_batches_from_the_free_memory(t
     labels = [label for label, _ in gpu.cases(["cuda"], {}, tmp_path, unavailable)]
     assert not any("run-plan" in label for label in labels)
     assert unavailable == {"run-plan": "Dask is not installed (distributed)"}
+
+
+def test_the_probe_model_is_the_one_bench_gpu_writes(tmp_path, monkeypatch) -> None:
+    """bench/data/probe_relu.onnx is shipped so that the GPU machine needs no onnx package to check its
+    providers; --build-bundles writes the same bytes."""
+    import bench.gpu as gpu
+
+    shipped = gpu.PROBE_MODEL.read_bytes()
+    monkeypatch.setattr(gpu, "PROBE_MODEL", tmp_path / "probe.onnx")
+    gpu.write_probe_model()
+    assert (tmp_path / "probe.onnx").read_bytes() == shipped
