@@ -212,3 +212,36 @@ def test_the_probe_model_is_the_one_bench_gpu_writes(tmp_path, monkeypatch) -> N
     monkeypatch.setattr(gpu, "PROBE_MODEL", tmp_path / "probe.onnx")
     gpu.write_probe_model()
     assert (tmp_path / "probe.onnx").read_bytes() == shipped
+
+
+def test_one_call_runs_the_cases_within_the_budget_and_writes_the_report(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """The whole call on a machine whose CUDA provider is taken as started (this one's runs then fall back
+    to the CPU, which the report shows): the scene is written, the first case runs, the cases left when
+    the budget is spent are listed, a provider that did not start is named, the report goes to --out."""
+    import bench.gpu as gpu
+
+    class NoSampler(gpu.GpuSampler):
+        def __enter__(self) -> NoSampler:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(gpu, "gpu_problem", lambda: None)
+    monkeypatch.setattr(gpu, "providers_that_start", lambda: (["cuda"], {"tensorrt": "it needs TensorRT"}))
+    monkeypatch.setattr(gpu, "free_memory_mib", lambda: 3_000.0)  # batches of 4 in fp16, 1 tile each worker
+    monkeypatch.setattr(gpu, "GpuSampler", NoSampler)
+    monkeypatch.setattr(gpu, "gpu_name", lambda: "a stand-in for nvidia-smi")
+    out = tmp_path / "gpu.md"
+    assert (
+        gpu.main(["--km2", "0.04", "--budget", "0", "--workdir", str(tmp_path / "work"), "--out", str(out)])
+        == 0
+    )
+    text = out.read_text(encoding="utf-8")
+    assert text.strip() == capsys.readouterr().out.strip()
+    assert "| cuda fp16 batch 4 | CPUExecutionProvider | 9 |" in text  # the first case always runs
+    assert "- Not run (the " in text and "cuda fp16 batch 1, run-plan local:8" in text
+    assert "- Not run on tensorrt: it needs TensorRT." in text
+    assert "Fastest: cuda fp16 batch 4" in text and "misses the 100 km²/min goal" in text
