@@ -342,21 +342,24 @@ def cases(
 
     biggest = {p: b[-1] for p, b in batches.items()}
     middle = {p: b[len(b) // 2] for p, b in batches.items()}
+    no_dask = dask_problem()
+    if no_dask is not None:
+        unavailable["run-plan"] = no_dask
     order = [single("cuda", "fp16", biggest["fp16"])]
-    if dask_problem() is None:
+    if no_dask is None:
         order.append(sharded(WORKERS[-1]))
-    else:
-        unavailable["run-plan"] = dask_problem() or ""
     order += [single("cuda", "fp16", middle["fp16"]), single("cuda", "fp32", biggest["fp32"])]
-    if dask_problem() is None:
+    if no_dask is None:
         order += [sharded(w) for w in WORKERS[:-1]]
     if "tensorrt" in providers:
         order.append(single("tensorrt", "fp16", biggest["fp16"]))
     order.append(single("cuda", "fp32", middle["fp32"]))
     if "tensorrt" in providers:
         order.append(single("tensorrt", "fp32", biggest["fp32"]))
-    seen: set[str] = set()  # a middle batch may be the biggest
-    return [c for c in order if not (c[0] in seen or seen.add(c[0]))]
+    unique: dict[str, Any] = {}  # a middle batch may be the biggest: that case runs once
+    for label, case in order:
+        unique.setdefault(label, case)
+    return list(unique.items())
 
 
 def dask_problem() -> str | None:
@@ -415,7 +418,6 @@ def run_plan_case(
         "km2": grid["grid"]["width"] * grid["grid"]["height"] * 0.04 / 1e6,
         "waited": None,
         "start_up": max(0.0, seconds - span),
-        "inference": None,
         "util_mean": mean_util,
         "util_max": max_util,
         "memory_mib": sampler.peak_memory_mib,
@@ -464,9 +466,8 @@ def report(
         waited = "in the workers" if row["waited"] is None else (
             f"{row['waited']:.1f} ({100 * row['waited'] / row['seconds']:.0f} %)"
         )  # fmt: skip
-        start_up = f"{row['start_up']:.1f}"
         lines.append(
-            f"| {row['label']} | {row['provider']} | {row['tiles']} | {row['seconds']:.1f} | {start_up} | "
+            f"| {row['label']} | {row['provider']} | {row['tiles']} | {row['seconds']:.1f} | {row['start_up']:.1f} | "
             f"{row['tiles'] / running:.1f} | {row['km2'] / (running / 60):.1f} | {row['util_mean']:.0f} / "
             f"{row['util_max']:.0f} | {waited} | {row['memory_mib']:.0f} |"
         )
@@ -480,7 +481,7 @@ def report(
     if done:
         best = max(done, key=lambda r: r["km2"] / (r["seconds"] - r["start_up"]))
         rate = best["km2"] / ((best["seconds"] - best["start_up"]) / 60)
-        limit = limiting(best, done)
+        limit = limiting(best)
         verdict = "meets" if rate >= 100 else "misses"
         lines.append(
             f"- Fastest: {best['label']}, **{rate:.1f} km²/min** ({verdict} the 100 km²/min goal); limited by {limit}."
@@ -493,7 +494,7 @@ def report(
     return "\n".join(lines)
 
 
-def limiting(best: dict[str, Any], done: list[dict[str, Any]]) -> str:
+def limiting(best: dict[str, Any]) -> str:
     """What limits the fastest case, in words: the reader thread when the GPU waited for data a quarter
     of the run or more, else the GPU; for a sharded run, its GPU utilisation says which."""
     if best["waited"] is None:

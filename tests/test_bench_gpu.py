@@ -136,12 +136,9 @@ def test_offline_packages_travel_in_parts_and_are_checked_and_unpacked_there(tmp
         assert "Traceback" not in done.stderr
 
 
-def test_the_sharded_case_runs_the_products_run_plan_and_reads_what_each_worker_ran_on(
-    tmp_path, monkeypatch
-) -> None:
-    """The sharded case's plumbing on the CPU: `plan` and `run-plan --scheduler local:2` run for real
-    (Dask, two worker processes, the merge) on a 0.04 km² scene; only nvidia-smi's sampler, which this
-    machine cannot run, is left out. Asked for CUDA, the workers run on the CPU here, and the row says so."""
+@pytest.fixture
+def without_nvidia_smi(monkeypatch):
+    """bench.gpu with nvidia-smi's sampler and GPU name left out (this machine cannot run nvidia-smi)."""
     import bench.gpu as gpu
 
     class NoSampler(gpu.GpuSampler):
@@ -152,7 +149,18 @@ def test_the_sharded_case_runs_the_products_run_plan_and_reads_what_each_worker_
             pass
 
     monkeypatch.setattr(gpu, "GpuSampler", NoSampler)
-    monkeypatch.setattr(gpu, "gpu_name", lambda: "none")
+    monkeypatch.setattr(gpu, "gpu_name", lambda: "a stand-in for nvidia-smi")
+    return gpu
+
+
+def test_the_sharded_case_runs_the_products_run_plan_and_reads_what_each_worker_ran_on(
+    tmp_path, without_nvidia_smi
+) -> None:
+    """The sharded case's plumbing on the CPU: `plan` and `run-plan --scheduler local:2` run for real
+    (Dask, two worker processes, the merge) on a 0.04 km² scene; only nvidia-smi's sampler, which this
+    machine cannot run, is left out. Asked for CUDA, the workers run on the CPU here, and the row says so."""
+    gpu = without_nvidia_smi
+
     scene = gpu.write_scene(tmp_path, 0.04)
     assert scene["tiles"] == 9
     row = gpu.run_plan_case(scene, gpu.unpacked_bundle("fp32", tmp_path), 1, 2, tmp_path / "plan")
@@ -215,25 +223,16 @@ def test_the_probe_model_is_the_one_bench_gpu_writes(tmp_path, monkeypatch) -> N
 
 
 def test_one_call_runs_the_cases_within_the_budget_and_writes_the_report(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, without_nvidia_smi
 ) -> None:
     """The whole call on a machine whose CUDA provider is taken as started (this one's runs then fall back
     to the CPU, which the report shows): the scene is written, the first case runs, the cases left when
     the budget is spent are listed, a provider that did not start is named, the report goes to --out."""
-    import bench.gpu as gpu
-
-    class NoSampler(gpu.GpuSampler):
-        def __enter__(self) -> NoSampler:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            pass
+    gpu = without_nvidia_smi
 
     monkeypatch.setattr(gpu, "gpu_problem", lambda: None)
     monkeypatch.setattr(gpu, "providers_that_start", lambda: (["cuda"], {"tensorrt": "it needs TensorRT"}))
     monkeypatch.setattr(gpu, "free_memory_mib", lambda: 3_000.0)  # batches of 4 in fp16, 1 tile each worker
-    monkeypatch.setattr(gpu, "GpuSampler", NoSampler)
-    monkeypatch.setattr(gpu, "gpu_name", lambda: "a stand-in for nvidia-smi")
     out = tmp_path / "gpu.md"
     assert (
         gpu.main(["--km2", "0.04", "--budget", "0", "--workdir", str(tmp_path / "work"), "--out", str(out)])

@@ -327,7 +327,8 @@ class TileRun:
         self.codes = np.array(self.spec.nomenclature.codes, np.uint8)
         self.tiles_done = 0
         self.waited = 0.0
-        #: seconds per stage; each key is only ever added to by one thread
+        #: seconds per stage; each key is only ever added to by one thread, but LANE_STAGES' by the lanes'
+        #: threads, under _lane_clock
         self.stages = dict.fromkeys(MAIN_STAGES + LANE_STAGES + READER_STAGES, 0.0)
         self._lane_clock = threading.Lock()  # the lanes' threads add to LANE_STAGES
         self.cloudy_tiles = 0
